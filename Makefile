@@ -1,0 +1,68 @@
+# gofpm — see README.md. `make run` starts the demo pool, `make test` tests everything.
+GO        ?= go
+BIN       := bin
+GOFPM     := $(BIN)/gofpm
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=$(VERSION)
+FUZZTIME  ?= 5s
+# As root, the demo pools run as root too: php-fpm's -R.
+ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
+# Packages the integration tests need (Debian).
+DEB_PKGS  := nginx php8.2-cgi libfcgi-bin
+DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi
+
+.PHONY: all build examples run test unit fuzz vet bench deps check-config clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o $(GOFPM) .
+	$(GO) build -o $(BIN)/hello ./examples/hello
+
+examples: build
+
+## run: build and start the demo pool (4 Go workers, HTTP front on 127.0.0.1:8080)
+run: build
+	$(GOFPM) -c examples/hello/pool.toml $(ROOTFLAG)
+
+## deps: install what the integration tests need (apt-get, only as root and only when missing)
+deps:
+	@missing=""; for b in $(DEB_BINS); do [ -x $$b ] || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing $(DEB_PKGS)"; \
+			(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
+		else \
+			echo "missing some of $(DEB_PKGS): the tests that need them will be skipped (run make deps as root)"; \
+		fi; \
+	fi
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
+	$(GO) vet ./...
+
+## test: deps, vet, gofmt, go test -race ./..., a short fuzz pass, config check of the examples
+test: deps vet build check-config unit fuzz
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+fuzz:
+	@set -e; for pkg in ./fcgi ./fpm; do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+		done; \
+	done
+
+check-config: build
+	@for f in examples/*/pool.toml; do $(GOFPM) check -c $$f $(ROOTFLAG) >/dev/null || exit 1; done; echo "examples: configs ok"
+
+## bench: Go benchmarks and the end-to-end comparison against the peers
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./fcgi ./worker ./fpm
+	bench/run.sh
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,251 @@
+package fpm
+
+// This file starts one worker process and waits for it.
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/gofpm/gofpm/worker"
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// child is one worker process. Only the pool loop touches it.
+type child struct {
+	pid      int
+	cmd      *exec.Cmd
+	started  time.Time
+	stopping bool // the master asked it to go: its exit is expected
+}
+
+// childExit is what the waiter goroutine reports when a child is gone.
+type childExit struct {
+	pid   int
+	state *os.ProcessState
+	at    time.Time
+}
+
+// describe renders an exit the way php-fpm does: "with code 3" or
+// "on signal 9 (SIGKILL)".
+func (e childExit) describe() (string, bool) {
+	ws, ok := e.state.Sys().(syscall.WaitStatus)
+	if !ok {
+		return "with code " + strconv.Itoa(e.state.ExitCode()), e.state.ExitCode() == 0
+	}
+	if ws.Signaled() {
+		sig := unix.Signal(ws.Signal())
+		core := ""
+		if ws.CoreDump() {
+			core = " - core dumped"
+		}
+		return fmt.Sprintf("on signal %d (%s%s)", int(sig), signalName(sig), core), sig == unix.SIGQUIT
+	}
+	return "with code " + strconv.Itoa(ws.ExitStatus()), ws.ExitStatus() == 0
+}
+
+// spawnSpec is everything a pool needs to start its children; built once per
+// pool from its config.
+type spawnSpec struct {
+	path string   // resolved command[0]
+	args []string // command
+	dir  string
+	env  []string // without the per-child variables
+	cred *syscall.Credential
+	sock *os.File
+}
+
+// newSpawnSpec resolves the pool's command, identity and environment.
+func newSpawnSpec(pc *PoolConfig, sock *os.File) (*spawnSpec, error) {
+	if len(pc.Command) == 0 {
+		return nil, fmt.Errorf("pool %q: no command", pc.Name)
+	}
+	path, err := exec.LookPath(pc.Command[0])
+	if err != nil {
+		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
+	}
+	s := &spawnSpec{path: path, args: pc.Command, dir: pc.Chdir, sock: sock}
+
+	// Identity: only a root master switches users.
+	home, uname := "", ""
+	if os.Geteuid() == 0 && pc.User != "" {
+		u, err := lookupUser(pc.User)
+		if err != nil {
+			return nil, fmt.Errorf("pool %q: user: %w", pc.Name, err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		if pc.Group != "" {
+			if gid, err = lookupGroup(pc.Group); err != nil {
+				return nil, fmt.Errorf("pool %q: group: %w", pc.Name, err)
+			}
+		}
+		groups := []uint32{}
+		for _, g := range pc.Groups {
+			id, err := lookupGroup(g)
+			if err != nil {
+				return nil, fmt.Errorf("pool %q: groups: %w", pc.Name, err)
+			}
+			groups = append(groups, uint32(id))
+		}
+		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}
+		home, uname = u.HomeDir, u.Username
+	} else if u, err := user.Current(); err == nil {
+		home, uname = u.HomeDir, u.Username
+	}
+
+	// Environment: php-fpm's clear_env, env (with $VAR copying the master's
+	// variable), USER and HOME from passwd unless set.
+	env := map[string]string{}
+	if !pc.ClearEnvOn() {
+		for _, kv := range os.Environ() {
+			if k, v, ok := strings.Cut(kv, "="); ok {
+				env[k] = v
+			}
+		}
+	}
+	env["USER"], env["HOME"] = uname, home
+	for k, v := range pc.Env {
+		if name, ok := strings.CutPrefix(v, "$"); ok && name != "" {
+			v = os.Getenv(name)
+		}
+		env[k] = v
+	}
+	env[worker.EnvPool] = pc.Name
+	env[worker.EnvConcurrency] = strconv.Itoa(max(pc.WorkerConcurrency, 1))
+	for k, v := range env {
+		if v != "" || k == "USER" || k == "HOME" {
+			s.env = append(s.env, k+"="+v)
+		}
+	}
+	return s, nil
+}
+
+func lookupUser(name string) (*user.User, error) {
+	if _, err := strconv.Atoi(name); err == nil {
+		return user.LookupId(name)
+	}
+	return user.Lookup(name)
+}
+
+func lookupGroup(name string) (int, error) {
+	if id, err := strconv.Atoi(name); err == nil {
+		return id, nil
+	}
+	g, err := user.LookupGroup(name)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(g.Gid)
+}
+
+// start forks one worker with the pool's socket as fd 0. maxRequests is this
+// child's own limit (pm_max_requests plus jitter); it is passed to Go workers
+// as GOFPM_MAX_REQUESTS and to php-cgi as PHP_FCGI_MAX_REQUESTS unless the
+// pool's env sets that. out, when non-nil, receives stdout and stderr.
+func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
+	env := append(s.env[:len(s.env):len(s.env)], worker.EnvMaxRequests+"="+strconv.Itoa(maxRequests))
+	if !hasEnv(s.env, "PHP_FCGI_MAX_REQUESTS") {
+		env = append(env, "PHP_FCGI_MAX_REQUESTS="+strconv.Itoa(maxRequests))
+	}
+	cmd := &exec.Cmd{
+		Path:        s.path,
+		Args:        s.args,
+		Dir:         s.dir,
+		Env:         env,
+		Stdin:       s.sock,
+		SysProcAttr: childSysProcAttr(s.cred),
+	}
+	var stdoutW, stderrW *os.File
+	var stdoutR, stderrR *os.File
+	if out != nil {
+		var err error
+		if stdoutR, stdoutW, err = os.Pipe(); err != nil {
+			return nil, err
+		}
+		if stderrR, stderrW, err = os.Pipe(); err != nil {
+			stdoutR.Close()
+			stdoutW.Close()
+			return nil, err
+		}
+		cmd.Stdout, cmd.Stderr = stdoutW, stderrW
+	}
+	err := cmd.Start()
+	if out != nil {
+		stdoutW.Close()
+		stderrW.Close()
+		if err != nil {
+			stdoutR.Close()
+			stderrR.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now()}
+	if out != nil {
+		go out.copy(c.pid, "stdout", stdoutR)
+		go out.copy(c.pid, "stderr", stderrR)
+	}
+	return c, nil
+}
+
+func hasEnv(env []string, name string) bool {
+	for _, kv := range env {
+		if strings.HasPrefix(kv, name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// outputCatcher logs what workers write to stdout and stderr, line by line,
+// as php-fpm's catch_workers_output does.
+type outputCatcher struct {
+	log      zerolog.Logger
+	pool     string
+	decorate bool
+	limit    int // longest line logged in one piece
+}
+
+func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
+	defer r.Close()
+	br := bufio.NewReaderSize(r, 4096)
+	var line []byte
+	for {
+		chunk, err := br.ReadSlice('\n')
+		line = append(line, chunk...)
+		full := len(line) > 0 && line[len(line)-1] == '\n'
+		if full || len(line) >= o.limit {
+			o.emit(pid, stream, bytes.TrimSuffix(line, []byte("\n")), "")
+			line = line[:0]
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil {
+			if len(line) > 0 {
+				o.emit(pid, stream, line, ", pipe is closed")
+			}
+			return
+		}
+	}
+}
+
+func (o *outputCatcher) emit(pid int, stream string, line []byte, suffix string) {
+	if !o.decorate {
+		o.log.Warn().Int("pid", pid).Str("stream", stream).Msg(string(line))
+		return
+	}
+	o.log.Warn().Int("pid", pid).Str("stream", stream).
+		Msgf("[pool %s] child %d said into %s: \"%s\"%s", o.pool, pid, stream, line, suffix)
+}

@@ -1,0 +1,191 @@
+package fpm
+
+// This file holds the configuration types (SPEC §3). Loading, defaults and
+// validation live in config_load.go.
+
+import (
+	"time"
+)
+
+// Duration is a time.Duration that decodes from a TOML string in Go syntax
+// ("10s", "500ms"), from an integer or a string of digits meaning seconds
+// (php-fpm's habit), or from php-fpm's day suffix ("1d"). Negative durations
+// are refused. See UnmarshalTOML in config_load.go.
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Size is a byte count that decodes from a TOML integer (bytes) or a string
+// such as "64MiB", "512KiB", "1GiB", "10MB", "4096". KiB/MiB/GiB/TiB and
+// php.ini's K/M/G/T (either case) are powers of 1024; KB/MB/GB/TB are powers
+// of 1000. Negative sizes are refused.
+type Size int64
+
+// Config is one gofpm configuration file, as returned by Load: defaults
+// applied, relative paths made absolute against Dir, everything validated.
+// Empty strings mean "not set" throughout.
+type Config struct {
+	// Path is the absolute path of the file the config was read from.
+	Path string `toml:"-"`
+	// Dir is the folder of Path; relative paths in the file are resolved
+	// against it while loading.
+	Dir string `toml:"-"`
+
+	// Pid is the PID file, written after start and removed on exit. Default: none.
+	Pid string `toml:"pid"`
+	// ErrorLog is "stderr" (default) or a file path. There is no "syslog".
+	ErrorLog string `toml:"error_log"`
+	// LogLevel is debug | notice | warning | error (default notice), in
+	// lower case after loading; php-fpm's alias "warn" becomes "warning".
+	LogLevel string `toml:"log_level"`
+	// EmergencyRestartThreshold: this many abnormal child exits within
+	// EmergencyRestartInterval trigger a graceful reload. 0 = off (default).
+	// A threshold without an interval is an error (php-fpm silently ignores it).
+	EmergencyRestartThreshold int      `toml:"emergency_restart_threshold"`
+	EmergencyRestartInterval  Duration `toml:"emergency_restart_interval"`
+	// ProcessControlTimeout bounds how long children get to react to a
+	// graceful signal before SIGKILL. Default 10s when the key is absent
+	// (php-fpm: 0); an explicit 0 is kept and means no grace at all.
+	ProcessControlTimeout Duration `toml:"process_control_timeout"`
+
+	// Pools by name; PoolOrder lists the names in the order they first
+	// appear in the file. At least one pool is required. Pool names use
+	// letters, digits, "_", "-" and "." only.
+	Pools     map[string]*PoolConfig `toml:"pool"`
+	PoolOrder []string               `toml:"-"`
+
+	// HTTP is the optional built-in HTTP front; nil when [http] is absent.
+	HTTP *HTTPConfig `toml:"http"`
+}
+
+// PoolConfig is one [pool.NAME] table. Defaults are php-fpm's unless noted.
+type PoolConfig struct {
+	// Name is the NAME of [pool.NAME].
+	Name string `toml:"-"`
+
+	// Listen is required. A value containing "/" or starting with "unix:" is
+	// a Unix socket path: "unix:" is stripped and a relative path resolved,
+	// so after Load it is absolute (at most 107 bytes). Write "./www.sock",
+	// not "www.sock". Otherwise it is "host:port", "[v6]:port" or php-fpm's
+	// bare "9000", which Load turns into ":9000" (all addresses). Ports are
+	// numeric, 1-65535. Two pools may not share an address.
+	Listen        string `toml:"listen"`
+	ListenBacklog int    `toml:"listen_backlog"` // default 511 when absent; -1 = the kernel maximum (php-fpm's default)
+	// Unix-socket settings; like php-fpm they are ignored on TCP, but names
+	// must resolve (a name or a number).
+	ListenOwner     string   `toml:"listen_owner"`      // socket owner; default the master's user
+	ListenGroup     string   `toml:"listen_group"`      // socket group; default the owner's group
+	ListenMode      string   `toml:"listen_mode"`       // octal string ("0660", "660", "0o660"), default "0660"
+	ListenACLUsers  []string `toml:"listen_acl_users"`  // POSIX ACL users
+	ListenACLGroups []string `toml:"listen_acl_groups"` // POSIX ACL groups
+	// ListenAllowedClients are exact IP addresses (no CIDR); TCP only, ignored
+	// on a Unix socket like php-fpm.
+	ListenAllowedClients []string `toml:"listen_allowed_clients"`
+
+	// User, Group and Groups (names or numbers) need a root master. A root
+	// master requires User unless -R, and refuses uid/gid 0 unless -R
+	// (php-fpm). A non-root master refuses them (php-fpm only warns).
+	User   string   `toml:"user"`
+	Group  string   `toml:"group"`  // default: the user's primary group
+	Groups []string `toml:"groups"` // supplementary groups; default none (dropped)
+
+	Worker string `toml:"worker"` // "exec" (default) | "cgi"
+	// Command is the argv of the worker program; required for exec. A
+	// command[0] with a "/" is resolved against the config folder; Load
+	// checks it with exec.LookPath (not with a chroot). Other arguments are
+	// left alone.
+	Command []string `toml:"command"`
+	Root    string   `toml:"root"` // document root (cgi bridge, HTTP front); not checked
+	// Chdir must be an existing folder. Without Chroot a relative Chdir is
+	// resolved against the config folder; with Chroot it must be absolute
+	// and is checked inside the chroot.
+	Chdir    string            `toml:"chdir"`
+	Chroot   string            `toml:"chroot"`    // absolute, an existing folder, root master only
+	ClearEnv *bool             `toml:"clear_env"` // default true; use ClearEnvOn()
+	Env      map[string]string `toml:"env"`       // values must not be empty (php-fpm); "$VAR" copies the master's variable
+
+	// PM is required (php-fpm): static | dynamic | ondemand, lower case
+	// after Load.
+	PM            string `toml:"pm"`
+	PMMaxChildren int    `toml:"pm_max_children"` // required, >= 1
+	// PMStartServers (dynamic) defaults to min + (max - min)/2 of the spare
+	// servers when absent or 0, and must lie in [min, max] (php-fpm).
+	PMStartServers       int      `toml:"pm_start_servers"`
+	PMMinSpareServers    int      `toml:"pm_min_spare_servers"`    // required for dynamic, >= 1, <= max_children
+	PMMaxSpareServers    int      `toml:"pm_max_spare_servers"`    // required for dynamic, >= min, <= max_children
+	PMMaxSpawnRate       int      `toml:"pm_max_spawn_rate"`       // default 32 when absent; >= 1
+	PMProcessIdleTimeout Duration `toml:"pm_process_idle_timeout"` // default 10s when absent; > 0
+	PMMaxRequests        int      `toml:"pm_max_requests"`         // default 0 = unlimited; >= 0
+	PMMaxRequestsJitter  int      `toml:"pm_max_requests_jitter"`  // default 0; >= 0
+	// PMStatusPath and PingPath follow php-fpm: start with "/", at least two
+	// characters (the status path may be "/" with pm_status_listen), only
+	// [alphanum]/_-.~; they must differ.
+	PMStatusPath string `toml:"pm_status_path"`
+	// PMStatusListen is a listen address like Listen (normalised the same
+	// way); it needs PMStatusPath.
+	PMStatusListen string `toml:"pm_status_listen"`
+	PingPath       string `toml:"ping_path"`
+	PingResponse   string `toml:"ping_response"` // default "pong" (also when empty)
+
+	RequestTerminateTimeout Duration `toml:"request_terminate_timeout"` // 0 = off
+	// RequestSlowlogTimeout (0 = off) needs Slowlog, and may not exceed
+	// RequestTerminateTimeout when that is set (php-fpm).
+	RequestSlowlogTimeout Duration `toml:"request_slowlog_timeout"`
+	Slowlog               string   `toml:"slowlog"`
+	AccessLog             string   `toml:"access_log"`
+	// AccessFormat defaults to `%R - %u %t "%m %r" %s` and is checked against
+	// php-fpm's tokens (%C %d %e %f %l %m %M %n %o %p %P %q %Q %r %R %s %t %T
+	// %u %%, with the %{arg} forms php-fpm accepts).
+	AccessFormat string `toml:"access_format"`
+
+	CatchWorkersOutput    bool  `toml:"catch_workers_output"`    // default false
+	DecorateWorkersOutput *bool `toml:"decorate_workers_output"` // default true; use DecorateOn()
+
+	// Rlimits: 0 keeps the system's limit (so rlimit_core = 0 cannot mean
+	// "no core files"); rlimit_core = -1 means unlimited.
+	RlimitFiles     int `toml:"rlimit_files"`     // >= 0
+	RlimitCore      int `toml:"rlimit_core"`      // >= -1
+	ProcessPriority int `toml:"process_priority"` // nice value -19..20; 0 = unchanged
+
+	SecurityLimitExtensions []string `toml:"security_limit_extensions"` // each starts with "."
+	WorkerMaxMemory         Size     `toml:"worker_max_memory"`         // 0 = off
+	WorkerConcurrency       int      `toml:"worker_concurrency"`        // default 1 when absent; >= 1
+	// WorkerGracefulSignal defaults to "SIGQUIT". "quit", "QUIT" and
+	// "sigquit" are accepted and stored as "SIGQUIT"; SIGKILL and SIGSTOP are
+	// refused (they cannot be graceful).
+	WorkerGracefulSignal string `toml:"worker_graceful_signal"`
+}
+
+// ClearEnvOn reports whether clear_env is on (the default).
+func (p *PoolConfig) ClearEnvOn() bool { return p.ClearEnv == nil || *p.ClearEnv }
+
+// DecorateOn reports whether decorate_workers_output is on (the default).
+func (p *PoolConfig) DecorateOn() bool {
+	return p.DecorateWorkersOutput == nil || *p.DecorateWorkersOutput
+}
+
+// IsUnix reports whether Listen names a Unix socket path.
+func (p *PoolConfig) IsUnix() bool { return isUnixAddr(p.Listen) }
+
+// HTTPConfig is the [http] table: the built-in HTTP front.
+type HTTPConfig struct {
+	Listen string   `toml:"listen"` // required, "host:port" ("127.0.0.1:8080"); not shared with a pool
+	Root   string   `toml:"root"`
+	Index  []string `toml:"index"` // default ["index.php"] when absent; an explicit [] is kept
+	// DefaultPool must name a pool. It defaults to the only pool when there
+	// is exactly one; otherwise unset means no default.
+	DefaultPool string `toml:"default_pool"`
+	// TLSCert and TLSKey are set together or not at all (not checked for
+	// existence by Load).
+	TLSCert string      `toml:"tls_cert"`
+	TLSKey  string      `toml:"tls_key"`
+	Routes  []HTTPRoute `toml:"route"` // [[http.route]] tables; prefixes are unique
+}
+
+// HTTPRoute sends requests whose path starts with Prefix ("/...") to Pool,
+// which must exist.
+type HTTPRoute struct {
+	Prefix string `toml:"prefix"`
+	Pool   string `toml:"pool"`
+}

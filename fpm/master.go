@@ -1,0 +1,206 @@
+package fpm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/sys/unix"
+)
+
+// Options are the master's settings that come from the command line.
+type Options struct {
+	// LogFile, when error_log is a file, is reopened on SIGUSR1.
+	LogFile *LogFile
+	// PIDFile overrides the config's pid (--pid).
+	PIDFile string
+}
+
+// Master runs the pools of one configuration.
+type Master struct {
+	cfg   *Config
+	log   zerolog.Logger
+	opt   Options
+	pools []*pool
+	front *front
+}
+
+// New returns a master for cfg; cfg must come from Load.
+func New(cfg *Config, log zerolog.Logger, opt Options) *Master {
+	return &Master{cfg: cfg, log: log, opt: opt}
+}
+
+// Run starts the pools and serves until a stop signal (SIGINT, SIGTERM:
+// fast; SIGQUIT: graceful) or until ctx is done (fast). It returns nil after
+// a clean stop.
+func (m *Master) Run(ctx context.Context) (err error) {
+	// Signals first, so none is missed while starting.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGHUP)
+	defer signal.Stop(sigs)
+
+	m.log.Info().Int("pid", os.Getpid()).Msgf("fpm is running, pid %d", os.Getpid())
+	if err := m.start(); err != nil {
+		m.closeSockets()
+		return err
+	}
+	pidFile := m.opt.PIDFile
+	if pidFile == "" {
+		pidFile = m.cfg.Pid
+	}
+	if pidFile != "" {
+		if err := writePIDFile(pidFile, os.Getpid()); err != nil {
+			m.stop(false)
+			return err
+		}
+		defer removePIDFile(pidFile, os.Getpid())
+	}
+	m.log.Info().Msg("ready to handle connections")
+
+	graceful := false
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case s := <-sigs:
+			switch s {
+			case unix.SIGINT, unix.SIGTERM:
+				m.log.Info().Str("signal", signalName(s.(unix.Signal))).Msg("Terminating ...")
+				break loop
+			case unix.SIGQUIT:
+				m.log.Info().Str("signal", "SIGQUIT").Msg("Finishing ...")
+				graceful = true
+				break loop
+			case unix.SIGUSR1:
+				m.reopenLogs()
+			case unix.SIGUSR2, unix.SIGHUP:
+				m.log.Warn().Str("signal", signalName(s.(unix.Signal))).Msg("reload is not implemented yet; the signal is ignored")
+			}
+		}
+	}
+	// A second SIGINT/SIGTERM while a graceful stop runs turns it fast.
+	go func() {
+		for s := range sigs {
+			if graceful && (s == unix.SIGINT || s == unix.SIGTERM) {
+				m.log.Info().Msg("Terminating ...")
+				for _, p := range m.pools {
+					go p.stop(false)
+				}
+			}
+		}
+	}()
+	m.stop(graceful)
+	m.log.Info().Msg("exiting, bye-bye!")
+	return nil
+}
+
+// start creates every pool's socket, starts the children and the HTTP front.
+func (m *Master) start() error {
+	for _, name := range m.cfg.PoolOrder {
+		pc := m.cfg.Pools[name]
+		sock, err := m.listen(pc)
+		if err != nil {
+			return fmt.Errorf("pool %q: %w", name, err)
+		}
+		p, err := newPool(pc, m.cfg, m.log, sock)
+		if err != nil {
+			sock.Close()
+			return err
+		}
+		m.pools = append(m.pools, p)
+	}
+	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {
+		f, err := newFront(m.cfg, m.log)
+		if err != nil {
+			return err
+		}
+		m.front = f
+	}
+	for _, p := range m.pools {
+		go p.run()
+	}
+	if m.front != nil {
+		go m.front.serve()
+	}
+	return nil
+}
+
+// listen creates the pool's listening socket.
+func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
+	backlog := pc.ListenBacklog
+	if backlog <= 0 {
+		backlog = unix.SOMAXCONN
+	}
+	if !pc.IsUnix() {
+		return listenTCP(pc.Listen, backlog)
+	}
+	mode := os.FileMode(0o660)
+	if pc.ListenMode != "" {
+		var err error
+		if mode, err = parseMode(pc.ListenMode); err != nil {
+			return nil, err
+		}
+	}
+	own := socketOwner{uid: -1, gid: -1}
+	if pc.ListenOwner != "" {
+		u, err := lookupUser(pc.ListenOwner)
+		if err != nil {
+			return nil, fmt.Errorf("listen_owner: %w", err)
+		}
+		own.uid, _ = strconv.Atoi(u.Uid)
+		own.gid, _ = strconv.Atoi(u.Gid)
+	}
+	if pc.ListenGroup != "" {
+		gid, err := lookupGroup(pc.ListenGroup)
+		if err != nil {
+			return nil, fmt.Errorf("listen_group: %w", err)
+		}
+		own.gid = gid
+	}
+	return listenUnix(pc.Listen, backlog, mode, own)
+}
+
+// stop shuts everything down. Order matters: the HTTP front stops accepting
+// first (so no new request reaches a pool), then the pools stop their
+// children (graceful: requests in flight finish), and only when no child is
+// left are the sockets closed and removed.
+func (m *Master) stop(graceful bool) {
+	var wg sync.WaitGroup
+	if m.front != nil {
+		wg.Go(func() { m.front.shutdown(graceful, m.cfg.ProcessControlTimeout.D()) })
+	}
+	for _, p := range m.pools {
+		wg.Go(func() { p.stop(graceful) })
+	}
+	wg.Wait()
+	m.closeSockets()
+}
+
+// closeSockets closes the pools' sockets and removes the socket files.
+func (m *Master) closeSockets() {
+	for _, p := range m.pools {
+		p.sock.Close()
+		if p.cfg.IsUnix() {
+			if err := os.Remove(p.cfg.Listen); err != nil && !errors.Is(err, os.ErrNotExist) {
+				m.log.Warn().Err(err).Msgf("removing socket %s: %v", p.cfg.Listen, err)
+			}
+		}
+	}
+}
+
+func (m *Master) reopenLogs() {
+	if m.opt.LogFile == nil {
+		return
+	}
+	if err := m.opt.LogFile.Reopen(); err != nil {
+		m.log.Error().Err(err).Msg("unable to reopen the error log")
+		return
+	}
+	m.log.Info().Msg("error log file re-opened")
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package fpm_test
+
+const raceEnabled = false

@@ -1,0 +1,58 @@
+// Package worker turns a Go program into a gofpm worker.
+//
+// A gofpm master pre-forks workers that all accept on one shared listening
+// socket. A Go worker is an ordinary program whose main calls Serve:
+//
+//	func main() {
+//		mux := http.NewServeMux()
+//		mux.HandleFunc("/", hello)
+//		if err := worker.Serve(mux); err != nil {
+//			log.Fatal(err)
+//		}
+//	}
+//
+// # What the master hands over
+//
+// The listening socket is file descriptor 0 (ListenFD), the FastCGI
+// convention (FCGI_LISTENSOCK_FILENO), so the same fd works for php-cgi,
+// libfcgi programs and net/http/fcgi. fd 0 was chosen over ExtraFiles at
+// fd 3 so that every FastCGI program runs unchanged under gofpm, and a Go
+// worker is no exception. The master also sets these environment variables
+// (even when the pool has clear_env = true):
+//
+//	GOFPM_POOL                the pool's name (EnvPool)
+//	GOFPM_MAX_REQUESTS        requests this worker serves before it exits 0
+//	                          (pm_max_requests plus this worker's jitter; 0 = no limit)
+//	GOFPM_WORKER_CONCURRENCY  requests served at once (worker_concurrency, default 1)
+//
+// # Behaviour
+//
+// One request at a time by default: the worker does not accept a new
+// connection until the previous one is closed, exactly like a php-fpm child,
+// so a pool's size is its concurrency. Serve also:
+//
+//   - stops gracefully on SIGQUIT: it stops accepting, lets the requests in
+//     flight finish, and returns nil (so main returns and the process exits 0);
+//   - after GOFPM_MAX_REQUESTS requests it stops the same way, which the master
+//     logs as a planned exit with code 0 and replaces;
+//   - leaves SIGTERM and SIGINT at their defaults (immediate exit), which is
+//     what the master's fast stop expects.
+//
+// # GOMAXPROCS
+//
+// A worker process is one slot of a pool: with worker_concurrency = 1 it
+// never runs two requests at once, and the pool's size, not the Go
+// scheduler, spreads load over the cores. Serve therefore sets GOMAXPROCS to
+// the worker concurrency (capped at the number of CPUs) unless the GOMAXPROCS
+// environment variable is set. Measured on a 2-core machine behind nginx,
+// GOMAXPROCS=1 workers serve more requests per second than workers with the
+// default; see docs/performance.md for the figures.
+//
+// # Standalone
+//
+// When fd 0 is not a listening socket (the program was started from a
+// shell), Serve listens on the address given by the -listen flag
+// (-listen=ADDR or -listen ADDR anywhere in os.Args) or by the GOFPM_LISTEN
+// environment variable: "unix:/path", "/path", or "host:port". So the same
+// binary runs with or without gofpm, for example behind nginx or spawn-fcgi.
+package worker

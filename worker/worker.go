@@ -1,0 +1,249 @@
+package worker
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// Option configures Serve.
+type Option func(*server)
+
+// WithMaxRequests overrides GOFPM_MAX_REQUESTS: after n requests the worker
+// stops gracefully (0 = no limit).
+func WithMaxRequests(n int) Option { return func(s *server) { s.maxRequests = n } }
+
+// WithConcurrency overrides GOFPM_WORKER_CONCURRENCY: how many connections
+// the worker serves at once (at least 1).
+func WithConcurrency(n int) Option {
+	return func(s *server) { s.concurrency = max(n, 1) }
+}
+
+// withListener injects the listener (tests).
+func withListener(l net.Listener) Option { return func(s *server) { s.ln = l } }
+
+// withStop injects the graceful-stop trigger (tests); nil disables the
+// signal handler.
+func withStop(c <-chan struct{}) Option { return func(s *server) { s.stopC = c; s.noSignals = true } }
+
+// Serve serves FastCGI requests with h on the socket inherited from the
+// master (fd 0), or standalone on -listen / GOFPM_LISTEN. It returns nil
+// after a graceful stop (SIGQUIT or GOFPM_MAX_REQUESTS reached) once every
+// request in flight has been answered.
+func Serve(h http.Handler, opts ...Option) error {
+	s := &server{
+		maxRequests: envInt(EnvMaxRequests, 0),
+		concurrency: max(envInt(EnvConcurrency, 1), 1),
+		stopping:    make(chan struct{}),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(min(s.concurrency, runtime.NumCPU()))
+	}
+	if s.ln == nil {
+		l, err := inheritedListener()
+		if errors.Is(err, errNotSocket) {
+			l, err = standaloneListener(os.Args)
+		}
+		if err != nil {
+			return err
+		}
+		s.ln = l
+	}
+	return s.serve(h)
+}
+
+type server struct {
+	ln          net.Listener
+	maxRequests int
+	concurrency int
+	stopC       <-chan struct{}
+	noSignals   bool
+
+	requests atomic.Int64 // requests started
+	slots    chan struct{}
+	stopOnce sync.Once
+	stopping chan struct{} // closed when the worker stops accepting
+
+	mu    sync.Mutex
+	busy  int           // connections with a request in flight
+	conns int           // open connections
+	idle  chan struct{} // signalled when busy or conns drops
+}
+
+// stop makes the worker stop accepting; it is safe to call many times.
+func (s *server) stop() {
+	s.stopOnce.Do(func() {
+		close(s.stopping)
+		s.ln.Close()
+	})
+}
+
+func (s *server) serve(h http.Handler) error {
+	s.slots = make(chan struct{}, s.concurrency)
+	s.idle = make(chan struct{}, 1)
+	if !s.noSignals {
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, unix.SIGQUIT)
+		defer signal.Stop(sig)
+		go func() {
+			select {
+			case <-sig:
+				s.stop()
+			case <-s.stopping:
+			}
+		}()
+	}
+	if s.stopC != nil {
+		go func() {
+			select {
+			case <-s.stopC:
+				s.stop()
+			case <-s.stopping:
+			}
+		}()
+	}
+	err := fcgi.Serve(&limitListener{s}, s.count(h))
+	select {
+	case <-s.stopping:
+	default:
+		return err // the listener failed on its own
+	}
+	s.drain()
+	return nil
+}
+
+// count wraps h to count requests and to stop after maxRequests: the stop is
+// decided when the last request starts, before its connection closes, so the
+// listener never accepts a request beyond the limit.
+func (s *server) count(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := s.requests.Add(1)
+		if s.maxRequests > 0 && n >= int64(s.maxRequests) {
+			s.stop()
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// drain waits until no connection has a request in flight. Idle keep-conn
+// connections are left to be closed by the exit.
+func (s *server) drain() {
+	for {
+		s.mu.Lock()
+		busy := s.busy
+		s.mu.Unlock()
+		if busy == 0 {
+			return
+		}
+		<-s.idle
+	}
+}
+
+func (s *server) signalIdle() {
+	select {
+	case s.idle <- struct{}{}:
+	default:
+	}
+}
+
+// limitListener accepts at most s.concurrency connections at once and
+// refuses to accept once the worker is stopping.
+type limitListener struct{ s *server }
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	s := l.s
+	select {
+	case s.slots <- struct{}{}:
+	case <-s.stopping:
+		return nil, net.ErrClosed
+	}
+	select {
+	case <-s.stopping: // stopped while waiting for a slot
+		<-s.slots
+		return nil, net.ErrClosed
+	default:
+	}
+	c, err := s.ln.Accept()
+	if err != nil {
+		<-s.slots
+		return nil, err
+	}
+	s.mu.Lock()
+	s.conns++
+	s.mu.Unlock()
+	return &conn{Conn: c, s: s}, nil
+}
+
+func (l *limitListener) Close() error   { return l.s.ln.Close() }
+func (l *limitListener) Addr() net.Addr { return l.s.ln.Addr() }
+
+// conn tracks whether a request is in flight on a connection: busy from the
+// first byte the web server sends until the worker writes FCGI_END_REQUEST.
+// net/http/fcgi writes each record with one Write, so looking at the record
+// type in the header of each Write is enough.
+type conn struct {
+	net.Conn
+	s      *server
+	busy   bool // only touched by the reading goroutine and under s.mu
+	closed bool
+}
+
+const (
+	fcgiVersion1   = 1
+	fcgiEndRequest = 3
+)
+
+func (c *conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.s.mu.Lock()
+		if !c.busy && !c.closed {
+			c.busy = true
+			c.s.busy++
+		}
+		c.s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if len(p) >= 8 && p[0] == fcgiVersion1 && p[1] == fcgiEndRequest {
+		c.s.mu.Lock()
+		if c.busy {
+			c.busy = false
+			c.s.busy--
+		}
+		c.s.mu.Unlock()
+		c.s.signalIdle()
+	}
+	return n, err
+}
+
+func (c *conn) Close() error {
+	err := c.Conn.Close()
+	c.s.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.s.conns--
+		if c.busy {
+			c.busy = false
+			c.s.busy--
+		}
+		<-c.s.slots
+	}
+	c.s.mu.Unlock()
+	c.s.signalIdle()
+	return err
+}
