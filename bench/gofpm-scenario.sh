@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# gofpm-scenario.sh - the gofpm rows of `make bench`, in the format of the
+# peers' scenarios (../shared/bench): nginx -> gofpm hello pool (static 2 and
+# 8 workers), the built-in HTTP front -> the same pool, and the worker's
+# GOMAXPROCS default against GOMAXPROCS=2. Run by bench/run.sh, which sets
+# SHARED_BENCH, BUILD_DIR, GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
+# shellcheck source=/dev/null
+source "$SHARED_BENCH/lib/common.sh"
+bench_init Z
+
+# start_gofpm N [EXTRA_POOL_TOML]: gofpm with a static pool of N hello workers
+# and the HTTP front on a free port. Sets UPSTREAM, FRONT_URL, GOFPM_PID.
+start_gofpm() {
+	local n=$1 extra=${2:-} sock=$BENCH_TMP/gofpm.sock port
+	port=$(free_port $((PORT_BASE + 100)))
+	cat >"$BENCH_TMP/pool.toml" <<TOML
+error_log = "$BENCH_TMP/gofpm.log"
+[pool.hello]
+listen = "$sock"
+listen_mode = "0666"
+command = ["$HELLO_BIN"]
+pm = "static"
+pm_max_children = $n
+$extra
+[http]
+listen = "127.0.0.1:$port"
+default_pool = "hello"
+TOML
+	local root=""
+	((EUID == 0)) && root=-R
+	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
+	GOFPM_PID=$BG_PID
+	wait_socket "$sock"
+	UPSTREAM=unix:$sock
+	BACKEND_ROOTS=$GOFPM_PID
+	FRONT_URL=http://127.0.0.1:$port
+	wait_http "$FRONT_URL/hello"
+}
+
+for n in ${GOFPM_CHILDREN:-2 8}; do
+	start_gofpm "$n"
+	start_nginx "$UPSTREAM"
+	measure_all "gofpm-hello-$n" "$NGINX_URL/hello"
+	emit_mem "gofpm-hello-$n" gofpm-worker $(children_of "$GOFPM_PID")
+	emit_mem "gofpm-hello-$n" gofpm-master "$GOFPM_PID"
+	stop_all
+done
+
+# The built-in HTTP front in place of nginx (no nginx started: its CPU column is 0).
+start_gofpm 2
+measure_all "gofpm-front-2" "$FRONT_URL/hello"
+stop_all
+
+# The worker package's GOMAXPROCS default (1 per worker) against GOMAXPROCS=2.
+start_gofpm 2 'env = { GOMAXPROCS = "2" }'
+start_nginx "$UPSTREAM"
+measure_all "gofpm-hello-2-gomaxprocs2" "$NGINX_URL/hello"
+stop_all

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# bench/run.sh - gofpm beside its peers, measured in one run on this machine.
+#
+#   bench/run.sh                 3 rounds of: php-fpm static (B), C libfcgi (F), gofpm (Z)
+#   bench/run.sh -r 5 -d 10s     5 rounds, wrk -d 10s
+#   CONNS="16" bench/run.sh      only 16 connections
+#
+# The peers' scenarios and helpers come from ../shared/bench (SHARED_BENCH);
+# they start only what they need on 127.0.0.1 and in temp dirs, and stop it
+# by pid. Needs nginx, php-fpm8.2, spawn-fcgi, libfcgi-dev, wrk, curl, cc.
+# Output: a summary table (medians over rounds) and the raw rows, in
+# bench/results/<timestamp>/.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/.." && pwd)
+SHARED_BENCH=${SHARED_BENCH:-$(cd "$ROOT/../shared/bench" 2>/dev/null && pwd || true)}
+[[ -n $SHARED_BENCH && -f $SHARED_BENCH/lib/common.sh ]] || { echo "bench: ../shared/bench not found; set SHARED_BENCH" >&2; exit 1; }
+ROUNDS=3
+DUR=${DURATION:-5s}
+while getopts "r:d:" opt; do
+	case $opt in
+	r) ROUNDS=$OPTARG ;;
+	d) DUR=$OPTARG ;;
+	*) sed -n '2,13p' "$0"; exit 2 ;;
+	esac
+done
+OUT=$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$OUT/logs"
+export BUILD_DIR=${BUILD_DIR:-$(mktemp -d /tmp/gofpm-bench-build.XXXXXX)}
+"$SHARED_BENCH/build.sh"
+(cd "$ROOT" && make -s build)
+export SHARED_BENCH GOFPM_BIN=$ROOT/bin/gofpm HELLO_BIN=$ROOT/bin/hello
+{
+	echo "date: $(date -Is)"
+	echo "host: $(nproc) cpus, kernel $(uname -r)"
+	echo "gofpm: $("$GOFPM_BIN" version)"
+	echo "nginx: $(/usr/sbin/nginx -v 2>&1)"
+	echo "php-fpm: $(/usr/sbin/php-fpm8.2 -v | head -1)"
+	echo "settings: rounds=$ROUNDS duration=$DUR conns=${CONNS:-16 64}"
+} | tee "$OUT/env.txt" >&2
+for ((r = 1; r <= ROUNDS; r++)); do
+	for s in "$SHARED_BENCH/scenarios/B-phpfpm-static.sh" "$SHARED_BENCH/scenarios/F-libfcgi-c.sh" "$HERE/gofpm-scenario.sh"; do
+		echo "=== round $r/$ROUNDS: $(basename "$s")" >&2
+		ROUND=$r DURATION=$DUR LOG_DIR=$OUT/logs bash "$s" >>"$OUT/raw.tsv" ||
+			echo "!!! $(basename "$s") failed in round $r" >&2
+	done
+done
+"$BUILD_DIR/summarize" "$OUT/raw.tsv" | tee "$OUT/summary.md"
+echo "results: $OUT" >&2
