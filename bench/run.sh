@@ -4,6 +4,7 @@
 #   bench/run.sh                 3 rounds of: php-fpm static (B), C libfcgi (F), gofpm (Z)
 #   bench/run.sh -r 5 -d 10s     5 rounds, wrk -d 10s
 #   CONNS="16" bench/run.sh      only 16 connections
+#   SCENARIOS="Z" bench/run.sh   only gofpm (B = php-fpm static, F = C libfcgi, Z = gofpm)
 #
 # The peers' scenarios and helpers come from ../shared/bench (SHARED_BENCH);
 # they start only what they need on 127.0.0.1 and in temp dirs, and stop it
@@ -39,7 +40,13 @@ export SHARED_BENCH GOFPM_BIN=$ROOT/bin/gofpm HELLO_BIN=$ROOT/bin/hello
 	echo "settings: rounds=$ROUNDS duration=$DUR conns=${CONNS:-16 64}"
 } | tee "$OUT/env.txt" >&2
 for ((r = 1; r <= ROUNDS; r++)); do
-	for s in "$SHARED_BENCH/scenarios/B-phpfpm-static.sh" "$SHARED_BENCH/scenarios/F-libfcgi-c.sh" "$HERE/gofpm-scenario.sh"; do
+	for letter in ${SCENARIOS:-B F Z}; do
+		case $letter in
+		B) s=$SHARED_BENCH/scenarios/B-phpfpm-static.sh ;;
+		F) s=$SHARED_BENCH/scenarios/F-libfcgi-c.sh ;;
+		Z) s=$HERE/gofpm-scenario.sh ;;
+		*) echo "unknown scenario $letter" >&2; exit 2 ;;
+		esac
 		echo "=== round $r/$ROUNDS: $(basename "$s")" >&2
 		ROUND=$r DURATION=$DUR LOG_DIR=$OUT/logs bash "$s" >>"$OUT/raw.tsv" ||
 			echo "!!! $(basename "$s") failed in round $r" >&2

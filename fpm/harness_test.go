@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bins.dir = dir
+	os.Chmod(dir, 0o755) // workers may run as another user (TestUserNobody)
 	bins.gofpm = filepath.Join(dir, "gofpm")
 	bins.hello = filepath.Join(dir, "hello")
 	build := func(out, pkg string) {

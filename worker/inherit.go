@@ -38,15 +38,7 @@ func inheritedListener() (net.Listener, error) {
 	if err != nil || acc != 1 {
 		return nil, errNotSocket
 	}
-	f := os.NewFile(ListenFD, "gofpm-listener")
-	// FileListener dups the fd; close the original so that fd 0 does not
-	// keep the socket open after a graceful stop closes the listener.
-	l, err := net.FileListener(f)
-	f.Close()
-	if err != nil {
-		return nil, fmt.Errorf("worker: using fd 0 as listener: %w", err)
-	}
-	return l, nil
+	return newExclusiveListener(ListenFD)
 }
 
 // standaloneListener listens on the address from -listen or GOFPM_LISTEN.
