@@ -63,7 +63,9 @@ func TestExclusiveListenerShared(t *testing.T) {
 			body, _ := io.ReadAll(r.Body)
 			io.WriteString(rw, name+":"+string(body))
 		})
-		go func() { x.served <- Serve(h, withListener(l), withStop(x.stop), WithMaxRequests(0), WithConcurrency(1)) }()
+		go func() {
+			x.served <- Serve(h, withListener(l), withStop(x.stop), WithMaxRequests(0), WithConcurrency(1))
+		}()
 		return x
 	}
 	a, b := start("a"), start("b")
