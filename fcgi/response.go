@@ -101,6 +101,22 @@ func (b *body) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// Buffered reports how many bytes of the response have arrived and are not
+// read yet (body bytes, or records such as END_REQUEST). When it is 0 the
+// next Read may wait for the application, so a proxy copying the body
+// flushes its client then, and only then: a short response goes out in one
+// piece, a stream (server-sent events) goes out as it is produced. It must
+// be called from the goroutine that calls Read.
+func (b *body) Buffered() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed || b.eof {
+		return 0
+	}
+	// Padding still to skip is not response data.
+	return b.cn.hr.Buffered() + max(b.cn.br.Buffered()-b.cn.pad, 0)
+}
+
 // Close releases the connection: back to the idle pool after a clean end
 // (the body was read to io.EOF), closed otherwise.
 func (b *body) Close() error {

@@ -1,6 +1,7 @@
 package fpm_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -113,6 +114,27 @@ func TestHTTPFront(t *testing.T) {
 	}
 	if len(seen) != 4 {
 		t.Errorf("4 concurrent requests served by %d workers, want 4: %v", len(seen), seen)
+	}
+}
+
+// TestFrontStreams: the front passes a response on as the worker flushes
+// it (server-sent events), not when it ends.
+func TestFrontStreams(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, fmt.Sprintf(helloPool, 1))
+	start := time.Now()
+	resp, err := http.Get(m.frontURL() + "/stream?n=2&ms=3000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	line, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || line != "tick 1\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	// The second tick comes 3 s later; the first must not wait for it.
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("first tick arrived after %s: the response was buffered", d)
 	}
 }
 

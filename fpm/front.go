@@ -7,12 +7,14 @@ package fpm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
@@ -21,6 +23,10 @@ import (
 
 // serverSoftware is sent as SERVER_SOFTWARE.
 const serverSoftware = "gofpm"
+
+// copyBufs holds the buffers that carry response bodies, so a request does
+// not allocate 32 KiB.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
 
 type front struct {
 	cfg    *HTTPConfig
@@ -36,9 +42,9 @@ func newFront(cfg *Config, log zerolog.Logger) (*front, error) {
 	if pc == nil {
 		return nil, errors.New("http: default_pool names no pool")
 	}
-	network, address := "tcp", pc.Listen
-	if pc.IsUnix() {
-		network = "unix"
+	network, address, err := fcgi.ParseAddress(pc.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("http: default pool: %w", err)
 	}
 	ln, err := net.Listen("tcp", hc.Listen)
 	if err != nil {
@@ -91,7 +97,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
-	resp, err := f.client.Do(r.Context(), &fcgi.Request{Params: params, Body: r.Body, ContentLength: r.ContentLength})
+	var body io.Reader = r.Body
+	if r.ContentLength == 0 {
+		body = nil // nothing to stream: no stdin goroutine in the client
+	}
+	resp, err := f.client.Do(r.Context(), &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
 	if err != nil {
 		f.log.Error().Err(err).Str("uri", r.RequestURI).Msgf("upstream: %v", err)
 		http.Error(w, "Bad Gateway", http.StatusBadGateway)
@@ -103,17 +113,22 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)
-	// Stream record by record: flush after every read so server-sent events
-	// and long polls are not held back.
+	// Stream record by record: flush whenever nothing more has arrived from
+	// the worker, so server-sent events and long polls are not held back,
+	// while a short response still goes out in one write with its
+	// Content-Length.
 	fl, _ := w.(http.Flusher)
-	buf := make([]byte, 32*1024)
+	pending, _ := resp.Body.(interface{ Buffered() int })
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return
 			}
-			if fl != nil {
+			if fl != nil && (pending == nil || pending.Buffered() == 0) {
 				fl.Flush()
 			}
 		}

@@ -6,6 +6,7 @@
 //	/crash       exits the process with code 3 in the middle of the request
 //	/echo        answers the request body
 //	/env         the FastCGI params of the request as a JSON object
+//	/stream?n=N&ms=M  N lines "tick I", each flushed, M milliseconds apart
 //
 // Run it under gofpm (make run), or standalone: hello -listen 127.0.0.1:9000.
 package main
@@ -74,6 +75,25 @@ func newMux() *http.ServeMux {
 			w.Header().Set("Content-Type", ct)
 		}
 		w.Write(body)
+	})
+	mux.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+		n, _ := strconv.Atoi(r.URL.Query().Get("n"))
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		w.Header().Set("Content-Type", "text/event-stream")
+		fl, _ := w.(http.Flusher)
+		for i := 1; i <= n; i++ {
+			if i > 1 {
+				select {
+				case <-time.After(time.Duration(ms) * time.Millisecond):
+				case <-r.Context().Done():
+					return
+				}
+			}
+			fmt.Fprintf(w, "tick %d\n", i)
+			if fl != nil {
+				fl.Flush()
+			}
+		}
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
