@@ -232,10 +232,14 @@ func newLogger(out io.Writer, level, format string, tty bool) (zerolog.Logger, e
 		out = zerolog.ConsoleWriter{
 			Out:           out,
 			NoColor:       !tty,
-			TimeFormat:    "02-Jan-2006 15:04:05",
-			FieldsExclude: []string{"pool", "pid", "code", "stream", "signal"},
+			FieldsExclude: []string{"pool", "pid", "code", "stream", "signal", "component", "listen", "delay", "failures"},
+			// php-fpm's layout: [26-Nov-2026 10:00:00] NOTICE: message
 			FormatTimestamp: func(i any) string {
-				return fmt.Sprintf("[%s]", i)
+				s, _ := i.(string)
+				if t, err := time.Parse(time.RFC3339, s); err == nil {
+					return t.Local().Format("[02-Jan-2006 15:04:05]")
+				}
+				return "[" + s + "]"
 			},
 			FormatLevel: func(i any) string {
 				switch i {
