@@ -255,8 +255,10 @@ func newLogger(out io.Writer, level, format string, tty bool) (zerolog.Logger, e
 				return strings.ToUpper(fmt.Sprint(i)) + ":"
 			},
 		}
-		zerolog.TimeFieldFormat = time.RFC3339
 	}
+	// Milliseconds: operators (and the tests) read the order and spacing
+	// of events such as one retire per second.
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }
 

@@ -75,11 +75,12 @@ func shortTempDir(t *testing.T) string {
 
 // logLine is one JSON line of the master's log.
 type logLine struct {
-	Level   string `json:"level"`
-	Message string `json:"message"`
-	Pool    string `json:"pool"`
-	Pid     int    `json:"pid"`
-	Stream  string `json:"stream"`
+	Level   string    `json:"level"`
+	Message string    `json:"message"`
+	Pool    string    `json:"pool"`
+	Pid     int       `json:"pid"`
+	Stream  string    `json:"stream"`
+	Time    time.Time `json:"time"`
 	raw     string
 }
 
