@@ -26,6 +26,24 @@ type child struct {
 	cmd      *exec.Cmd
 	started  time.Time
 	stopping bool // the master asked it to go: its exit is expected
+
+	slot        *worker.Slot // the scoreboard slot it may write (Go workers do)
+	state       workerState
+	since       time.Time // when state began
+	req         request   // the request in flight, while busy
+	retiring    bool      // sent the graceful signal to leave (scale down or recycle)
+	scaledDown  bool      // retired by the process manager: not replaced
+	slowLogged  time.Time // start of the last request logged as slow
+	terminating bool      // its request timed out: SIGTERM sent
+	killAt      time.Time // SIGKILL after this if it is still there
+}
+
+// close releases the master's side of the child's scoreboard slot.
+func (c *child) close() {
+	if c.slot != nil {
+		c.slot.Close()
+		c.slot = nil
+	}
 }
 
 // childExit is what the waiter goroutine reports when a child is gone.
@@ -36,11 +54,12 @@ type childExit struct {
 }
 
 // describe renders an exit the way php-fpm does: "with code 3" or
-// "on signal 9 (SIGKILL)".
-func (e childExit) describe() (string, bool) {
+// "on signal 9 (SIGKILL)". clean is an exit with code 0 or by SIGQUIT;
+// fault a death by SIGSEGV or SIGBUS (emergency_restart_threshold).
+func (e childExit) describe() (how string, clean, fault bool) {
 	ws, ok := e.state.Sys().(syscall.WaitStatus)
 	if !ok {
-		return "with code " + strconv.Itoa(e.state.ExitCode()), e.state.ExitCode() == 0
+		return "with code " + strconv.Itoa(e.state.ExitCode()), e.state.ExitCode() == 0, false
 	}
 	if ws.Signaled() {
 		sig := unix.Signal(ws.Signal())
@@ -48,9 +67,10 @@ func (e childExit) describe() (string, bool) {
 		if ws.CoreDump() {
 			core = " - core dumped"
 		}
-		return fmt.Sprintf("on signal %d (%s%s)", int(sig), signalName(sig), core), sig == unix.SIGQUIT
+		return fmt.Sprintf("on signal %d (%s%s)", int(sig), signalName(sig), core), sig == unix.SIGQUIT,
+			sig == unix.SIGSEGV || sig == unix.SIGBUS
 	}
-	return "with code " + strconv.Itoa(ws.ExitStatus()), ws.ExitStatus() == 0
+	return "with code " + strconv.Itoa(ws.ExitStatus()), ws.ExitStatus() == 0, false
 }
 
 // spawnSpec is everything a pool needs to start its children; built once per
@@ -157,29 +177,38 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
 	if !hasEnv(s.env, "PHP_FCGI_MAX_REQUESTS") {
 		env = append(env, "PHP_FCGI_MAX_REQUESTS="+strconv.Itoa(maxRequests))
 	}
+	// The scoreboard slot goes to the child as fd 3 (worker.ScoreboardFD).
+	slotFile, slot, err := worker.NewSlotFile()
+	if err != nil {
+		return nil, fmt.Errorf("creating the scoreboard slot: %w", err)
+	}
+	defer slotFile.Close()
+	env = append(env, worker.EnvScoreboardFD+"="+strconv.Itoa(worker.ScoreboardFD))
 	cmd := &exec.Cmd{
 		Path:        s.path,
 		Args:        s.args,
 		Dir:         s.dir,
 		Env:         env,
 		Stdin:       s.sock,
+		ExtraFiles:  []*os.File{slotFile},
 		SysProcAttr: childSysProcAttr(s.cred),
 	}
 	var stdoutW, stderrW *os.File
 	var stdoutR, stderrR *os.File
 	if out != nil {
-		var err error
 		if stdoutR, stdoutW, err = os.Pipe(); err != nil {
+			slot.Close()
 			return nil, err
 		}
 		if stderrR, stderrW, err = os.Pipe(); err != nil {
 			stdoutR.Close()
 			stdoutW.Close()
+			slot.Close()
 			return nil, err
 		}
 		cmd.Stdout, cmd.Stderr = stdoutW, stderrW
 	}
-	err := cmd.Start()
+	err = cmd.Start()
 	if out != nil {
 		stdoutW.Close()
 		stderrW.Close()
@@ -189,9 +218,11 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
 		}
 	}
 	if err != nil {
+		slot.Close()
 		return nil, err
 	}
-	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now()}
+	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot}
+	c.since = c.started
 	if out != nil {
 		go out.copy(c.pid, "stdout", stdoutR)
 		go out.copy(c.pid, "stderr", stderrR)

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -28,6 +29,41 @@ type Master struct {
 	opt   Options
 	pools []*pool
 	front *front
+
+	faultMu sync.Mutex
+	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
+}
+
+// onFault records a worker death by SIGSEGV or SIGBUS. When
+// emergency_restart_threshold of them fall within
+// emergency_restart_interval, every worker of every pool is recycled
+// gracefully (php-fpm reloads the whole master; gofpm's workers are what
+// crashed, so they are what is restarted). Called from the pools' loops.
+func (m *Master) onFault(at time.Time) {
+	n, window := m.cfg.EmergencyRestartThreshold, m.cfg.EmergencyRestartInterval.D()
+	if n <= 0 || window <= 0 {
+		return
+	}
+	m.faultMu.Lock()
+	m.faults = append(m.faults, at)
+	if len(m.faults) > n {
+		m.faults = m.faults[len(m.faults)-n:]
+	}
+	hit := len(m.faults) == n && at.Sub(m.faults[0]) <= window
+	if hit {
+		m.faults = nil
+	}
+	m.faultMu.Unlock()
+	if !hit {
+		return
+	}
+	m.log.Warn().Msgf("failed processes threshold (%d in %s) is reached, initiating a restart of every worker", n, window)
+	for _, p := range m.pools {
+		select {
+		case p.recycle <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // New returns a master for cfg; cfg must come from Load.
@@ -122,6 +158,7 @@ func (m *Master) start() error {
 			sock.Close()
 			return err
 		}
+		p.fault = m.onFault
 		m.pools = append(m.pools, p)
 	}
 	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {

@@ -13,27 +13,20 @@ func pendingPoolKeys(pc *PoolConfig) []string {
 			out = append(out, key)
 		}
 	}
-	add(pc.PM == "dynamic" || pc.PM == "ondemand", "pm = \""+pc.PM+"\" (running as static with pm_max_children workers)")
 	add(len(pc.ListenAllowedClients) > 0, "listen_allowed_clients")
 	add(len(pc.ListenACLUsers) > 0 || len(pc.ListenACLGroups) > 0, "listen_acl_users/listen_acl_groups")
 	add(pc.Chroot != "", "chroot")
 	add(pc.PMStatusPath != "" || pc.PMStatusListen != "", "pm_status_path/pm_status_listen")
 	add(pc.PingPath != "", "ping_path")
-	add(pc.RequestTerminateTimeout > 0, "request_terminate_timeout")
-	add(pc.RequestSlowlogTimeout > 0 || pc.Slowlog != "", "request_slowlog_timeout/slowlog")
 	add(pc.AccessLog != "", "access_log")
 	add(pc.RlimitFiles != 0 || pc.RlimitCore != 0, "rlimit_files/rlimit_core")
 	add(pc.ProcessPriority != 0, "process_priority")
-	add(pc.WorkerMaxMemory > 0, "worker_max_memory")
 	return out
 }
 
 // pendingGlobalKeys is pendingPoolKeys for the global keys and [http].
 func pendingGlobalKeys(c *Config) []string {
 	var out []string
-	if c.EmergencyRestartThreshold > 0 {
-		out = append(out, "emergency_restart_threshold")
-	}
 	if h := c.HTTP; h != nil {
 		if len(h.Routes) > 0 {
 			out = append(out, "http.route")

@@ -1,6 +1,8 @@
 package fpm
 
-// This file runs one pool: its children, their exits, respawns and stop.
+// This file runs one pool: its children, their exits, respawns, the
+// process manager's ticks, request timeouts and stop. Everything mutable
+// here is owned by the run goroutine.
 
 import (
 	"fmt"
@@ -13,14 +15,21 @@ import (
 )
 
 // Respawn back-off: a child that exits sooner than quickExit after its start
-// counts as a failure; each consecutive failure doubles the delay before the
-// next spawn, from backoffMin up to backoffMax. A child that lived longer
-// resets the count.
+// counts as a failure; each consecutive round of failures doubles the delay
+// before the next spawn, from backoffMin up to backoffMax. A child that
+// lived longer resets the count.
 const (
 	quickExit  = time.Second
 	backoffMin = 100 * time.Millisecond
 	backoffMax = 10 * time.Second
 )
+
+// maintenanceTick is php-fpm's FPM_IDLE_SERVER_MAINTENANCE_HEARTBEAT.
+const maintenanceTick = time.Second
+
+// terminateGrace is how long a worker whose request timed out gets between
+// SIGTERM and SIGKILL.
+const terminateGrace = time.Second
 
 // stopReq asks a pool to stop its children; done is closed when they are gone.
 type stopReq struct {
@@ -28,8 +37,16 @@ type stopReq struct {
 	done     chan struct{}
 }
 
-// pool owns a listening socket and the children accepting on it. Its
-// mutable state is owned by the run goroutine.
+// poolCounters are the pool's lifetime counters (status page, metrics).
+type poolCounters struct {
+	maxChildrenReached uint64
+	slowRequests       uint64
+	terminated         uint64
+	recycledMemory     uint64
+	spawned            uint64
+}
+
+// pool owns a listening socket and the children accepting on it.
 type pool struct {
 	cfg   *PoolConfig
 	log   zerolog.Logger
@@ -38,12 +55,20 @@ type pool struct {
 	out   *outputCatcher
 	grace unix.Signal   // worker_graceful_signal
 	ctlTO time.Duration // process_control_timeout
+	probe *kernelProbe  // kernel-derived state; nil when unavailable
+	slow  *LogFile      // slowlog; nil when unset
+	fault func(time.Time)
 
 	children map[int]*child
 	exits    chan childExit
 	stopC    chan stopReq
+	waiting  chan struct{} // ondemand: a connection waits on the socket
+	recycle  chan struct{} // recycle every worker gracefully (emergency restart)
 
-	failures int // consecutive quick exits or spawn errors
+	wanted   int // workers the pool means to have (static: max_children)
+	failures int // consecutive rounds of quick exits or spawn errors
+	pm       pmState
+	count    poolCounters
 }
 
 func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*pool, error) {
@@ -67,15 +92,24 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*poo
 		children: map[int]*child{},
 		exits:    make(chan childExit, 16),
 		stopC:    make(chan stopReq),
+		waiting:  make(chan struct{}, 1),
+		recycle:  make(chan struct{}, 1),
+		pm:       pmState{spawnRate: 1},
 	}
 	if pc.CatchWorkersOutput {
 		p.out = &outputCatcher{log: p.log, pool: pc.Name, decorate: pc.DecorateOn(), limit: 1024}
 	}
+	if p.probe, err = newKernelProbe(sock); err != nil {
+		p.log.Warn().Err(err).Msgf("[pool %s] worker state from the kernel is unavailable: %v", pc.Name, err)
+		p.probe = nil
+	}
+	if pc.Slowlog != "" {
+		if p.slow, err = OpenLogFile(pc.Slowlog); err != nil {
+			return nil, fmt.Errorf("pool %q: slowlog: %w", pc.Name, err)
+		}
+	}
 	return p, nil
 }
-
-// target is how many children the pool wants now (pm = static).
-func (p *pool) target() int { return p.cfg.PMMaxChildren }
 
 // maxRequestsFor returns one child's request limit: pm_max_requests plus a
 // random jitter in [0, pm_max_requests_jitter), so children started together
@@ -95,6 +129,7 @@ func (p *pool) spawn() error {
 		return err
 	}
 	p.children[c.pid] = c
+	p.count.spawned++
 	p.log.Info().Int("pid", c.pid).Msgf("[pool %s] child %d started", p.cfg.Name, c.pid)
 	// Exactly one waiter per child.
 	go func() {
@@ -104,10 +139,21 @@ func (p *pool) spawn() error {
 	return nil
 }
 
-// fill spawns children up to the target; it returns false when a spawn
-// failed (the caller backs off).
+// live counts the children that are not on their way out.
+func (p *pool) live() int {
+	n := 0
+	for _, c := range p.children {
+		if !c.stopping {
+			n++
+		}
+	}
+	return n
+}
+
+// fill spawns children up to p.wanted; it returns false when a spawn failed
+// (the caller backs off).
 func (p *pool) fill() bool {
-	for len(p.children) < p.target() {
+	for p.live() < p.wanted && len(p.children) < p.cfg.PMMaxChildren {
 		if err := p.spawn(); err != nil {
 			p.failures++
 			p.log.Error().Err(err).Msgf("[pool %s] unable to start a child: %v", p.cfg.Name, err)
@@ -125,14 +171,28 @@ func (p *pool) backoff() time.Duration {
 	return min(d, backoffMax)
 }
 
-// run starts the children and keeps the pool at its size until a stop
-// request; it returns when every child is gone.
+// heartbeat is how often the pool refreshes worker states and checks
+// request timeouts: a third of the shortest timeout (php-fpm), between
+// 130 ms and the maintenance tick.
+func (p *pool) heartbeat() time.Duration {
+	hb := maintenanceTick
+	for _, t := range []Duration{p.cfg.RequestTerminateTimeout, p.cfg.RequestSlowlogTimeout} {
+		if t > 0 {
+			hb = min(hb, max(t.D()/3, 130*time.Millisecond))
+		}
+	}
+	return hb
+}
+
+// run starts the children and manages them until a stop request; it
+// returns when every child is gone.
 func (p *pool) run() {
 	var (
 		respawn  <-chan time.Time // set while a back-off delay is pending
 		killAt   <-chan time.Time // set while stopping: escalate to SIGKILL
 		stopping *stopReq
 	)
+	p.wanted = startCount(p.cfg)
 	schedule := func() {
 		if respawn != nil || stopping != nil {
 			return
@@ -148,6 +208,14 @@ func (p *pool) run() {
 		}
 	}
 	schedule()
+	maint := time.NewTicker(maintenanceTick)
+	defer maint.Stop()
+	beat := time.NewTicker(p.heartbeat())
+	defer beat.Stop()
+	if p.cfg.PM == "ondemand" && p.probe != nil {
+		stopWatch := p.watchSocket()
+		defer stopWatch()
+	}
 	for {
 		select {
 		case e := <-p.exits:
@@ -168,6 +236,40 @@ func (p *pool) run() {
 			respawn = nil
 			if !p.fill() {
 				respawn = time.After(p.backoff())
+			}
+		case now := <-maint.C:
+			if stopping == nil {
+				p.refresh(now)
+				p.maintain(now)
+				// ondemand: a connection may wait whose edge came while a
+				// worker was starting.
+				if p.cfg.PM == "ondemand" && p.probe != nil && p.probe.readable() {
+					a, st := onConnectionWaiting(p.cfg, p.pm, p.snapshot(), now)
+					p.pm = st
+					p.act(a)
+				}
+				schedule()
+			}
+		case now := <-beat.C:
+			if stopping == nil {
+				p.refresh(now)
+				p.checkRequests(now)
+			}
+		case <-p.waiting:
+			if stopping == nil {
+				now := time.Now()
+				p.refresh(now)
+				a, st := onConnectionWaiting(p.cfg, p.pm, p.snapshot(), now)
+				p.pm = st
+				p.act(a)
+				schedule()
+			}
+		case <-p.recycle:
+			if stopping == nil {
+				for _, c := range p.children {
+					p.retire(c, "emergency restart", false)
+				}
+				schedule()
 			}
 		case req := <-p.stopC:
 			if stopping != nil { // a second request: fast stop wins
@@ -199,6 +301,99 @@ func (p *pool) run() {
 	}
 }
 
+// snapshot lists the children for the pm's decision functions.
+func (p *pool) snapshot() []workerSnap {
+	ws := make([]workerSnap, 0, len(p.children))
+	for pid, c := range p.children {
+		st := c.state
+		if c.stopping && !c.retiring {
+			st = wsEnding // recycled, terminated or stopping: no capacity
+		}
+		ws = append(ws, workerSnap{pid: pid, state: st, started: c.started, since: c.since, retiring: c.retiring})
+	}
+	return ws
+}
+
+// maintain runs one maintenance tick: the pm's decision, and the recycling
+// of idle workers above worker_max_memory.
+func (p *pool) maintain(now time.Time) {
+	if p.cfg.PM != "static" {
+		a, st := decide(p.cfg, p.pm, p.snapshot(), now)
+		p.pm = st
+		p.act(a)
+	}
+	if limit := int64(p.cfg.WorkerMaxMemory); limit > 0 {
+		for pid, c := range p.children {
+			if c.stopping || c.state != wsIdle {
+				continue // never mid-request
+			}
+			if rss, err := processRSS(pid); err == nil && rss > limit {
+				p.count.recycledMemory++
+				p.retire(c, fmt.Sprintf("uses %d MiB, more than worker_max_memory (%d MiB)", rss>>20, limit>>20), false)
+			}
+		}
+	}
+}
+
+// act carries out a decision of the process manager.
+func (p *pool) act(a pmAction) {
+	name := p.cfg.Name
+	if a.debug != "" {
+		p.log.Debug().Msgf("[pool %s] %s", name, a.debug)
+	}
+	if a.maxChildrenReached {
+		p.count.maxChildrenReached++
+	}
+	if a.warning != "" {
+		p.log.Warn().Msgf("[pool %s] %s", name, a.warning)
+	}
+	if a.busyWarning != "" {
+		p.log.Warn().Msgf("[pool %s] %s", name, a.busyWarning)
+	}
+	for _, pid := range a.retire {
+		if c := p.children[pid]; c != nil {
+			p.retire(c, "", true)
+		}
+	}
+	for _, pid := range a.kill {
+		if c := p.children[pid]; c != nil {
+			p.log.Debug().Int("pid", pid).Msgf("[pool %s] child %d did not leave after %s, sending SIGKILL", name, pid, signalName(p.grace))
+			unix.Kill(pid, unix.SIGKILL)
+		}
+	}
+	if a.spawn > 0 {
+		p.wanted = min(p.live()+a.spawn, p.cfg.PMMaxChildren)
+		if p.fill() {
+			p.log.Debug().Msgf("[pool %s] %d child(ren) have been created dynamically", name, a.spawn)
+		}
+	}
+}
+
+// retire sends a worker the pool's graceful signal. scaleDown (the pm's
+// idle retire) lowers the number of workers the pool wants; a recycle
+// (memory, emergency restart) keeps it, so a replacement is started as soon
+// as the worker is gone.
+func (p *pool) retire(c *child, why string, scaleDown bool) {
+	if c.stopping && !c.retiring {
+		return
+	}
+	if c.retiring { // picked again while still alive
+		unix.Kill(c.pid, unix.SIGKILL)
+		return
+	}
+	c.stopping, c.retiring = true, true
+	if scaleDown {
+		p.wanted = max(p.live(), 0)
+		c.scaledDown = true
+	}
+	if why != "" {
+		p.log.Info().Int("pid", c.pid).Msgf("[pool %s] child %d %s: recycling", p.cfg.Name, c.pid, why)
+	}
+	if err := unix.Kill(c.pid, p.grace); err != nil && err != unix.ESRCH {
+		p.log.Error().Err(err).Msgf("[pool %s] unable to send %s to child %d: %v", p.cfg.Name, signalName(p.grace), c.pid, err)
+	}
+}
+
 func (p *pool) signalAll(sig unix.Signal) {
 	for pid, c := range p.children {
 		c.stopping = true
@@ -216,12 +411,21 @@ func (p *pool) reap(e childExit, stopping bool) (failed bool) {
 		return false
 	}
 	delete(p.children, e.pid)
+	c.close()
 	lived := e.at.Sub(c.started)
-	how, clean := e.describe()
-	msg := fmt.Sprintf("[pool %s] child %d exited %s after %.6f seconds from start", p.cfg.Name, e.pid, how, lived.Seconds())
+	how, clean, fault := e.describe()
+	if fault && p.fault != nil {
+		p.fault(e.at)
+	}
+	var msg string
+	if c.scaledDown && clean {
+		msg = fmt.Sprintf("[pool %s] child %d has been killed by the process management after %.6f seconds from start", p.cfg.Name, e.pid, lived.Seconds())
+	} else {
+		msg = fmt.Sprintf("[pool %s] child %d exited %s after %.6f seconds from start", p.cfg.Name, e.pid, how, lived.Seconds())
+	}
 	ev := p.log.Warn()
 	switch {
-	case stopping || c.stopping:
+	case stopping || c.scaledDown:
 		ev = p.log.Debug()
 	case clean:
 		ev = p.log.Info()
@@ -246,12 +450,15 @@ func (p *pool) stop(graceful bool) {
 	<-req.done
 }
 
-// pids returns the pids of the live children (for tests and debug dumps);
-// it must only be called from the run goroutine or after run returned.
-func (p *pool) pids() []int {
-	out := make([]int, 0, len(p.children))
-	for pid := range p.children {
-		out = append(out, pid)
+// processRSS returns the resident set size of pid in bytes.
+func processRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
+	if err != nil {
+		return 0, err
 	}
-	return out
+	var size, rss int64
+	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
+		return 0, err
+	}
+	return rss * int64(os.Getpagesize()), nil
 }

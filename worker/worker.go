@@ -2,6 +2,7 @@ package worker
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/fcgi"
@@ -30,6 +31,9 @@ func WithConcurrency(n int) Option {
 // withListener injects the listener (tests).
 func withListener(l net.Listener) Option { return func(s *server) { s.ln = l } }
 
+// withSlot injects the scoreboard writer (tests); nil runs without one.
+func withSlot(w *slotWriter) Option { return func(s *server) { s.sb = w; s.noSlot = true } }
+
 // withStop injects the graceful-stop trigger (tests); nil disables the
 // signal handler.
 func withStop(c <-chan struct{}) Option { return func(s *server) { s.stopC = c; s.noSignals = true } }
@@ -50,6 +54,13 @@ func Serve(h http.Handler, opts ...Option) error {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(min(s.concurrency, runtime.NumCPU()))
 	}
+	if !s.noSlot {
+		sb, err := attachSlot()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "gofpm worker: scoreboard disabled:", err)
+		}
+		s.sb = sb
+	}
 	if s.ln == nil {
 		l, err := inheritedListener()
 		if errors.Is(err, errNotSocket) {
@@ -69,6 +80,8 @@ type server struct {
 	concurrency int
 	stopC       <-chan struct{}
 	noSignals   bool
+	noSlot      bool
+	sb          *slotWriter // scoreboard slot; nil without a gofpm master
 
 	requests atomic.Int64 // requests started
 	slots    chan struct{}
@@ -94,13 +107,21 @@ func (s *server) serve(h http.Handler) error {
 	s.idle = make(chan struct{}, 1)
 	if !s.noSignals {
 		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, unix.SIGQUIT)
+		signal.Notify(sig, unix.SIGQUIT, StackSignal)
 		defer signal.Stop(sig)
 		go func() {
-			select {
-			case <-sig:
-				s.stop()
-			case <-s.stopping:
+			for {
+				select {
+				case x := <-sig:
+					if x == StackSignal {
+						s.sb.putStack(handlerStacks())
+						continue
+					}
+					s.sb.ending(ExitSignal)
+					s.stop()
+				case <-s.stopping:
+				}
+				return
 			}
 		}()
 	}
@@ -108,6 +129,7 @@ func (s *server) serve(h http.Handler) error {
 		go func() {
 			select {
 			case <-s.stopC:
+				s.sb.ending(ExitSignal)
 				s.stop()
 			case <-s.stopping:
 			}
@@ -120,6 +142,7 @@ func (s *server) serve(h http.Handler) error {
 		return err // the listener failed on its own
 	}
 	s.drain()
+	s.sb.ending(ExitNone)
 	return nil
 }
 
@@ -128,8 +151,10 @@ func (s *server) serve(h http.Handler) error {
 // listener never accepts a request beyond the limit.
 func (s *server) count(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.sb.requestStart(r)
 		n := s.requests.Add(1)
 		if s.maxRequests > 0 && n >= int64(s.maxRequests) {
+			s.sb.ending(ExitMaxRequests)
 			s.stop()
 		}
 		h.ServeHTTP(w, r)
@@ -174,6 +199,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		return nil, net.ErrClosed
 	default:
 	}
+	s.sb.idle()
 	c, err := s.ln.Accept()
 	if err != nil {
 		<-s.slots
@@ -195,7 +221,8 @@ func (l *limitListener) Addr() net.Addr { return l.s.ln.Addr() }
 type conn struct {
 	net.Conn
 	s      *server
-	busy   bool // only touched by the reading goroutine and under s.mu
+	busy   bool // a request is in flight (under s.mu)
+	ending bool // its FCGI_END_REQUEST is being written (under s.mu)
 	closed bool
 }
 
@@ -211,6 +238,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		if !c.busy && !c.closed {
 			c.busy = true
 			c.s.busy++
+			c.s.sb.accepted()
 		}
 		c.s.mu.Unlock()
 	}
@@ -218,11 +246,25 @@ func (c *conn) Read(p []byte) (int, error) {
 }
 
 func (c *conn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if len(p) >= 8 && p[0] == fcgiVersion1 && p[1] == fcgiEndRequest {
+	end := len(p) >= 8 && p[0] == fcgiVersion1 && p[1] == fcgiEndRequest
+	if end {
+		// The request is over before the record goes out: on a kept
+		// connection the web server may send the next request as soon as
+		// it has the record, and that one must find the conn not busy.
 		c.s.mu.Lock()
 		if c.busy {
-			c.busy = false
+			c.busy, c.ending = false, true
+			c.s.sb.requestEnd()
+		}
+		c.s.mu.Unlock()
+	}
+	n, err := c.Conn.Write(p)
+	if end {
+		// Counted busy until the record is written, so a graceful stop
+		// does not exit before the answer is out.
+		c.s.mu.Lock()
+		if c.ending {
+			c.ending = false
 			c.s.busy--
 		}
 		c.s.mu.Unlock()
@@ -239,6 +281,11 @@ func (c *conn) Close() error {
 		c.s.conns--
 		if c.busy {
 			c.busy = false
+			c.s.busy--
+			c.s.sb.requestEnd()
+		}
+		if c.ending {
+			c.ending = false
 			c.s.busy--
 		}
 		<-c.s.slots

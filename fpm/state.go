@@ -1,0 +1,185 @@
+package fpm
+
+// This file keeps each child's state current, from the scoreboard slot a
+// Go worker writes or, for workers that know nothing of gofpm, from what
+// the kernel shows (kstate_linux.go); and acts on request timeouts.
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/gofpm/gofpm/worker"
+	"golang.org/x/sys/unix"
+)
+
+// request describes the request a child is serving, as far as the master
+// knows it.
+type request struct {
+	start         time.Time // when the request began (accept, or first seen busy)
+	method, uri   string
+	query, script string
+	known         bool // from the scoreboard (Go worker); false: kernel-derived
+}
+
+// refresh updates every child's state.
+func (p *pool) refresh(now time.Time) {
+	var foreign []int
+	for pid, c := range p.children {
+		if c.slot != nil {
+			if s := c.slot.Read(); s.Written {
+				c.fromSlot(s, now)
+				continue
+			}
+		}
+		foreign = append(foreign, pid)
+	}
+	if len(foreign) == 0 || p.probe == nil {
+		return
+	}
+	busy, err := p.probe.busyWorkers(foreign)
+	if err != nil {
+		p.log.Debug().Err(err).Msgf("[pool %s] reading worker state from the kernel: %v", p.cfg.Name, err)
+		return
+	}
+	for _, pid := range foreign {
+		c := p.children[pid]
+		if busy[pid] {
+			if c.state != wsBusy {
+				c.req = request{start: now}
+			}
+			c.setState(wsBusy, now)
+		} else {
+			c.setState(wsIdle, now)
+		}
+	}
+}
+
+// setState records a transition, keeping the time it was first seen.
+func (c *child) setState(st workerState, now time.Time) {
+	if c.state != st {
+		c.state, c.since = st, now
+	}
+}
+
+// fromSlot maps the scoreboard's stages onto the pm's states.
+func (c *child) fromSlot(s worker.SlotSnapshot, now time.Time) {
+	switch s.Stage {
+	case worker.StageIdle:
+		c.setState(wsIdle, now)
+	case worker.StageReadingHeaders, worker.StageRunning, worker.StageFinishing:
+		start := s.Accepted
+		if start.IsZero() {
+			start = s.RequestStart
+		}
+		if c.state != wsBusy || !c.req.start.Equal(start) {
+			c.state, c.since = wsBusy, start
+		}
+		c.req = request{start: start, method: s.Method, uri: s.URI, query: s.Query, script: s.Script, known: true}
+	case worker.StageEnding:
+		c.setState(wsEnding, now)
+	default:
+		c.setState(wsStarting, now)
+	}
+}
+
+// checkRequests applies request_slowlog_timeout and
+// request_terminate_timeout to the busy children, and escalates to SIGKILL
+// for those that ignored the SIGTERM.
+func (p *pool) checkRequests(now time.Time) {
+	slowTO, termTO := p.cfg.RequestSlowlogTimeout.D(), p.cfg.RequestTerminateTimeout.D()
+	for pid, c := range p.children {
+		if !c.killAt.IsZero() && now.After(c.killAt) {
+			c.killAt = time.Time{}
+			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d ignored SIGTERM for %s, sending SIGKILL", p.cfg.Name, pid, terminateGrace)
+			unix.Kill(pid, unix.SIGKILL)
+			continue
+		}
+		if c.state != wsBusy || c.req.start.IsZero() || c.terminating {
+			continue
+		}
+		elapsed := now.Sub(c.req.start)
+		if slowTO > 0 && elapsed >= slowTO && !c.slowLogged.Equal(c.req.start) {
+			c.slowLogged = c.req.start
+			p.count.slowRequests++
+			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d, script '%s' (request: \"%s\") executing too slow (%.6f sec), logging",
+				p.cfg.Name, pid, c.req.script, c.req.describe(), elapsed.Seconds())
+			p.writeSlowlog(c, now)
+		}
+		if termTO > 0 && elapsed >= termTO {
+			c.terminating, c.stopping = true, true
+			c.killAt = now.Add(terminateGrace)
+			p.count.terminated++
+			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d, script '%s' (request: \"%s\") execution timed out (%.6f sec), terminating",
+				p.cfg.Name, pid, c.req.script, c.req.describe(), elapsed.Seconds())
+			unix.Kill(pid, unix.SIGTERM)
+		}
+	}
+}
+
+// describe renders "METHOD URI?QUERY" as php-fpm's timeout lines do.
+func (r request) describe() string {
+	if !r.known {
+		return "? ?"
+	}
+	s := r.method + " " + r.uri
+	if r.query != "" {
+		s += "?" + r.query
+	}
+	return s
+}
+
+// writeSlowlog appends a slowlog entry in php-fpm's layout. A Go worker is
+// asked for the stack of the goroutine serving the request; for any other
+// worker the kernel's wait channel and stack stand in for a backtrace.
+func (p *pool) writeSlowlog(c *child, now time.Time) {
+	if p.slow == nil {
+		return
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s  [pool %s] pid %d\n", now.Format("[02-Jan-2006 15:04:05]"), p.cfg.Name, c.pid)
+	fmt.Fprintf(&b, "script_filename = %s\n", c.req.script)
+	fmt.Fprintf(&b, "request = %s\n", c.req.describe())
+	fmt.Fprintf(&b, "elapsed = %.6f sec\n", now.Sub(c.req.start).Seconds())
+	if stack := p.workerStack(c); stack != "" {
+		b.WriteString(stack)
+		if !strings.HasSuffix(stack, "\n") {
+			b.WriteByte('\n')
+		}
+	} else {
+		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", c.pid))
+		fmt.Fprintf(&b, "wchan = %s\n", strings.TrimSpace(string(wchan)))
+		if ks, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", c.pid)); err == nil && len(ks) > 0 {
+			b.WriteString("kernel stack:\n")
+			b.Write(ks)
+		}
+	}
+	if _, err := p.slow.Write([]byte(b.String())); err != nil {
+		p.log.Error().Err(err).Msgf("[pool %s] writing slowlog: %v", p.cfg.Name, err)
+	}
+}
+
+// stackWait bounds how long the master waits for a Go worker's stack.
+const stackWait = 500 * time.Millisecond
+
+// workerStack asks a Go worker for the stack of the goroutine serving its
+// request (worker.StackSignal; the worker writes it into its slot) and
+// returns it, or "" for other workers or when none came in time.
+func (p *pool) workerStack(c *child) string {
+	if c.slot == nil || !c.req.known {
+		return ""
+	}
+	before := c.slot.StackSeq()
+	if err := unix.Kill(c.pid, worker.StackSignal); err != nil {
+		return ""
+	}
+	deadline := time.Now().Add(stackWait)
+	for time.Now().Before(deadline) {
+		if c.slot.StackSeq() != before {
+			return c.slot.Stack()
+		}
+		time.Sleep(5 * time.Millisecond) // the worker answers through shared memory: nothing to wait on
+	}
+	return ""
+}
