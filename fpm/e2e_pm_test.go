@@ -170,8 +170,8 @@ pm = "static"
 pm_max_children = 1
 request_terminate_timeout = "1s"
 `)
+	victim := m.waitFor("] child ", 5*time.Second).Pid
 	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "t.sock")))
-	victim := m.children()[0]
 	start := time.Now()
 	code, _ := httpGet(t, ng.client, "http://localhost/sleep?ms=10000")
 	took := time.Since(start)
@@ -239,4 +239,104 @@ func requirePHPCGI(t *testing.T) string {
 		t.Skip("php-cgi8.2 not installed; run make deps")
 	}
 	return phpCGI
+}
+
+// TestPHPOndemand: php-cgi in an ondemand pool: 0 processes, the first
+// request through nginx starts one, idle timeout brings the pool back to 0.
+func TestPHPOndemand(t *testing.T) {
+	phpCGI := requirePHPCGI(t)
+	dir := shortTempDir(t)
+	os.WriteFile(filepath.Join(dir, "i.php"), []byte(`<?php echo "php pid=", getmypid(), "\n";`), 0o644)
+	m := startMaster(t, dir, `
+[pool.php]
+listen = "{{DIR}}/php.sock"
+listen_mode = "0666"
+command = ["`+phpCGI+`"]
+worker_graceful_signal = "SIGTERM"
+pm = "ondemand"
+pm_max_children = 2
+pm_process_idle_timeout = "2s"
+`)
+	if n := len(m.children()); n != 0 {
+		t.Fatalf("%d processes at start, want 0", n)
+	}
+	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "php.sock")))
+	code, body := httpGet(t, ng.client, "http://localhost/i.php")
+	if code != 200 || !strings.HasPrefix(body, "php pid=") {
+		t.Fatalf("first request: %d %q", code, body)
+	}
+	m.waitFor("has been killed by the process management", 10*time.Second)
+	eventually(t, 2*time.Second, "0 processes", func() bool { return len(m.children()) == 0 })
+}
+
+// TestMaxRequestsRecycle: a Go worker leaves after pm_max_requests, as a
+// planned exit (code 0, notice), and its replacement serves; no request fails.
+func TestMaxRequestsRecycle(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, `
+[pool.r]
+listen = "{{DIR}}/r.sock"
+listen_mode = "0666"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+pm_max_requests = 3
+
+[http]
+listen = "127.0.0.1:0"
+default_pool = "r"
+`)
+	base := m.frontURL()
+	c := &http.Client{Timeout: 10 * time.Second}
+	pids := map[int]int{}
+	for i := range 7 {
+		code, body := httpGet(t, c, base+"/")
+		if code != 200 {
+			t.Fatalf("request %d: %d %q", i+1, code, body)
+		}
+		pids[pidOf(t, body)]++
+	}
+	if len(pids) != 3 {
+		t.Errorf("7 requests with pm_max_requests = 3 served by %d workers, want 3: %v", len(pids), pids)
+	}
+	l := m.waitFor("exited with code 0 after", 5*time.Second)
+	if l.Level != "info" {
+		t.Errorf("planned exit logged at %q, want info (notice)", l.Level)
+	}
+}
+
+// TestWorkerMaxMemory: an idle worker above worker_max_memory is recycled
+// and replaced.
+func TestWorkerMaxMemory(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, `
+[pool.m]
+listen = "{{DIR}}/m.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+worker_max_memory = "1MiB"
+`)
+	first := m.waitFor("] child ", 5*time.Second).Pid
+	m.waitFor(fmt.Sprintf("child %d uses", first), 5*time.Second)
+	m.waitFor("more than worker_max_memory (1 MiB): recycling", time.Second)
+	m.waitUntil("a replacement", 5*time.Second, func([]logLine) bool { return len(m.workerPids()) >= 2 })
+}
+
+// TestEmergencyRestart: workers dying by SIGSEGV trip
+// emergency_restart_threshold.
+func TestEmergencyRestart(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, `
+emergency_restart_threshold = 2
+emergency_restart_interval = "1m"
+
+[pool.segv]
+listen = "{{DIR}}/s.sock"
+command = ["/bin/sh", "-c", "kill -SEGV $$"]
+pm = "static"
+pm_max_children = 1
+`)
+	m.waitFor("exited on signal 11 (SIGSEGV)", 5*time.Second)
+	m.waitFor("failed processes threshold (2 in 1m0s) is reached", 5*time.Second)
 }
