@@ -8,18 +8,19 @@
 source "$SHARED_BENCH/lib/common.sh"
 bench_init Z
 
-# start_gofpm N [EXTRA_POOL_TOML]: gofpm with a static pool of N hello workers
-# and the HTTP front on a free port. Sets UPSTREAM, FRONT_URL, GOFPM_PID.
+# start_gofpm N [EXTRA_POOL_TOML] [PM_TOML] [COMMAND]: gofpm with a pool of N
+# hello workers (static unless PM_TOML says otherwise) and the HTTP front on a
+# free port. Sets UPSTREAM, FRONT_URL, GOFPM_PID.
 start_gofpm() {
-	local n=$1 extra=${2:-} sock=$BENCH_TMP/gofpm.sock port
+	local n=$1 extra=${2:-} pm=${3:-'pm = "static"'} command=${4:-\"$HELLO_BIN\"} sock=$BENCH_TMP/gofpm.sock port
 	port=$(free_port $((PORT_BASE + 100)))
 	cat >"$BENCH_TMP/pool.toml" <<TOML
 error_log = "$BENCH_TMP/gofpm.log"
 [pool.hello]
 listen = "$sock"
 listen_mode = "0666"
-command = ["$HELLO_BIN"]
-pm = "static"
+command = [$command]
+$pm
 pm_max_children = $n
 $extra
 [http]
@@ -34,7 +35,7 @@ TOML
 	UPSTREAM=unix:$sock
 	BACKEND_ROOTS=$GOFPM_PID
 	FRONT_URL=http://127.0.0.1:$port
-	wait_http "$FRONT_URL/hello"
+	[[ $pm == *ondemand* ]] || wait_http "$FRONT_URL/hello"
 }
 
 for n in ${GOFPM_CHILDREN:-2 8}; do
@@ -55,4 +56,31 @@ stop_all
 start_gofpm 2 'env = { GOMAXPROCS = "2" }'
 start_nginx "$UPSTREAM"
 measure_all "gofpm-hello-2-gomaxprocs2" "$NGINX_URL/hello"
+stop_all
+
+# ondemand cold start, as scenario C measures php-fpm's: after the pool idled
+# down to 0 processes, one request (a worker is forked for it), then at once a
+# second (warm). Go worker, then php-cgi under gofpm.
+gofpm_children() { children_of "$GOFPM_PID" | tr -d ' '; }
+cold_samples() {
+	local variant=$1 url=$2 s i cold warm
+	for ((s = 1; s <= ${COLD_SAMPLES:-5}; s++)); do
+		for ((i = 0; i < 300; i++)); do [[ -z $(gofpm_children) ]] && break; sleep 0.1; done
+		[[ -z $(gofpm_children) ]] || die "ondemand pool did not idle down to 0"
+		sleep 0.2
+		cold=$("$CURL" -s -o /dev/null --max-time 10 -w '%{time_total}' "$url" | awk '{ printf "%.3f", $1 * 1000 }')
+		warm=$("$CURL" -s -o /dev/null --max-time 10 -w '%{time_total}' "$url" | awk '{ printf "%.3f", $1 * 1000 }')
+		emit cold "$variant" "$s" "$cold" "$warm"
+		log "$variant cold first request ${cold}ms, next request ${warm}ms"
+	done
+}
+OD='pm = "ondemand"
+pm_process_idle_timeout = "2s"'
+start_gofpm 8 "" "$OD"
+start_nginx "$UPSTREAM"
+cold_samples gofpm-ondemand-go "$NGINX_URL/hello"
+stop_all
+start_gofpm 8 'worker_graceful_signal = "SIGTERM"' "$OD" '"/usr/bin/php-cgi8.2"'
+start_nginx "$UPSTREAM"
+cold_samples gofpm-ondemand-phpcgi "$NGINX_URL/hello.php"
 stop_all

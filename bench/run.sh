@@ -4,7 +4,8 @@
 #   bench/run.sh                 3 rounds of: php-fpm static (B), C libfcgi (F), gofpm (Z)
 #   bench/run.sh -r 5 -d 10s     5 rounds, wrk -d 10s
 #   CONNS="16" bench/run.sh      only 16 connections
-#   SCENARIOS="Z" bench/run.sh   only gofpm (B = php-fpm static, F = C libfcgi, Z = gofpm)
+#   SCENARIOS="Z" bench/run.sh   only gofpm (B = php-fpm static, C = php-fpm dynamic and
+#                                ondemand with cold start, F = C libfcgi, Z = gofpm)
 #
 # The peers' scenarios and helpers come from ../shared/bench (SHARED_BENCH);
 # they start only what they need on 127.0.0.1 and in temp dirs, and stop it
@@ -43,6 +44,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 	for letter in ${SCENARIOS:-B F Z}; do
 		case $letter in
 		B) s=$SHARED_BENCH/scenarios/B-phpfpm-static.sh ;;
+		C) s=$SHARED_BENCH/scenarios/C-phpfpm-dynamic-ondemand.sh ;;
 		F) s=$SHARED_BENCH/scenarios/F-libfcgi-c.sh ;;
 		Z) s=$HERE/gofpm-scenario.sh ;;
 		*) echo "unknown scenario $letter" >&2; exit 2 ;;

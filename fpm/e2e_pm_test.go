@@ -340,3 +340,18 @@ pm_max_children = 1
 	m.waitFor("exited on signal 11 (SIGSEGV)", 5*time.Second)
 	m.waitFor("failed processes threshold (2 in 1m0s) is reached", 5*time.Second)
 }
+
+// TestListenQueue: connections waiting on a Unix socket are counted (php-fpm
+// always shows 0 there).
+func TestListenQueue(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, fmt.Sprintf(helloPool, 1))
+	base := m.frontURL()
+	c := &http.Client{Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() { httpGet(t, c, base+"/sleep?ms=1500") })
+	}
+	m.waitFor("listen queue 3 of 511", 5*time.Second)
+	wg.Wait()
+}

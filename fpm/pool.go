@@ -44,6 +44,9 @@ type poolCounters struct {
 	terminated         uint64
 	recycledMemory     uint64
 	spawned            uint64
+	listenQueue        int // connections waiting at the last tick
+	maxListenQueue     int // the most seen since the pool started
+	listenBacklog      int
 }
 
 // pool owns a listening socket and the children accepting on it.
@@ -317,6 +320,15 @@ func (p *pool) snapshot() []workerSnap {
 // maintain runs one maintenance tick: the pm's decision, and the recycling
 // of idle workers above worker_max_memory.
 func (p *pool) maintain(now time.Time) {
+	if p.probe != nil {
+		if q, backlog, err := p.probe.listenQueue(); err == nil {
+			if q != p.count.listenQueue && (q > 0 || p.count.listenQueue > 0) {
+				p.log.Debug().Msgf("[pool %s] listen queue %d of %d", p.cfg.Name, q, backlog)
+			}
+			p.count.listenQueue, p.count.listenBacklog = q, backlog
+			p.count.maxListenQueue = max(p.count.maxListenQueue, q)
+		}
+	}
 	if p.cfg.PM != "static" {
 		a, st := decide(p.cfg, p.pm, p.snapshot(), now)
 		p.pm = st

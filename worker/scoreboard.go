@@ -571,9 +571,14 @@ func (w *slotWriter) acceptedAt(mono int64) {
 // The script is SCRIPT_FILENAME from fcgi.ProcessEnv, which returns the map
 // net/http/fcgi already built for the request (no allocation); it is empty
 // for requests that did not come through net/http/fcgi.
+//
+// The start time is the accept time: the params of a request arrive with
+// it, microseconds apart, and a clock read costs about a third of the
+// slot's bookkeeping on a VM. (With worker_concurrency > 1 it is the time
+// of the latest accept.)
 func (w *slotWriter) requestStart(r *http.Request) {
 	if w != nil {
-		w.requestStartAt(r, w.clock())
+		w.requestStartAt(r, w.load(offAcceptedMono))
 	}
 }
 
