@@ -14,79 +14,100 @@ package fpm
 // # How a worker is classified
 //
 // A worker is busy when it holds an open socket that is an accepted
-// connection of this pool's listener, and it is not blocked in accept on the
-// listener. Per worker, per call:
+// connection of this pool's listener, unless it is blocked in accept on the
+// listener. One snapshot (busyWorkers, snapshot) does:
 //
-//  1. /proc/PID/syscall (kept open and re-read with pread). When the process
-//     is single-threaded (nlink of /proc/PID/task) and blocked in accept or
-//     accept4 whose fd is the pool's listener (checked once per pid and fd via
-//     /proc/PID/fd/N -> socket:[INODE]), or in fcntl(F_SETLKW) on it (libfcgi's
-//     accept lock), it is idle, and that is all: one pread and one stat. This
-//     is the common case for an idle php-cgi or libfcgi worker.
-//  2. Otherwise /proc/PID/fd is listed and every "socket:[INODE]" other than
-//     the listener becomes a candidate. No candidate: idle.
-//  3. If any worker has candidates, one sock_diag dump answers them all (one
-//     dump per call, never per worker): for a Unix listener, a
-//     UNIX_DIAG dump of ESTABLISHED sockets with UDIAG_SHOW_NAME|
-//     UDIAG_SHOW_PEER — an accepted Unix socket carries the listener's bound
-//     name as its own name (the kernel copies the address at connect time);
-//     for TCP, an inet_diag dump whose bytecode filter keeps local port ==
-//     listen port, in any state in which a process can still hold the socket
-//     (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1/2, LAST_ACK, CLOSING), with the local
-//     address checked unless the listener is bound to the wildcard address.
-//     A candidate found there is an accepted connection: busy.
+//  1. Per worker, /proc/PID/syscall (opened once, re-read with pread). A
+//     single-threaded worker (nlink of /proc/PID/task, re-checked every 8th
+//     snapshot) blocked in accept/accept4 on the pool's listener (the fd is
+//     checked once per pid via /proc/PID/fd/N -> socket:[INODE]), or in
+//     fcntl(F_SETLKW) on it (libfcgi's accept lock), is idle, and that is
+//     all: one pread. This is the normal state of an idle php-cgi or libfcgi
+//     worker, so a pool of idle workers costs one pread per worker and no
+//     netlink traffic at all.
+//  2. If any worker is left, one sock_diag dump (per snapshot, never per
+//     worker) lists every accepted connection of the listener, whoever holds
+//     it. Unix: a UNIX_DIAG dump of ESTABLISHED sockets with
+//     UDIAG_SHOW_NAME|UDIAG_SHOW_PEER; an accepted Unix socket carries the
+//     listener's bound name (the kernel copies the address into it at
+//     connect time; the client's end has no name), so the connections are
+//     the sockets of the listener's type named like it. TCP: an inet_diag
+//     dump with a bytecode filter on local port == listen port, in the states
+//     in which a process can still hold the socket (ESTABLISHED, CLOSE_WAIT,
+//     FIN_WAIT1/2, LAST_ACK, CLOSING), the local address checked unless the
+//     listener is bound to the wildcard address. No connection: every worker
+//     is idle and nothing else is read.
+//  3. The remaining workers' fds are matched against that set: first the fd
+//     that held the worker's connection at the previous snapshot (one
+//     readlink), else a listing of /proc/PID/fd (a readlink per fd). It stops
+//     once every connection has its holder.
 //
 // # What is exact
 //
-//   - idle/busy at the moment of the reading, with the ground truth being the
-//     worker's own fd table and the kernel's socket table. The three readings
-//     (syscall, fd list, dump) happen microseconds apart; a worker that
-//     changes state between them is reported in the state of one of those
-//     instants, never in an impossible one (a connection closed before the
-//     dump is not found, so the worker is idle).
-//   - the listen queue of Unix and TCP listeners (UNIX_DIAG_RQLEN: udiag_rqueue
-//     = connections waiting, udiag_wqueue = backlog; inet_diag: idiag_rqueue =
-//     sk_ack_backlog, idiag_wqueue = sk_max_ack_backlog), which php-fpm
-//     reports as 0 for Unix sockets.
+//   - idle/busy, from ground truth: the worker's fd table and the kernel's
+//     socket table. The readings are microseconds apart; a worker that
+//     changes state between them is reported in its state at one of those
+//     instants (a connection accepted after the dump or closed before the fd
+//     listing is not seen: idle), never in an impossible one.
+//   - the listen queue of Unix and TCP listeners (UNIX_DIAG_RQLEN:
+//     udiag_rqueue = connections waiting, udiag_wqueue = backlog; inet_diag:
+//     idiag_rqueue = sk_ack_backlog, idiag_wqueue = sk_max_ack_backlog).
+//     php-fpm reports 0 for Unix sockets.
 //   - readable(): a zero-timeout poll(2) of the master's own fd.
 //
 // # What is approximate
 //
-//   - "Since when": the kernel keeps no accept timestamp. kworkerClock turns
-//     successive snapshots into times: a change is dated at the first poll
-//     that saw it, so it happened in (previous poll, that poll]; request
-//     durations are under-estimated by at most one polling interval. A new
-//     connection is recognised by its socket inode, so a worker that finishes
-//     one connection and accepts another between two polls still gets a new
-//     start time; requests that start and end between two polls are not seen.
-//   - Keep-alive (FCGI_KEEP_CONN): a worker holding a kept connection while
-//     it waits for the next request holds an accepted socket, so it is BUSY.
-//     That is deliberate: it will not accept() until the web server closes
-//     the connection, so counting it idle would make dynamic/ondemand believe
-//     there is spare capacity while the queue grows (php-fpm also counts it
-//     active, in its "Reading headers" stage). It is not hidden, though:
-//     when such a worker is blocked in read/readv/pread/recvfrom/recvmsg on
-//     the accepted connection's fd, kworker.wait is kwaitConn, and
-//     kworkerClock restarts the request clock when the worker leaves that
-//     wait, so request_terminate_timeout can count only the time a worker
-//     spends away from its client (see kworkerClock). The same wait is
-//     reported while a worker reads a request's headers or a slow client's
-//     body; it is not told apart from a keep-alive wait.
+//   - "Since when": the kernel keeps no accept timestamp. kworkerClock dates a
+//     change at the first snapshot that saw it, so it happened in (previous
+//     snapshot, that snapshot]: busy times are under-estimated by at most one
+//     polling interval. A connection is recognised by its socket inode, so a
+//     worker that finishes one connection and accepts another between two
+//     snapshots still gets a new start; a whole request between two
+//     snapshots is not seen at all.
+//   - Keep-alive (FCGI_KEEP_CONN): a worker waiting for the next request on a
+//     kept connection holds an accepted socket, so it is BUSY. That is
+//     deliberate: it will not accept() until the web server closes the
+//     connection, so counting it idle would make dynamic/ondemand see spare
+//     capacity while the queue grows (php-fpm also counts it active, in its
+//     "Reading headers" stage). It is not hidden, though: when the worker is
+//     blocked in read/readv/pread64/recvfrom/recvmsg on the connection's fd,
+//     kworker.wait is kwaitConn, and kworkerClock stops the request clock
+//     there and restarts it when the worker leaves that wait, so
+//     request_terminate_timeout can count only the time spent away from the
+//     client. The same wait is seen while a worker reads a request's
+//     headers or a slow client's body, and while php-cgi, after answering a
+//     request without FCGI_KEEP_CONN, drains the connection in recv() until
+//     the web server closes it (nginx does so at once); none of these is
+//     told apart from a keep-alive wait.
 //   - Workers that serve several connections at once (threads, event loops)
-//     are "busy" as soon as they hold one connection; kworker.conns counts
-//     them. For multi-threaded processes step 1 is skipped because
-//     /proc/PID/syscall shows the main thread only.
-//   - poll/select/epoll waits are not inspected (that would need reading the
-//     worker's memory): with no connection held the worker is idle, with one
-//     it is busy, wait kwaitOther.
-//   - A TCP connection reset by the peer leaves the kernel's hash tables while
-//     the worker still holds its fd; such a worker reads as idle until it
-//     closes it.
+//     are busy as soon as they hold one; kworker.conns counts them as of the
+//     last full fd listing. For multi-threaded processes step 1 never
+//     concludes, because /proc/PID/syscall shows the main thread only. A
+//     worker that starts threads after being seen single-threaded is noticed
+//     within 8 snapshots.
+//   - poll/select/epoll waits are not inspected (that would mean reading the
+//     worker's memory): no connection held, idle; one held, busy with wait
+//     kwaitOther.
+//   - A TCP connection reset by the peer leaves the kernel's hash tables
+//     while the worker still holds its fd; such a worker reads as idle until
+//     it closes the fd.
+//
+// # Cost
+//
+// Idle workers blocked in accept: one pread each, nothing else. Otherwise
+// add one dump, whose cost grows with the host's socket count (the kernel
+// walks all ESTABLISHED Unix sockets, or the whole TCP established hash;
+// about 13 µs with none, 0.1 ms with 1000 and 3 ms with 10000 Unix sockets
+// here), plus one readlink per busy worker, or one fd listing when its
+// connection changed. See BenchmarkKernelBusyWorkers.
+//
+// # Permissions
 //
 // The master must be able to read /proc/PID/fd of its workers (root, or the
-// same uid and a dumpable worker). /proc/PID/syscall needs ptrace access; when
-// it is refused or absent (no CONFIG_HAVE_ARCH_TRACEHOOK) every call lists
-// the fds (step 2), which is exact but costs more.
+// same uid and a dumpable worker). /proc/PID/syscall needs ptrace access;
+// when it is refused or missing (no CONFIG_HAVE_ARCH_TRACEHOOK, some
+// sandboxes) step 1 never concludes, which stays exact but dumps every time.
+// The dumps need no privilege.
 
 import (
 	"bytes"
@@ -139,6 +160,7 @@ const (
 	kdRequestTimeout = 2 * time.Second
 	kdMaxFDs         = 1 << 16 // fds listed per worker at most
 	kdMaxCached      = 1 << 14 // cached /proc handles before the cache is reset
+	kdThreadRecheck  = 8       // snapshots between checks that a worker is single-threaded
 )
 
 // kdTCPConnStates are the TCP states in which a process can hold an accepted socket.
@@ -172,9 +194,12 @@ func (w kwait) String() string {
 
 // kworker is one worker's state in a snapshot.
 type kworker struct {
-	busy  bool   // holds an accepted connection of the pool's listener
-	conn  uint64 // inode of one accepted connection it holds (the lowest fd), 0 if none
-	conns int    // accepted connections held
+	busy bool   // holds an accepted connection of the pool's listener
+	conn uint64 // inode of one accepted connection it holds, 0 if none
+	// conns counts the accepted connections held, as of the last full
+	// listing of /proc/PID/fd (a worker still on the connection found then
+	// is not listed again).
+	conns int
 	wait  kwait
 }
 
@@ -191,31 +216,37 @@ type kernelProbe struct {
 	addr     [16]byte
 	wildcard bool // TCP: bound to 0.0.0.0 or ::
 
-	mu     sync.Mutex
-	closed bool
-	nl     int // NETLINK_SOCK_DIAG socket, -1 until opened or after an error
-	seq    uint32
-	rbuf   []byte
-	dbuf   []byte
-	lbuf   []byte
-	sbuf   []byte
-	procs  map[int]*kproc
-	gen    uint64
-	noSys  bool // /proc/PID/syscall does not exist on this kernel
+	mu        sync.Mutex
+	closed    bool
+	nl        int // NETLINK_SOCK_DIAG socket, -1 until opened or after an error
+	seq       uint32
+	rbuf      []byte
+	dbuf      []byte
+	lbuf      []byte
+	sbuf      []byte
+	procs     map[int]*kproc
+	gen       uint64
+	noSys     bool // /proc/PID/syscall does not exist on this kernel
 	fdsBuf    []kfd
 	undecided []kopen
 }
 
 // kproc holds per-worker handles that are cheap to re-read.
 type kproc struct {
-	sys int    // /proc/PID/syscall, -1 when not open, -2 when refused
-	lfd int    // an fd number known to hold the listener, -1 unknown
-	gen uint64 // last snapshot that asked for this pid
+	sys    int    // /proc/PID/syscall, -1 when not open, -2 when refused
+	lfd    int    // an fd number known to hold the listener, -1 unknown
+	gen    uint64 // last snapshot that asked for this pid
+	single uint64 // snapshot that last saw it single-threaded, 0 never
+	multi  bool   // seen with several threads
+	// The connection found by the last listing of /proc/PID/fd: the next
+	// snapshot checks that fd alone before listing them all again.
+	cfd    int
+	cino   uint64
+	nconns int
 }
 
 // kfd is a socket fd of a worker other than the listener.
 type kfd struct {
-	pid int
 	fd  int
 	ino uint64
 }
@@ -433,7 +464,7 @@ func (k *kernelProbe) snapshotLocked(pids []int, st map[int]kworker, evict bool)
 		}
 		p := k.procs[pid]
 		if p == nil {
-			p = &kproc{sys: -1, lfd: -1}
+			p = &kproc{sys: -1, lfd: -1, cfd: -1}
 			k.procs[pid] = p
 		}
 		p.gen = k.gen
@@ -491,20 +522,38 @@ func (k *kernelProbe) snapshotLocked(pids []int, st map[int]kworker, evict bool)
 		if left == 0 {
 			break
 		}
+		w := st[u.pid]
+		p := u.p
+		// Still on the connection it held at the last listing? One
+		// readlink instead of listing every fd.
+		if seen, ok := conns[p.cino]; ok && p.cfd >= 0 {
+			if ino, ok := k.fdSocket(u.pid, p.cfd); ok && ino == p.cino {
+				if !seen {
+					conns[p.cino] = true
+					left--
+				}
+				w.busy, w.conn, w.conns = true, p.cino, max(p.nconns, 1)
+				if u.nr >= 0 && u.arg0 == uint64(p.cfd) && kIsReadNR(u.nr) {
+					w.wait = kwaitConn
+				}
+				st[u.pid] = w
+				continue
+			}
+		}
 		var fds []kfd
-		fds, err = k.socketFDs(u.pid, u.p, k.fdsBuf[:0])
+		fds, err = k.socketFDs(u.pid, p, k.fdsBuf[:0])
 		k.fdsBuf = fds[:0]
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				gone++
-				u.p.close()
+				p.close()
 				delete(k.procs, u.pid)
 				st[u.pid] = kworker{}
 				continue
 			}
 			return gone, err
 		}
-		w := st[u.pid]
+		p.cfd, p.cino = -1, 0
 		for _, c := range fds { // in fd order
 			seen, ok := conns[c.ino]
 			if !ok {
@@ -516,12 +565,14 @@ func (k *kernelProbe) snapshotLocked(pids []int, st map[int]kworker, evict bool)
 			}
 			if !w.busy {
 				w.busy, w.conn = true, c.ino
+				p.cfd, p.cino = c.fd, c.ino
 			}
 			w.conns++
 			if u.nr >= 0 && u.arg0 == uint64(c.fd) && kIsReadNR(u.nr) {
 				w.wait = kwaitConn
 			}
 		}
+		p.nconns = w.conns
 		st[u.pid] = w
 	}
 	return gone, nil
@@ -622,6 +673,7 @@ const (
 	ksysUnknown ksysState = iota
 	ksysRunning
 	ksysBlocked
+	ksysGone // the process does not exist (any more)
 )
 
 // readSyscall reads /proc/PID/syscall: "running", or "NR ARG0 .. ARG5 SP PC"
@@ -633,25 +685,28 @@ func (k *kernelProbe) readSyscall(pid int, p *kproc) (nr int, args [6]uint64, st
 	if p.sys < 0 {
 		fd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/syscall", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			if err == unix.ENOENT {
-				// No such file on this kernel, or no such process.
+			if err == unix.ENOENT || err == unix.ESRCH {
+				// No such process, or no such file on this kernel.
 				if _, serr := os.Stat("/proc/self/syscall"); serr != nil {
 					k.noSys = true
+					return 0, args, ksysUnknown
 				}
-			} else {
-				p.sys = -2
+				return 0, args, ksysGone
 			}
+			p.sys = -2
 			return 0, args, ksysUnknown
 		}
 		p.sys = fd
 	}
 	n, err := unix.Pread(p.sys, k.sbuf, 0)
 	if err != nil || n <= 0 {
-		// EACCES: no ptrace access; ESRCH: the process is gone.
 		unix.Close(p.sys)
 		p.sys = -1
-		if err == unix.EACCES || err == unix.EPERM {
-			p.sys = -2
+		switch err {
+		case unix.ESRCH, unix.ENOENT:
+			return 0, args, ksysGone
+		case unix.EACCES, unix.EPERM:
+			p.sys = -2 // no ptrace access: list the fds every time
 		}
 		return 0, args, ksysUnknown
 	}
@@ -730,10 +785,24 @@ func (k *kernelProbe) blockedAccepting(pid int, p *kproc, nr int, args [6]uint64
 		p.lfd = fd
 	}
 	// /proc/PID/syscall shows the main thread; another thread could be
-	// serving a connection. nlink of /proc/PID/task is 2 + threads.
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st); err != nil || st.Nlink != 3 {
+	// serving a connection. nlink of /proc/PID/task is 2 + threads. A
+	// multi-threaded process stays so; a single-threaded one is checked
+	// again every kdThreadRecheck calls (this stat costs as much as the
+	// pread above, and workers rarely start threads after their first
+	// accept).
+	if p.multi {
 		return false
+	}
+	if p.single == 0 || k.gen-p.single >= kdThreadRecheck {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/"+strconv.Itoa(pid)+"/task", &st); err != nil {
+			return false
+		}
+		if st.Nlink != 3 {
+			p.multi = true
+			return false
+		}
+		p.single = k.gen
 	}
 	return true
 }
@@ -822,7 +891,7 @@ func (k *kernelProbe) socketFDs(pid int, p *kproc, out []kfd) ([]kfd, error) {
 				}
 				continue
 			}
-			out = append(out, kfd{pid: pid, fd: fd, ino: ino})
+			out = append(out, kfd{fd: fd, ino: ino})
 		}
 		// procfs fills the buffer until it is full or the table ends: a
 		// buffer with room for another entry means the end was reached.
@@ -984,22 +1053,15 @@ func (k *kernelProbe) unixGet(show uint32, fn func(kdUnixMsg)) error {
 	})
 }
 
-// unixConns dumps the ESTABLISHED Unix sockets and sets want[ino] for the
-// candidates that are accepted connections of the listener: same type, and
-// named with the listener's bound name.
-func (k *kernelProbe) unixConns(want map[uint64]bool) error {
+// unixConns dumps the ESTABLISHED Unix sockets and adds to conns (as false)
+// the inodes of the listener's accepted connections: same type, named with
+// the listener's bound name, connected (a peer, unless the client has gone).
+func (k *kernelProbe) unixConns(conns map[uint64]bool) error {
 	req := kdUnixReq(1<<kdTCP_ESTABLISHED, 0, kdUDIAG_SHOW_NAME|kdUDIAG_SHOW_PEER)
 	return k.nlRequest(req, true, func(b []byte) error {
-		m, ok := kdParseUnix(b, false)
-		if !ok {
-			return nil
-		}
-		if _, cand := want[uint64(m.ino)]; !cand || int(m.typ) != k.stype || m.state == kdTCP_LISTEN {
-			return nil
-		}
-		m, _ = kdParseUnix(b, true)
-		if bytes.Equal(m.name, k.name) {
-			want[uint64(m.ino)] = true
+		m, ok := kdParseUnix(b, true)
+		if ok && int(m.typ) == k.stype && m.state != kdTCP_LISTEN && bytes.Equal(m.name, k.name) {
+			conns[uint64(m.ino)] = false
 		}
 		return nil
 	})
@@ -1037,17 +1099,14 @@ func (k *kernelProbe) inetDump(states uint32, fn func(kdInetMsg)) error {
 	})
 }
 
-// tcpConns sets want[ino] for the candidates that are connections accepted
-// on the listener's port (and address, unless it is the wildcard).
-func (k *kernelProbe) tcpConns(want map[uint64]bool) error {
+// tcpConns adds to conns (as false) the inodes of the connections accepted
+// on the listener's port (and address, unless it is the wildcard) that a
+// process still holds.
+func (k *kernelProbe) tcpConns(conns map[uint64]bool) error {
 	return k.inetDump(kdTCPConnStates, func(m kdInetMsg) {
-		if _, cand := want[uint64(m.inode)]; !cand || m.inode == 0 {
-			return
+		if m.inode != 0 && (k.wildcard || k.sameAddr(m.src)) {
+			conns[uint64(m.inode)] = false
 		}
-		if !k.wildcard && !k.sameAddr(m.src) {
-			return
-		}
-		want[uint64(m.inode)] = true
 	})
 }
 
