@@ -393,8 +393,8 @@ func (k *kernelProbe) Close() error {
 }
 
 // workerBusy reports whether pid is serving a connection accepted from the
-// pool's socket right now. A pid that no longer exists is an error wrapping
-// os.ErrNotExist.
+// pool's socket right now. A pid that no longer exists (reaped) is an error
+// wrapping os.ErrNotExist; a zombie is idle.
 func (k *kernelProbe) workerBusy(pid int) (bool, error) {
 	w, err := k.worker(pid)
 	return w.busy, err

@@ -241,6 +241,16 @@ func (m *Master) closeSockets() {
 }
 
 func (m *Master) reopenLogs() {
+	for _, p := range m.pools {
+		if p.slow == nil {
+			continue
+		}
+		if err := p.slow.Reopen(); err != nil {
+			m.log.Error().Err(err).Msgf("[pool %s] unable to reopen the slowlog: %v", p.cfg.Name, err)
+		} else {
+			m.log.Info().Msgf("[pool %s] slowlog file re-opened", p.cfg.Name)
+		}
+	}
 	if m.opt.LogFile == nil {
 		return
 	}

@@ -51,16 +51,17 @@ type poolCounters struct {
 
 // pool owns a listening socket and the children accepting on it.
 type pool struct {
-	cfg   *PoolConfig
-	log   zerolog.Logger
-	sock  *os.File
-	spec  *spawnSpec
-	out   *outputCatcher
-	grace unix.Signal   // worker_graceful_signal
-	ctlTO time.Duration // process_control_timeout
-	probe *kernelProbe  // kernel-derived state; nil when unavailable
-	slow  *LogFile      // slowlog; nil when unset
-	fault func(time.Time)
+	cfg    *PoolConfig
+	log    zerolog.Logger
+	sock   *os.File
+	spec   *spawnSpec
+	out    *outputCatcher
+	grace  unix.Signal   // worker_graceful_signal
+	ctlTO  time.Duration // process_control_timeout
+	probe  *kernelProbe  // kernel-derived state; nil when unavailable
+	kclock kworkerClock  // since-times of the foreign workers
+	slow   *LogFile      // slowlog; nil when unset
+	fault  func(time.Time)
 
 	children map[int]*child
 	exits    chan childExit
@@ -196,6 +197,14 @@ func (p *pool) run() {
 		stopping *stopReq
 	)
 	p.wanted = startCount(p.cfg)
+	defer func() {
+		if p.probe != nil {
+			p.probe.Close()
+		}
+		if p.slow != nil {
+			p.slow.Close()
+		}
+	}()
 	schedule := func() {
 		if respawn != nil || stopping != nil {
 			return

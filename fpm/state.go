@@ -38,20 +38,26 @@ func (p *pool) refresh(now time.Time) {
 	if len(foreign) == 0 || p.probe == nil {
 		return
 	}
-	busy, err := p.probe.busyWorkers(foreign)
+	snap, err := p.probe.snapshot(foreign)
 	if err != nil {
 		p.log.Debug().Err(err).Msgf("[pool %s] reading worker state from the kernel: %v", p.cfg.Name, err)
 		return
 	}
+	// The clock dates each change at the first snapshot that saw it, tells
+	// a new connection from the previous one by its inode, and pauses the
+	// request clock while a worker waits on a kept-alive connection.
+	p.kclock.observe(now, snap)
 	for _, pid := range foreign {
 		c := p.children[pid]
-		if busy[pid] {
-			if c.state != wsBusy {
-				c.req = request{start: now}
-			}
-			c.setState(wsBusy, now)
+		t, ok := p.kclock.get(pid)
+		if !ok {
+			continue
+		}
+		if t.busy {
+			c.state, c.since = wsBusy, t.since
+			c.req = request{start: t.request}
 		} else {
-			c.setState(wsIdle, now)
+			c.state, c.since = wsIdle, t.since
 		}
 	}
 }
