@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofpm/gofpm/fcgi"
 	"github.com/gofpm/gofpm/fpm"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
@@ -113,6 +114,34 @@ func newApp() *cli.App {
 					}
 					return signalMaster(c, syscall.SIGTERM)
 				},
+			},
+			{
+				Name:  "status",
+				Usage: "print a pool's status page, asked over FastCGI (like cgi-fcgi, without it)",
+				UsageText: "gofpm status -s unix:/run/gofpm/www-status.sock --full\n" +
+					"gofpm status -s 127.0.0.1:9000 --path /status --format json\n" +
+					"gofpm status -s unix:/run/gofpm/www.sock --watch",
+				Flags: []cli.Flag{
+					addrFlag(),
+					&cli.StringFlag{Name: "path", Value: "/status", Usage: "the pool's pm_status_path"},
+					&cli.BoolFlag{Name: "full", Usage: "one block per worker process"},
+					&cli.StringFlag{Name: "format", Value: "text", Usage: "text | json | xml | html | openmetrics"},
+					&cli.BoolFlag{Name: "watch", Usage: "redraw every second, like top (text format)"},
+					&cli.DurationFlag{Name: "timeout", Value: 5 * time.Second, Usage: "give up after this long"},
+				},
+				Action: statusCmd,
+			},
+			{
+				Name:      "ping",
+				Usage:     "exit 0 if the ping page answers its ping_response, else exit 1 with the reason (health checks)",
+				UsageText: "gofpm ping -s unix:/run/gofpm/www.sock --path /ping --response pong",
+				Flags: []cli.Flag{
+					addrFlag(),
+					&cli.StringFlag{Name: "path", Value: "/ping", Usage: "the pool's ping_path"},
+					&cli.StringFlag{Name: "response", Value: "pong", Usage: "the pool's ping_response"},
+					&cli.DurationFlag{Name: "timeout", Value: 3 * time.Second, Usage: "give up after this long"},
+				},
+				Action: pingCmd,
 			},
 			{
 				Name:  "version",
@@ -288,4 +317,90 @@ func signalMaster(c *cli.Context, sig syscall.Signal) error {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+func addrFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "socket", Aliases: []string{"s"}, Required: true,
+		Usage: "FastCGI address: unix:/path, /path, host:port"}
+}
+
+// askPage sends one GET for path (with query) to the FastCGI address and
+// returns the status code and body, as nginx would ask a pool.
+func askPage(ctx context.Context, addr, path, query string) (int, []byte, error) {
+	network, address, err := fcgi.ParseAddress(addr)
+	if err != nil {
+		return 0, nil, err
+	}
+	c := &fcgi.Client{Network: network, Address: address, DialTimeout: 2 * time.Second}
+	resp, err := c.Do(ctx, &fcgi.Request{Params: map[string]string{
+		"REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "SCRIPT_FILENAME": path, "REQUEST_URI": path,
+		"QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1",
+		"SERVER_SOFTWARE": "gofpm", "REMOTE_ADDR": "127.0.0.1",
+	}})
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, body, err
+}
+
+func statusCmd(c *cli.Context) error {
+	query := ""
+	switch f := c.String("format"); f {
+	case "text", "":
+	case "json", "xml", "html", "openmetrics":
+		query = f
+	default:
+		return cli.Exit(fmt.Sprintf("unknown format %q (text, json, xml, html, openmetrics)", f), 64)
+	}
+	if c.Bool("full") {
+		query = strings.TrimPrefix(query+"&full", "&")
+	}
+	once := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), c.Duration("timeout"))
+		defer cancel()
+		code, body, err := askPage(ctx, c.String("socket"), c.String("path"), query)
+		if err != nil {
+			return cli.Exit(fmt.Sprintf("status from %s: %v", c.String("socket"), err), 1)
+		}
+		if code != 200 {
+			return cli.Exit(fmt.Sprintf("status from %s: HTTP %d: %s (is pm_status_path %q?)", c.String("socket"), code, strings.TrimSpace(string(body)), c.String("path")), 1)
+		}
+		if c.Bool("watch") {
+			// Clear the screen and redraw from the top, like top(1).
+			fmt.Fprint(c.App.Writer, "\x1b[H\x1b[2J")
+			fmt.Fprintf(c.App.Writer, "gofpm status %s — %s (Ctrl-C to quit)\n\n", c.String("socket"), time.Now().Format("15:04:05"))
+		}
+		c.App.Writer.Write(body)
+		if len(body) > 0 && body[len(body)-1] != '\n' {
+			fmt.Fprintln(c.App.Writer)
+		}
+		return nil
+	}
+	if !c.Bool("watch") {
+		return once()
+	}
+	for {
+		if err := once(); err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func pingCmd(c *cli.Context) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("timeout"))
+	defer cancel()
+	code, body, err := askPage(ctx, c.String("socket"), c.String("path"), "")
+	switch {
+	case err != nil:
+		return cli.Exit(fmt.Sprintf("ping %s: %v", c.String("socket"), err), 1)
+	case code != 200:
+		return cli.Exit(fmt.Sprintf("ping %s: HTTP %d (is ping_path %q?)", c.String("socket"), code, c.String("path")), 1)
+	case string(body) != c.String("response"):
+		return cli.Exit(fmt.Sprintf("ping %s: answered %q, want %q", c.String("socket"), body, c.String("response")), 1)
+	}
+	fmt.Fprintln(c.App.Writer, string(body))
+	return nil
 }

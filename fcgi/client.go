@@ -97,8 +97,10 @@ type Client struct {
 	// 16 MiB. Longer bodies fail with ErrBodyTooLarge.
 	MaxBufferedBody int64
 
-	// dial replaces net.Dialer in tests.
-	dial func(ctx context.Context) (net.Conn, error)
+	// Dial, when set, makes the connections instead of net.Dialer (Network,
+	// Address and DialTimeout are then unused): for a connection the caller
+	// already has, such as one end of a socketpair.
+	Dial func(ctx context.Context) (net.Conn, error)
 
 	mu   sync.Mutex
 	idle []*conn // most recently used last
@@ -338,8 +340,8 @@ func (c *Client) getConn(ctx context.Context) (*conn, error) {
 
 // dialContext opens a new transport connection.
 func (c *Client) dialContext(ctx context.Context) (net.Conn, error) {
-	if c.dial != nil {
-		return c.dial(ctx)
+	if c.Dial != nil {
+		return c.Dial(ctx)
 	}
 	network, address := c.Network, c.Address
 	if network == "" {

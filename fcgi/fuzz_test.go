@@ -125,7 +125,7 @@ func FuzzResponse(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var wg sync.WaitGroup
-		c := &Client{dial: func(context.Context) (net.Conn, error) {
+		c := &Client{Dial: func(context.Context) (net.Conn, error) {
 			cli, srv := net.Pipe()
 			wg.Add(2)
 			go func() { // drain the request

@@ -60,6 +60,7 @@ func Serve(h http.Handler, opts ...Option) error {
 			fmt.Fprintln(os.Stderr, "gofpm worker: scoreboard disabled:", err)
 		}
 		s.sb = sb
+		s.pages = attachPages()
 	}
 	if s.ln == nil {
 		l, err := inheritedListener()
@@ -82,6 +83,7 @@ type server struct {
 	noSignals   bool
 	noSlot      bool
 	sb          *slotWriter // scoreboard slot; nil without a gofpm master
+	pages       *pageRelay  // the master's status and ping pages; nil without
 
 	requests atomic.Int64 // requests started
 	slots    chan struct{}
@@ -156,6 +158,10 @@ func (s *server) count(h http.Handler) http.Handler {
 		if s.maxRequests > 0 && n >= int64(s.maxRequests) {
 			s.sb.ending(ExitMaxRequests)
 			s.stop()
+		}
+		if s.pages.match(r) {
+			s.pages.serve(w, r)
+			return
 		}
 		h.ServeHTTP(w, r)
 	})

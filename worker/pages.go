@@ -1,0 +1,94 @@
+package worker
+
+// This file lets a Go worker answer the pool's status and ping pages on the
+// pool's own socket, as php-fpm workers do: the worker passes such a
+// request to its master over a private connection and copies the answer.
+// The master knows every worker of the pool; a single worker does not.
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+
+	"github.com/gofpm/gofpm/fcgi"
+)
+
+// The master's pages reach a worker through these (set only when the pool
+// has pm_status_path or ping_path).
+const (
+	// PagesFD is one end of a socket pair whose other end the master
+	// serves with FastCGI.
+	PagesFD       = 4
+	EnvPagesFD    = "GOFPM_PAGES_FD"
+	EnvStatusPath = "GOFPM_STATUS_PATH"
+	EnvPingPath   = "GOFPM_PING_PATH"
+)
+
+// pageRelay passes status and ping requests to the master.
+type pageRelay struct {
+	status, ping string
+	mu           sync.Mutex // one request at a time on the single connection
+	client       *fcgi.Client
+}
+
+// attachPages takes the master's page connection from PagesFD; nil when the
+// master gave none.
+func attachPages() *pageRelay {
+	if os.Getenv(EnvPagesFD) == "" {
+		return nil
+	}
+	f := os.NewFile(PagesFD, "gofpm-pages")
+	c, err := net.FileConn(f)
+	f.Close()
+	os.Unsetenv(EnvPagesFD)
+	if err != nil {
+		return nil
+	}
+	conn := &keptConn{Conn: c}
+	return &pageRelay{
+		status: os.Getenv(EnvStatusPath),
+		ping:   os.Getenv(EnvPingPath),
+		client: &fcgi.Client{
+			Dial:         func(context.Context) (net.Conn, error) { return conn, nil },
+			MaxIdleConns: 1, // FCGI_KEEP_CONN: the one connection serves every request
+		},
+	}
+}
+
+// keptConn is the master's connection as the client sees it: closing it
+// does nothing, since there is no other to dial.
+type keptConn struct{ net.Conn }
+
+func (keptConn) Close() error { return nil }
+
+// match reports whether r asks for one of the master's pages. net/http/fcgi
+// does not keep SCRIPT_NAME (php-fpm's key), so the request path is used.
+func (p *pageRelay) match(r *http.Request) bool {
+	if p == nil || r.URL == nil {
+		return false
+	}
+	path := r.URL.Path
+	return (p.status != "" && path == p.status) || (p.ping != "" && path == p.ping)
+}
+
+func (p *pageRelay) serve(w http.ResponseWriter, r *http.Request) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	resp, err := p.client.Do(r.Context(), &fcgi.Request{Params: map[string]string{
+		"REQUEST_METHOD": r.Method, "SCRIPT_NAME": r.URL.Path, "SCRIPT_FILENAME": r.URL.Path,
+		"REQUEST_URI": r.URL.RequestURI(), "QUERY_STRING": r.URL.RawQuery,
+	}})
+	if err != nil {
+		http.Error(w, "status page unavailable: "+err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, resp.Body)
+}
