@@ -327,13 +327,17 @@ func addrFlag() *cli.StringFlag {
 // askPage sends one GET for path (with query) to the FastCGI address and
 // returns the status code and body, as nginx would ask a pool.
 func askPage(ctx context.Context, addr, path, query string) (int, []byte, error) {
+	uri := path
+	if query != "" {
+		uri += "?" + query
+	}
 	network, address, err := fcgi.ParseAddress(addr)
 	if err != nil {
 		return 0, nil, err
 	}
 	c := &fcgi.Client{Network: network, Address: address, DialTimeout: 2 * time.Second}
 	resp, err := c.Do(ctx, &fcgi.Request{Params: map[string]string{
-		"REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "SCRIPT_FILENAME": path, "REQUEST_URI": path,
+		"REQUEST_METHOD": "GET", "SCRIPT_NAME": path, "SCRIPT_FILENAME": path, "REQUEST_URI": uri,
 		"QUERY_STRING": query, "SERVER_PROTOCOL": "HTTP/1.1", "GATEWAY_INTERFACE": "CGI/1.1",
 		"SERVER_SOFTWARE": "gofpm", "REMOTE_ADDR": "127.0.0.1",
 	}})

@@ -28,6 +28,7 @@ type child struct {
 	stopping bool // the master asked it to go: its exit is expected
 
 	slot        *worker.Slot // the scoreboard slot it may write (Go workers do)
+	pages       *os.File     // the master's end of the page connection (Go workers ask status/ping there)
 	state       workerState
 	since       time.Time // when state began
 	req         request   // the request in flight, while busy
@@ -36,6 +37,10 @@ type child struct {
 	slowLogged  time.Time // start of the last request logged as slow
 	terminating bool      // its request timed out: SIGTERM sent
 	killAt      time.Time // SIGKILL after this if it is still there
+
+	seenReqs     uint64        // requests begun, as far as the master saw
+	lastConn     uint64        // foreign workers: inode of the last connection seen
+	lastDuration time.Duration // of the last finished request
 }
 
 // close releases the master's side of the child's scoreboard slot.
@@ -43,6 +48,10 @@ func (c *child) close() {
 	if c.slot != nil {
 		c.slot.Close()
 		c.slot = nil
+	}
+	if c.pages != nil {
+		c.pages.Close()
+		c.pages = nil
 	}
 }
 
@@ -82,6 +91,9 @@ type spawnSpec struct {
 	env  []string // without the per-child variables
 	cred *syscall.Credential
 	sock *os.File
+	// pages: the pool has a status or ping page, so each child gets a
+	// connection to the master's pages (worker.PagesFD).
+	pages bool
 }
 
 // newSpawnSpec resolves the pool's command, identity and environment.
@@ -141,6 +153,12 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File) (*spawnSpec, error) {
 		env[k] = v
 	}
 	env[worker.EnvPool] = pc.Name
+	if pc.PMStatusPath != "" || pc.PingPath != "" {
+		s.pages = true
+		env[worker.EnvPagesFD] = strconv.Itoa(worker.PagesFD)
+		env[worker.EnvStatusPath] = pc.PMStatusPath
+		env[worker.EnvPingPath] = pc.PingPath
+	}
 	env[worker.EnvConcurrency] = strconv.Itoa(max(pc.WorkerConcurrency, 1))
 	for k, v := range env {
 		if v != "" || k == "USER" || k == "HOME" {
@@ -184,13 +202,26 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
 	}
 	defer slotFile.Close()
 	env = append(env, worker.EnvScoreboardFD+"="+strconv.Itoa(worker.ScoreboardFD))
+	extra := []*os.File{slotFile}
+	var pagesMaster *os.File
+	if s.pages {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			slot.Close()
+			return nil, fmt.Errorf("creating the page connection: %w", err)
+		}
+		pagesMaster = os.NewFile(uintptr(fds[0]), "gofpm-pages")
+		pagesWorker := os.NewFile(uintptr(fds[1]), "gofpm-pages")
+		defer pagesWorker.Close()
+		extra = append(extra, pagesWorker) // fd 4: worker.PagesFD
+	}
 	cmd := &exec.Cmd{
 		Path:        s.path,
 		Args:        s.args,
 		Dir:         s.dir,
 		Env:         env,
 		Stdin:       s.sock,
-		ExtraFiles:  []*os.File{slotFile},
+		ExtraFiles:  extra,
 		SysProcAttr: childSysProcAttr(s.cred),
 	}
 	var stdoutW, stderrW *os.File
@@ -198,12 +229,14 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
 	if out != nil {
 		if stdoutR, stdoutW, err = os.Pipe(); err != nil {
 			slot.Close()
+			closeFile(pagesMaster)
 			return nil, err
 		}
 		if stderrR, stderrW, err = os.Pipe(); err != nil {
 			stdoutR.Close()
 			stdoutW.Close()
 			slot.Close()
+			closeFile(pagesMaster)
 			return nil, err
 		}
 		cmd.Stdout, cmd.Stderr = stdoutW, stderrW
@@ -219,9 +252,12 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
 	}
 	if err != nil {
 		slot.Close()
+		if pagesMaster != nil {
+			pagesMaster.Close()
+		}
 		return nil, err
 	}
-	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot}
+	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot, pages: pagesMaster}
 	c.since = c.started
 	if out != nil {
 		go out.copy(c.pid, "stdout", stdoutR)
@@ -279,4 +315,11 @@ func (o *outputCatcher) emit(pid int, stream string, line []byte, suffix string)
 	}
 	o.log.Warn().Int("pid", pid).Str("stream", stream).
 		Msgf("[pool %s] child %d said into %s: \"%s\"%s", o.pool, pid, stream, line, suffix)
+}
+
+// closeFile closes f unless it is nil.
+func closeFile(f *os.File) {
+	if f != nil {
+		f.Close()
+	}
 }

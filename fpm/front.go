@@ -29,6 +29,7 @@ const serverSoftware = "gofpm"
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
 
 type front struct {
+	pool   *pool // the default pool, whose status and ping pages the front answers itself
 	cfg    *HTTPConfig
 	log    zerolog.Logger
 	ln     net.Listener
@@ -36,7 +37,7 @@ type front struct {
 	client *fcgi.Client
 }
 
-func newFront(cfg *Config, log zerolog.Logger) (*front, error) {
+func newFront(cfg *Config, log zerolog.Logger, pools []*pool) (*front, error) {
 	hc := cfg.HTTP
 	pc := cfg.Pools[hc.DefaultPool]
 	if pc == nil {
@@ -55,6 +56,11 @@ func newFront(cfg *Config, log zerolog.Logger) (*front, error) {
 		log:    log.With().Str("component", "http").Logger(),
 		ln:     ln,
 		client: &fcgi.Client{Network: network, Address: address, DialTimeout: 5 * time.Second},
+	}
+	for _, p := range pools {
+		if p.cfg.Name == hc.DefaultPool {
+			f.pool = p
+		}
 	}
 	f.srv = &http.Server{
 		Handler:           f,
@@ -87,6 +93,10 @@ func (f *front) shutdown(graceful bool, timeout time.Duration) {
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clean := path.Clean("/" + r.URL.Path)
+	if p := f.pool; p != nil && clean != "/" && (clean == p.cfg.PMStatusPath || clean == p.cfg.PingPath) {
+		f.servePage(w, r, clean)
+		return
+	}
 	params, err := fcgi.EnvFromRequest(r, fcgi.EnvOptions{
 		DocumentRoot:   f.cfg.Root,
 		ScriptName:     clean,
@@ -143,4 +153,23 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if se := resp.Stderr(); len(se) > 0 {
 		f.log.Warn().Str("uri", r.RequestURI).Msgf("FastCGI sent in stderr: %q", strings.TrimSpace(string(se)))
 	}
+}
+
+// servePage answers the default pool's status or ping page from the master,
+// so it answers even when every worker is busy.
+func (f *front) servePage(w http.ResponseWriter, r *http.Request, name string) {
+	res := f.pool.page(map[string]string{
+		"REQUEST_METHOD": r.Method, "SCRIPT_NAME": name, "SCRIPT_FILENAME": name,
+		"QUERY_STRING": r.URL.RawQuery,
+	}, time.Now())
+	for _, line := range res.header {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			w.Header().Add(k, strings.TrimSpace(v)) // canonical case: net/http looks for Content-Type
+		}
+	}
+	if res.status == 0 {
+		res.status = http.StatusOK
+	}
+	w.WriteHeader(res.status)
+	w.Write(res.body)
 }

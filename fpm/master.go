@@ -29,6 +29,7 @@ type Master struct {
 	opt   Options
 	pools []*pool
 	front *front
+	pages []*pageServer // pm_status_listen servers
 
 	faultMu sync.Mutex
 	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
@@ -161,8 +162,24 @@ func (m *Master) start() error {
 		p.fault = m.onFault
 		m.pools = append(m.pools, p)
 	}
+	for _, p := range m.pools {
+		if p.cfg.PMStatusListen == "" {
+			continue
+		}
+		sc := *p.cfg
+		sc.Listen = p.cfg.PMStatusListen
+		f, err := m.listen(&sc)
+		if err != nil {
+			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
+		}
+		ps, err := newPageServer(p, f)
+		if err != nil {
+			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
+		}
+		m.pages = append(m.pages, ps)
+	}
 	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {
-		f, err := newFront(m.cfg, m.log)
+		f, err := newFront(m.cfg, m.log, m.pools)
 		if err != nil {
 			return err
 		}
@@ -170,6 +187,9 @@ func (m *Master) start() error {
 	}
 	for _, p := range m.pools {
 		go p.run()
+	}
+	for _, ps := range m.pages {
+		go ps.serve()
 	}
 	if m.front != nil {
 		go m.front.serve()
@@ -225,6 +245,9 @@ func (m *Master) stop(graceful bool) {
 		wg.Go(func() { p.stop(graceful) })
 	}
 	wg.Wait()
+	for _, ps := range m.pages {
+		ps.close()
+	}
 	m.closeSockets()
 }
 
@@ -232,9 +255,12 @@ func (m *Master) stop(graceful bool) {
 func (m *Master) closeSockets() {
 	for _, p := range m.pools {
 		p.sock.Close()
-		if p.cfg.IsUnix() {
-			if err := os.Remove(p.cfg.Listen); err != nil && !errors.Is(err, os.ErrNotExist) {
-				m.log.Warn().Err(err).Msgf("removing socket %s: %v", p.cfg.Listen, err)
+		for _, path := range []string{p.cfg.Listen, p.cfg.PMStatusListen} {
+			if path == "" || !isUnixAddr(path) {
+				continue
+			}
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				m.log.Warn().Err(err).Msgf("removing socket %s: %v", path, err)
 			}
 		}
 	}

@@ -44,6 +44,8 @@ type poolCounters struct {
 	terminated         uint64
 	recycledMemory     uint64
 	spawned            uint64
+	accepted           uint64 // requests begun (scoreboard counts; new connections for foreign workers)
+	maxActive          int
 	listenQueue        int // connections waiting at the last tick
 	maxListenQueue     int // the most seen since the pool started
 	listenBacklog      int
@@ -68,6 +70,8 @@ type pool struct {
 	stopC    chan stopReq
 	waiting  chan struct{} // ondemand: a connection waits on the socket
 	recycle  chan struct{} // recycle every worker gracefully (emergency restart)
+	statusC  chan chan *statusSnapshot
+	started  time.Time
 
 	wanted   int // workers the pool means to have (static: max_children)
 	failures int // consecutive rounds of quick exits or spawn errors
@@ -98,6 +102,8 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*poo
 		stopC:    make(chan stopReq),
 		waiting:  make(chan struct{}, 1),
 		recycle:  make(chan struct{}, 1),
+		statusC:  make(chan chan *statusSnapshot),
+		started:  time.Now(),
 		pm:       pmState{spawnRate: 1},
 	}
 	if pc.CatchWorkersOutput {
@@ -134,6 +140,11 @@ func (p *pool) spawn() error {
 	}
 	p.children[c.pid] = c
 	p.count.spawned++
+	if c.pages != nil {
+		f := c.pages
+		c.pages = nil // the page server owns it now
+		go p.servePages(f)
+	}
 	p.log.Info().Int("pid", c.pid).Msgf("[pool %s] child %d started", p.cfg.Name, c.pid)
 	// Exactly one waiter per child.
 	go func() {
@@ -276,6 +287,13 @@ func (p *pool) run() {
 				p.act(a)
 				schedule()
 			}
+		case reply := <-p.statusC:
+			now := time.Now()
+			if stopping == nil {
+				p.refresh(now)
+				p.sampleListenQueue()
+			}
+			reply <- p.buildStatus(now)
 		case <-p.recycle:
 			if stopping == nil {
 				for _, c := range p.children {
@@ -329,15 +347,7 @@ func (p *pool) snapshot() []workerSnap {
 // maintain runs one maintenance tick: the pm's decision, and the recycling
 // of idle workers above worker_max_memory.
 func (p *pool) maintain(now time.Time) {
-	if p.probe != nil {
-		if q, backlog, err := p.probe.listenQueue(); err == nil {
-			if q != p.count.listenQueue && (q > 0 || p.count.listenQueue > 0) {
-				p.log.Debug().Msgf("[pool %s] listen queue %d of %d", p.cfg.Name, q, backlog)
-			}
-			p.count.listenQueue, p.count.listenBacklog = q, backlog
-			p.count.maxListenQueue = max(p.count.maxListenQueue, q)
-		}
-	}
+	p.sampleListenQueue()
 	if p.cfg.PM != "static" {
 		a, st := decide(p.cfg, p.pm, p.snapshot(), now)
 		p.pm = st
@@ -354,6 +364,22 @@ func (p *pool) maintain(now time.Time) {
 			}
 		}
 	}
+}
+
+// sampleListenQueue reads the socket's accept queue from the kernel.
+func (p *pool) sampleListenQueue() {
+	if p.probe == nil {
+		return
+	}
+	q, backlog, err := p.probe.listenQueue()
+	if err != nil {
+		return
+	}
+	if q != p.count.listenQueue && (q > 0 || p.count.listenQueue > 0) {
+		p.log.Debug().Msgf("[pool %s] listen queue %d of %d", p.cfg.Name, q, backlog)
+	}
+	p.count.listenQueue, p.count.listenBacklog = q, backlog
+	p.count.maxListenQueue = max(p.count.maxListenQueue, q)
 }
 
 // act carries out a decision of the process manager.

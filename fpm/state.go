@@ -26,10 +26,16 @@ type request struct {
 // refresh updates every child's state.
 func (p *pool) refresh(now time.Time) {
 	var foreign []int
+	defer p.countActive()
 	for pid, c := range p.children {
 		if c.slot != nil {
 			if s := c.slot.Read(); s.Written {
 				c.fromSlot(s, now)
+				if n := s.Requests + uint64(s.InFlight); n > c.seenReqs {
+					p.count.accepted += n - c.seenReqs
+					c.seenReqs = n
+				}
+				c.lastDuration = s.LastDuration
 				continue
 			}
 		}
@@ -54,12 +60,31 @@ func (p *pool) refresh(now time.Time) {
 			continue
 		}
 		if t.busy {
+			if t.conn != c.lastConn { // a connection not seen before: a request begun
+				c.lastConn = t.conn
+				c.seenReqs++
+				p.count.accepted++
+			}
 			c.state, c.since = wsBusy, t.since
 			c.req = request{start: t.request}
 		} else {
+			if c.state == wsBusy && !c.req.start.IsZero() {
+				c.lastDuration = now.Sub(c.req.start)
+			}
 			c.state, c.since = wsIdle, t.since
 		}
 	}
+}
+
+// countActive keeps the most active workers seen.
+func (p *pool) countActive() {
+	n := 0
+	for _, c := range p.children {
+		if c.state == wsBusy {
+			n++
+		}
+	}
+	p.count.maxActive = max(p.count.maxActive, n)
 }
 
 // setState records a transition, keeping the time it was first seen.

@@ -227,8 +227,10 @@ func (l *limitListener) Addr() net.Addr { return l.s.ln.Addr() }
 type conn struct {
 	net.Conn
 	s      *server
-	busy   bool // a request is in flight (under s.mu)
-	ending bool // its FCGI_END_REQUEST is being written (under s.mu)
+	rt     recordTracker
+	held   []byte // bytes read after an insertion point, handed out after it
+	busy   bool   // a request is in flight (under s.mu)
+	ending bool   // its FCGI_END_REQUEST is being written (under s.mu)
 	closed bool
 }
 
@@ -238,7 +240,7 @@ const (
 )
 
 func (c *conn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
+	n, err := c.read(p)
 	if n > 0 {
 		c.s.mu.Lock()
 		if !c.busy && !c.closed {
@@ -247,6 +249,30 @@ func (c *conn) Read(p []byte) (int, error) {
 			c.s.sb.accepted()
 		}
 		c.s.mu.Unlock()
+	}
+	return n, err
+}
+
+// read reads the web server's bytes, with the records recordTracker
+// inserts.
+func (c *conn) read(p []byte) (int, error) {
+	if len(c.rt.inject) > 0 {
+		n := copy(p, c.rt.inject)
+		c.rt.inject = c.rt.inject[n:]
+		return n, nil
+	}
+	if len(c.held) > 0 {
+		k := c.rt.feed(c.held[:min(len(c.held), len(p))])
+		n := copy(p, c.held[:k])
+		c.held = c.held[n:]
+		return n, nil
+	}
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		if k := c.rt.feed(p[:n]); k < n {
+			c.held = append(c.held[:0], p[k:n]...)
+			n = k
+		}
 	}
 	return n, err
 }
