@@ -8,8 +8,8 @@ FUZZTIME  ?= 5s
 # As root, the demo pools run as root too: php-fpm's -R.
 ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 # Packages the integration tests need (Debian).
-DEB_PKGS  := nginx php8.2-cgi libfcgi-bin
-DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi
+DEB_PKGS  := nginx php8.2-cgi libfcgi-bin chromium
+DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium
 
 .PHONY: all build examples run test unit fuzz vet bench deps check-config clean
 

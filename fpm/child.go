@@ -38,6 +38,7 @@ type child struct {
 	terminating bool      // its request timed out: SIGTERM sent
 	killAt      time.Time // SIGKILL after this if it is still there
 
+	memory       bool          // recycled for worker_max_memory
 	seenReqs     uint64        // requests begun, as far as the master saw
 	lastConn     uint64        // foreign workers: inode of the last connection seen
 	lastDuration time.Duration // of the last finished request
@@ -322,4 +323,24 @@ func closeFile(f *os.File) {
 	if f != nil {
 		f.Close()
 	}
+}
+
+// exitReason classifies why a child left, for the recycle counters:
+// idle (the pm scaled down), memory, timeout (request_terminate_timeout),
+// recycle (a graceful restart the master asked for), max_requests (left on
+// its own, cleanly: pm_max_requests or PHP_FCGI_MAX_REQUESTS), crash.
+func (c *child) exitReason(clean bool) string {
+	switch {
+	case c.scaledDown:
+		return "idle"
+	case c.memory:
+		return "memory"
+	case c.terminating:
+		return "timeout"
+	case c.retiring:
+		return "recycle"
+	case clean:
+		return "max_requests"
+	}
+	return "crash"
 }

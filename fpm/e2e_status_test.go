@@ -7,12 +7,14 @@ package fpm_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -158,5 +160,59 @@ func TestStatusBusy(t *testing.T) {
 	}
 	if !bytes.Contains([]byte(body), []byte("max listen queue:     3\n")) {
 		t.Errorf("max listen queue not 3:\n%s", body)
+	}
+}
+
+// TestMetrics: the front's /metrics has every pool's counters with a pool
+// label, the request-duration histogram and recycle reasons, no pid labels.
+func TestMetrics(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, strings.Replace(statusPool, "%s", "2", 1))
+	base := m.frontURL()
+	c := &http.Client{Timeout: 10 * time.Second}
+	for range 3 {
+		httpGet(t, c, base+"/sleep?ms=30")
+		httpGet(t, c, base+"/")
+	}
+	m.waitUntil("2 children", 5*time.Second, func([]logLine) bool { return len(m.children()) == 2 })
+	victim := m.children()[0]
+	syscallKill(t, victim)
+	m.waitFor(fmt.Sprintf("child %d exited on signal 9", victim), 5*time.Second)
+	m.waitUntil("a replacement", 5*time.Second, func([]logLine) bool { return len(m.children()) == 2 })
+	code, body := httpGet(t, c, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{
+		"# TYPE gofpm_request_duration_seconds histogram\n",
+		`gofpm_recycled_total{pool="www",reason="crash"} 1` + "\n",
+		`gofpm_spawned_total{pool="www"} 3` + "\n",
+		`gofpm_max_children{pool="www"} 2` + "\n",
+		`gofpm_request_duration_seconds_bucket{pool="www",le="0.05"} `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	// 6 requests were served by Go workers: the histogram counts them
+	// (the killed worker's count included, if it served any).
+	var count int
+	for _, line := range strings.Split(body, "\n") {
+		if strings.HasPrefix(line, `gofpm_request_duration_seconds_count{pool="www"} `) {
+			fmt.Sscan(strings.Fields(line)[1], &count)
+		}
+	}
+	if count < 6 {
+		t.Errorf("request count %d, want at least 6:\n%s", count, body)
+	}
+	if strings.Contains(body, "pid=") {
+		t.Errorf("per-pid labels in /metrics")
+	}
+}
+
+func syscallKill(t *testing.T, pid int) {
+	t.Helper()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -29,7 +29,8 @@ const serverSoftware = "gofpm"
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
 
 type front struct {
-	pool   *pool // the default pool, whose status and ping pages the front answers itself
+	pool   *pool   // the default pool, whose status and ping pages the front answers itself
+	pools  []*pool // every pool, for /metrics
 	cfg    *HTTPConfig
 	log    zerolog.Logger
 	ln     net.Listener
@@ -57,6 +58,7 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool) (*front, error) {
 		ln:     ln,
 		client: &fcgi.Client{Network: network, Address: address, DialTimeout: 5 * time.Second},
 	}
+	f.pools = pools
 	for _, p := range pools {
 		if p.cfg.Name == hc.DefaultPool {
 			f.pool = p
@@ -93,6 +95,10 @@ func (f *front) shutdown(graceful bool, timeout time.Duration) {
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clean := path.Clean("/" + r.URL.Path)
+	if clean == metricsPath {
+		f.serveMetrics(w)
+		return
+	}
 	if p := f.pool; p != nil && clean != "/" && (clean == p.cfg.PMStatusPath || clean == p.cfg.PingPath) {
 		f.servePage(w, r, clean)
 		return
@@ -172,4 +178,16 @@ func (f *front) servePage(w http.ResponseWriter, r *http.Request, name string) {
 	}
 	w.WriteHeader(res.status)
 	w.Write(res.body)
+}
+
+// serveMetrics answers /metrics with every pool's metrics.
+func (f *front) serveMetrics(w http.ResponseWriter) {
+	var reports []*poolReport
+	for _, p := range f.pools {
+		if r := p.askReport(); r != nil {
+			reports = append(reports, r)
+		}
+	}
+	w.Header().Set("Content-Type", metricsContentType)
+	writeMetrics(w, sortedReports(reports))
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 )
 
@@ -72,10 +74,40 @@ func (p *pool) page(params map[string]string, now time.Time) pageResponse {
 	return r
 }
 
+// poolReport is what the pool loop tells about itself: the status page's
+// snapshot and the counters behind /metrics.
+type poolReport struct {
+	status      *statusSnapshot
+	count       poolCounters // recycled is a copy
+	hist        worker.Histogram
+	maxChildren int
+}
+
+// report builds a poolReport, in the run goroutine.
+func (p *pool) report(now time.Time) *poolReport {
+	r := &poolReport{status: p.buildStatus(now), count: p.count, hist: p.count.hist, maxChildren: p.cfg.PMMaxChildren}
+	r.count.recycled = maps.Clone(p.count.recycled)
+	for _, c := range p.children {
+		if c.slot != nil {
+			r.hist.Add(c.slot.Histogram())
+		}
+	}
+	return r
+}
+
 // statusSnapshot asks the pool loop for a snapshot; nil when the pool has
 // stopped or does not answer in time.
 func (p *pool) statusSnapshot() *statusSnapshot {
-	reply := make(chan *statusSnapshot, 1)
+	if r := p.askReport(); r != nil {
+		return r.status
+	}
+	return nil
+}
+
+// askReport asks the pool loop for a report; nil when the pool has stopped
+// or does not answer in time.
+func (p *pool) askReport() *poolReport {
+	reply := make(chan *poolReport, 1)
 	select {
 	case p.statusC <- reply:
 	case <-time.After(2 * time.Second):

@@ -10,6 +10,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -49,6 +50,8 @@ type poolCounters struct {
 	listenQueue        int // connections waiting at the last tick
 	maxListenQueue     int // the most seen since the pool started
 	listenBacklog      int
+	recycled           map[string]uint64 // worker exits by reason (see exitReason)
+	hist               worker.Histogram  // request durations of workers that are gone, and of foreign workers
 }
 
 // pool owns a listening socket and the children accepting on it.
@@ -70,7 +73,7 @@ type pool struct {
 	stopC    chan stopReq
 	waiting  chan struct{} // ondemand: a connection waits on the socket
 	recycle  chan struct{} // recycle every worker gracefully (emergency restart)
-	statusC  chan chan *statusSnapshot
+	statusC  chan chan *poolReport
 	started  time.Time
 
 	wanted   int // workers the pool means to have (static: max_children)
@@ -102,9 +105,10 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*poo
 		stopC:    make(chan stopReq),
 		waiting:  make(chan struct{}, 1),
 		recycle:  make(chan struct{}, 1),
-		statusC:  make(chan chan *statusSnapshot),
+		statusC:  make(chan chan *poolReport),
 		started:  time.Now(),
 		pm:       pmState{spawnRate: 1},
+		count:    poolCounters{recycled: map[string]uint64{}},
 	}
 	if pc.CatchWorkersOutput {
 		p.out = &outputCatcher{log: p.log, pool: pc.Name, decorate: pc.DecorateOn(), limit: 1024}
@@ -293,7 +297,7 @@ func (p *pool) run() {
 				p.refresh(now)
 				p.sampleListenQueue()
 			}
-			reply <- p.buildStatus(now)
+			reply <- p.report(now)
 		case <-p.recycle:
 			if stopping == nil {
 				for _, c := range p.children {
@@ -360,6 +364,7 @@ func (p *pool) maintain(now time.Time) {
 			}
 			if rss, err := processRSS(pid); err == nil && rss > limit {
 				p.count.recycledMemory++
+				c.memory = true
 				p.retire(c, fmt.Sprintf("uses %d MiB, more than worker_max_memory (%d MiB)", rss>>20, limit>>20), false)
 			}
 		}
@@ -458,9 +463,15 @@ func (p *pool) reap(e childExit, stopping bool) (failed bool) {
 		return false
 	}
 	delete(p.children, e.pid)
+	if c.slot != nil {
+		p.count.hist.Add(c.slot.Histogram())
+	}
 	c.close()
 	lived := e.at.Sub(c.started)
 	how, clean, fault := e.describe()
+	if !stopping {
+		p.count.recycled[c.exitReason(clean)]++
+	}
 	if fault && p.fault != nil {
 		p.fault(e.at)
 	}

@@ -70,6 +70,7 @@ func (p *pool) refresh(now time.Time) {
 		} else {
 			if c.state == wsBusy && !c.req.start.IsZero() {
 				c.lastDuration = now.Sub(c.req.start)
+				p.count.hist.Observe(c.lastDuration)
 			}
 			c.state, c.since = wsIdle, t.since
 		}

@@ -138,7 +138,7 @@ func (r ExitReason) String() string {
 // refuses a slot whose version it does not know.
 const (
 	slotMagic   = 0x42536667 // "gfSB" as bytes on a little-endian CPU
-	slotVersion = 2
+	slotVersion = 3
 
 	offSeq          = 0   // seqlock sequence: odd while the worker writes
 	offMagic        = 8   // master: slotMagic | slotVersion<<32
@@ -170,7 +170,12 @@ const (
 	// The stack of the goroutine serving a slow request, written by the
 	// worker when the master sends StackSignal (outside the seqlock: the
 	// worker writes the text, then its length, then bumps the sequence).
-	offStackSeq = offStrEnd
+	// Request durations as a histogram: one counter per bucket of
+	// DurationBuckets plus +Inf, then the sum in ns. Written with atomic
+	// adds outside the seqlock (each counter only grows).
+	offHist     = offStrEnd
+	histWords   = 13 // len(DurationBuckets) + 2, checked below
+	offStackSeq = offHist + 8*histWords
 	offStackLen = offStackSeq + 8
 	offStack    = offStackLen + 8
 	sizeStack   = SlotSize - offStack
@@ -618,7 +623,9 @@ func (w *slotWriter) requestEndAt(mono int64) {
 	n := max(w.load(offInFlight)-1, 0)
 	w.store(offInFlight, n)
 	w.store(offRequests, w.load(offRequests)+1)
-	w.store(offLastDuration, max(mono-w.load(offAcceptedMono), 0))
+	d := max(mono-w.load(offAcceptedMono), 0)
+	w.store(offLastDuration, d)
+	w.observe(d)
 	if cpu >= 0 {
 		// Another goroutine's later measurement may have been stored first.
 		mark := w.load(offCPUMark)
@@ -699,4 +706,67 @@ func (w *slotWriter) putStack(text []byte) {
 	n := copy(w.mem[offStack:offStack+sizeStack], text)
 	atomic.StoreUint64(w.p(offStackLen), uint64(n))
 	atomic.AddUint64(w.p(offStackSeq), 1)
+}
+
+// DurationBuckets are the upper bounds of the request-duration histogram a
+// worker keeps in its slot (Prometheus' "le"); a last bucket, +Inf, follows.
+var DurationBuckets = [...]time.Duration{
+	5 * time.Millisecond, 10 * time.Millisecond, 25 * time.Millisecond, 50 * time.Millisecond,
+	100 * time.Millisecond, 250 * time.Millisecond, 500 * time.Millisecond,
+	time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+var _ [histWords - len(DurationBuckets) - 2]struct{}
+var _ [len(DurationBuckets) + 2 - histWords]struct{}
+
+// observe counts one request of d nanoseconds.
+func (w *slotWriter) observe(d int64) {
+	i := 0
+	for i < len(DurationBuckets) && d > int64(DurationBuckets[i]) {
+		i++
+	}
+	atomic.AddUint64(w.p(uintptr(offHist+8*i)), 1)
+	atomic.AddUint64(w.p(uintptr(offHist+8*(histWords-1))), uint64(d))
+}
+
+// Histogram is a request-duration histogram: Counts[i] requests took at
+// most DurationBuckets[i] (not cumulative), Counts[len(DurationBuckets)]
+// longer; Sum is their total duration.
+type Histogram struct {
+	Counts [len(DurationBuckets) + 1]uint64
+	Sum    time.Duration
+}
+
+// Add adds o to h.
+func (h *Histogram) Add(o Histogram) {
+	for i := range h.Counts {
+		h.Counts[i] += o.Counts[i]
+	}
+	h.Sum += o.Sum
+}
+
+// Observe counts one request of duration d (for durations the master
+// measures itself, of workers without a slot).
+func (h *Histogram) Observe(d time.Duration) {
+	i := 0
+	for i < len(DurationBuckets) && d > DurationBuckets[i] {
+		i++
+	}
+	h.Counts[i]++
+	h.Sum += d
+}
+
+// Histogram returns the worker's request-duration histogram.
+func (s *Slot) Histogram() Histogram {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var h Histogram
+	if s.mem == nil {
+		return h
+	}
+	for i := range h.Counts {
+		h.Counts[i] = atomic.LoadUint64(word(s.mem, uintptr(offHist+8*i)))
+	}
+	h.Sum = time.Duration(atomic.LoadUint64(word(s.mem, uintptr(offHist+8*(histWords-1)))))
+	return h
 }
