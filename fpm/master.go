@@ -59,10 +59,15 @@ func (m *Master) onFault(at time.Time) {
 		return
 	}
 	m.log.Warn().Msgf("failed processes threshold (%d in %s) is reached, initiating a restart of every worker", n, window)
+	m.recycleAll("emergency restart")
+}
+
+// recycleAll asks every pool to replace all its workers gracefully.
+func (m *Master) recycleAll(why string) {
 	for _, p := range m.pools {
 		select {
-		case p.recycle <- struct{}{}:
-		default:
+		case p.recycle <- why:
+		default: // a recycle is already pending
 		}
 	}
 }
@@ -266,7 +271,11 @@ func (m *Master) closeSockets() {
 	}
 }
 
+// reopenLogs is SIGUSR1, as php-fpm: reopen the error log and the pools'
+// log files, then recycle every worker gracefully so that workers writing
+// logs of their own (access log) start over on the new files.
 func (m *Master) reopenLogs() {
+	defer m.recycleAll("log files reopened")
 	for _, p := range m.pools {
 		if p.slow == nil {
 			continue

@@ -72,7 +72,7 @@ type pool struct {
 	exits    chan childExit
 	stopC    chan stopReq
 	waiting  chan struct{} // ondemand: a connection waits on the socket
-	recycle  chan struct{} // recycle every worker gracefully (emergency restart)
+	recycle  chan string // recycle every worker gracefully, for the reason given
 	statusC  chan chan *poolReport
 	started  time.Time
 
@@ -104,7 +104,7 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*poo
 		exits:    make(chan childExit, 16),
 		stopC:    make(chan stopReq),
 		waiting:  make(chan struct{}, 1),
-		recycle:  make(chan struct{}, 1),
+		recycle:  make(chan string, 1),
 		statusC:  make(chan chan *poolReport),
 		started:  time.Now(),
 		pm:       pmState{spawnRate: 1},
@@ -298,10 +298,10 @@ func (p *pool) run() {
 				p.sampleListenQueue()
 			}
 			reply <- p.report(now)
-		case <-p.recycle:
+		case why := <-p.recycle:
 			if stopping == nil {
 				for _, c := range p.children {
-					p.retire(c, "emergency restart", false)
+					p.retire(c, why, false)
 				}
 				schedule()
 			}
