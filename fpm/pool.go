@@ -72,7 +72,7 @@ type pool struct {
 	exits    chan childExit
 	stopC    chan stopReq
 	waiting  chan struct{} // ondemand: a connection waits on the socket
-	recycle  chan string // recycle every worker gracefully, for the reason given
+	recycle  chan string   // recycle every worker gracefully, for the reason given
 	statusC  chan chan *poolReport
 	started  time.Time
 
