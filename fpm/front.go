@@ -103,6 +103,10 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.servePage(w, r, clean)
 		return
 	}
+	if clean == f.dashboardPath() {
+		f.serveDashboard(w, r)
+		return
+	}
 	params, err := fcgi.EnvFromRequest(r, fcgi.EnvOptions{
 		DocumentRoot:   f.cfg.Root,
 		ScriptName:     clean,
