@@ -94,7 +94,8 @@ type spawnSpec struct {
 	sock *os.File
 	// pages: the pool has a status or ping page, so each child gets a
 	// connection to the master's pages (worker.PagesFD).
-	pages bool
+	pages        bool
+	accessFormat string
 }
 
 // newSpawnSpec resolves the pool's command, identity and environment.
@@ -106,7 +107,7 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File) (*spawnSpec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: pc.Command, dir: pc.Chdir, sock: sock}
+	s := &spawnSpec{path: path, args: pc.Command, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
 
 	// Identity: only a root master switches users.
 	home, uname := "", ""
@@ -191,7 +192,7 @@ func lookupGroup(name string) (int, error) {
 // child's own limit (pm_max_requests plus jitter); it is passed to Go workers
 // as GOFPM_MAX_REQUESTS and to php-cgi as PHP_FCGI_MAX_REQUESTS unless the
 // pool's env sets that. out, when non-nil, receives stdout and stderr.
-func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
+func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) (*child, error) {
 	env := append(s.env[:len(s.env):len(s.env)], worker.EnvMaxRequests+"="+strconv.Itoa(maxRequests))
 	if !hasEnv(s.env, "PHP_FCGI_MAX_REQUESTS") {
 		env = append(env, "PHP_FCGI_MAX_REQUESTS="+strconv.Itoa(maxRequests))
@@ -215,6 +216,12 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher) (*child, error) {
 		pagesWorker := os.NewFile(uintptr(fds[1]), "gofpm-pages")
 		defer pagesWorker.Close()
 		extra = append(extra, pagesWorker) // fd 4: worker.PagesFD
+	}
+	if access != nil {
+		// The access log is written by Go workers themselves, one line per
+		// request, as php-fpm's workers do.
+		env = append(env, worker.EnvAccessLogFD+"="+strconv.Itoa(3+len(extra)), worker.EnvAccessFormat+"="+s.accessFormat)
+		extra = append(extra, access)
 	}
 	cmd := &exec.Cmd{
 		Path:        s.path,

@@ -52,3 +52,11 @@ func (l *LogFile) Close() error {
 
 // Path returns the file's path.
 func (l *LogFile) Path() string { return l.path }
+
+// File returns the open file, for handing it to a child process; it stays
+// valid until the next Reopen or Close.
+func (l *LogFile) File() *os.File {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f
+}

@@ -277,13 +277,18 @@ func (m *Master) closeSockets() {
 func (m *Master) reopenLogs() {
 	defer m.recycleAll("log files reopened")
 	for _, p := range m.pools {
-		if p.slow == nil {
-			continue
-		}
-		if err := p.slow.Reopen(); err != nil {
-			m.log.Error().Err(err).Msgf("[pool %s] unable to reopen the slowlog: %v", p.cfg.Name, err)
-		} else {
-			m.log.Info().Msgf("[pool %s] slowlog file re-opened", p.cfg.Name)
+		for _, l := range []struct {
+			f    *LogFile
+			name string
+		}{{p.slow, "slowlog"}, {p.access, "access log"}} {
+			if l.f == nil {
+				continue
+			}
+			if err := l.f.Reopen(); err != nil {
+				m.log.Error().Err(err).Msgf("[pool %s] unable to reopen the %s: %v", p.cfg.Name, l.name, err)
+			} else {
+				m.log.Info().Msgf("[pool %s] %s file re-opened", p.cfg.Name, l.name)
+			}
 		}
 	}
 	if m.opt.LogFile == nil {

@@ -66,6 +66,7 @@ type pool struct {
 	probe  *kernelProbe  // kernel-derived state; nil when unavailable
 	kclock kworkerClock  // since-times of the foreign workers
 	slow   *LogFile      // slowlog; nil when unset
+	access *LogFile      // access_log, written by Go workers; nil when unset
 	fault  func(time.Time)
 
 	children map[int]*child
@@ -117,6 +118,11 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*poo
 		p.log.Warn().Err(err).Msgf("[pool %s] worker state from the kernel is unavailable: %v", pc.Name, err)
 		p.probe = nil
 	}
+	if pc.AccessLog != "" {
+		if p.access, err = OpenLogFile(pc.AccessLog); err != nil {
+			return nil, fmt.Errorf("pool %q: access_log: %w", pc.Name, err)
+		}
+	}
 	if pc.Slowlog != "" {
 		if p.slow, err = OpenLogFile(pc.Slowlog); err != nil {
 			return nil, fmt.Errorf("pool %q: slowlog: %w", pc.Name, err)
@@ -138,7 +144,11 @@ func (p *pool) maxRequestsFor() int {
 
 // spawn starts one child and its waiter.
 func (p *pool) spawn() error {
-	c, err := p.spec.start(p.maxRequestsFor(), p.out)
+	var access *os.File
+	if p.access != nil {
+		access = p.access.File()
+	}
+	c, err := p.spec.start(p.maxRequestsFor(), p.out, access)
 	if err != nil {
 		return err
 	}
@@ -218,6 +228,9 @@ func (p *pool) run() {
 		}
 		if p.slow != nil {
 			p.slow.Close()
+		}
+		if p.access != nil {
+			p.access.Close()
 		}
 	}()
 	schedule := func() {

@@ -28,17 +28,27 @@ type rawConn struct {
 	f     *os.File
 	rc    syscall.RawConn
 	laddr net.Addr
+	raddr net.Addr
 }
 
-// newRawConn takes over fd, an accepted non-blocking socket.
+// newRawConn takes over fd, an accepted non-blocking socket. For TCP the
+// peer's address is read once (the access log's %R); a Unix peer has none.
 func newRawConn(fd int, laddr net.Addr) (*rawConn, error) {
+	raddr := laddr
+	if _, tcp := laddr.(*net.TCPAddr); tcp {
+		if sa, err := unix.Getpeername(fd); err == nil {
+			raddr = sockaddrToAddr(sa)
+		}
+	} else {
+		raddr = &net.UnixAddr{Net: "unix"}
+	}
 	f := os.NewFile(uintptr(fd), "fcgi-conn")
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &rawConn{f: f, rc: rc, laddr: laddr}, nil
+	return &rawConn{f: f, rc: rc, laddr: laddr, raddr: raddr}, nil
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
@@ -102,7 +112,7 @@ func (c *rawConn) Write(p []byte) (int, error) {
 
 func (c *rawConn) Close() error                       { return c.f.Close() }
 func (c *rawConn) LocalAddr() net.Addr                { return c.laddr }
-func (c *rawConn) RemoteAddr() net.Addr               { return c.laddr }
+func (c *rawConn) RemoteAddr() net.Addr               { return c.raddr }
 func (c *rawConn) SetDeadline(t time.Time) error      { return c.f.SetDeadline(t) }
 func (c *rawConn) SetReadDeadline(t time.Time) error  { return c.f.SetReadDeadline(t) }
 func (c *rawConn) SetWriteDeadline(t time.Time) error { return c.f.SetWriteDeadline(t) }

@@ -62,6 +62,11 @@ func Serve(h http.Handler, opts ...Option) error {
 		s.sb = sb
 		s.pages = attachPages()
 	}
+	alog, err := openAccessLog()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "gofpm worker: access log disabled:", err)
+	}
+	s.alog = alog
 	if s.ln == nil {
 		l, err := inheritedListener()
 		if errors.Is(err, errNotSocket) {
@@ -84,6 +89,7 @@ type server struct {
 	noSlot      bool
 	sb          *slotWriter // scoreboard slot; nil without a gofpm master
 	pages       *pageRelay  // the master's status and ping pages; nil without
+	alog        *accessLog  // the pool's access log; nil = off
 
 	requests atomic.Int64 // requests started
 	slots    chan struct{}
@@ -137,7 +143,7 @@ func (s *server) serve(h http.Handler) error {
 			}
 		}()
 	}
-	err := fcgi.Serve(&limitListener{s}, s.count(h))
+	err := fcgi.Serve(&limitListener{s}, s.alog.wrap(s.count(h)))
 	select {
 	case <-s.stopping:
 	default:
@@ -211,6 +217,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-s.slots
 		return nil, err
 	}
+	s.alog.accepted(c)
 	s.mu.Lock()
 	s.conns++
 	s.mu.Unlock()
