@@ -144,6 +144,19 @@ func newApp() *cli.App {
 				Action: pingCmd,
 			},
 			{
+				Name:      "import-php-fpm",
+				ArgsUsage: "FILE.conf...",
+				Usage:     "translate php-fpm ini files (php-fpm.conf with its includes, pool files) to gofpm TOML",
+				UsageText: "gofpm import-php-fpm -o /etc/gofpm/pool.toml /etc/php/8.2/fpm/php-fpm.conf\n" +
+					"gofpm import-php-fpm /etc/php/8.2/fpm/pool.d/www.conf > pool.toml",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)"},
+					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`"},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)"},
+				},
+				Action: importPHPFPM,
+			},
+			{
 				Name:  "version",
 				Usage: "print the version, Go version and commit",
 				Action: func(c *cli.Context) error {
@@ -406,5 +419,32 @@ func pingCmd(c *cli.Context) error {
 		return cli.Exit(fmt.Sprintf("ping %s: answered %q, want %q", c.String("socket"), body, c.String("response")), 1)
 	}
 	fmt.Fprintln(c.App.Writer, string(body))
+	return nil
+}
+
+func importPHPFPM(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.Exit("give one or more php-fpm configuration files", 64)
+	}
+	out, warnings, err := fpm.ImportPHPFPM(c.Args().Slice(), fpm.ImportOptions{PHPCGI: c.String("php-cgi"), Prefix: c.String("prefix")})
+	if err != nil {
+		return cli.Exit(err.Error(), exitConfig)
+	}
+	for _, w := range warnings {
+		fmt.Fprintln(c.App.ErrWriter, "gofpm: warning: "+w)
+	}
+	path := c.String("output")
+	if path == "" {
+		_, err := c.App.Writer.Write(out)
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return cli.Exit(err.Error(), 1)
+	}
 	return nil
 }
