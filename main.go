@@ -235,7 +235,11 @@ func runMaster(c *cli.Context) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 64)
 	}
-	m := fpm.New(cfg, log, fpm.Options{LogFile: lf, PIDFile: c.String("pid")})
+	exe, _ := os.Executable()
+	m := fpm.New(cfg, log, fpm.Options{
+		LogFile: lf, PIDFile: c.String("pid"), Executable: exe,
+		LoadOptions: fpm.LoadOptions{AllowRoot: c.Bool("allow-to-run-as-root"), Euid: os.Geteuid()},
+	})
 	if err := m.Run(context.Background()); err != nil {
 		log.Error().Err(err).Msg(err.Error())
 		return cli.Exit("", exitRuntime)

@@ -57,7 +57,7 @@ command = ["{{HELLO}}"]
 pm = "dynamic"
 pm_max_children = 6
 pm_start_servers = 2
-pm_min_spare_servers = 1
+pm_min_spare_servers = 2
 pm_max_spare_servers = 3
 
 [http]

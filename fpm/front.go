@@ -38,7 +38,7 @@ type front struct {
 	client *fcgi.Client
 }
 
-func newFront(cfg *Config, log zerolog.Logger, pools []*pool) (*front, error) {
+func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*front, error) {
 	hc := cfg.HTTP
 	pc := cfg.Pools[hc.DefaultPool]
 	if pc == nil {
@@ -48,7 +48,13 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool) (*front, error) {
 	if err != nil {
 		return nil, fmt.Errorf("http: default pool: %w", err)
 	}
-	ln, err := net.Listen("tcp", hc.Listen)
+	var ln net.Listener
+	if f := inh.take("http:" + hc.Listen); f != nil {
+		ln, err = net.FileListener(f)
+		f.Close()
+	} else {
+		ln, err = net.Listen("tcp", hc.Listen)
+	}
 	if err != nil {
 		return nil, err
 	}

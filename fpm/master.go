@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,6 +21,11 @@ type Options struct {
 	LogFile *LogFile
 	// PIDFile overrides the config's pid (--pid).
 	PIDFile string
+	// LoadOptions are used again to validate the configuration on reload.
+	LoadOptions LoadOptions
+	// Executable is the gofpm binary a reload starts (the path the master
+	// was started from, so a binary replaced there takes over).
+	Executable string
 }
 
 // Master runs the pools of one configuration.
@@ -30,6 +36,9 @@ type Master struct {
 	pools []*pool
 	front *front
 	pages []*pageServer // pm_status_listen servers
+
+	inh       inherited // sockets from the master this one replaced
+	successor int       // pid of the master that took over after a reload
 
 	faultMu sync.Mutex
 	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
@@ -87,6 +96,11 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	defer signal.Stop(sigs)
 
 	m.log.Info().Int("pid", os.Getpid()).Msgf("fpm is running, pid %d", os.Getpid())
+	inh, err := takeInherited()
+	if err != nil {
+		return err
+	}
+	m.inh = inh
 	if err := m.start(); err != nil {
 		m.closeSockets()
 		return err
@@ -103,6 +117,8 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		defer removePIDFile(pidFile, os.Getpid())
 	}
 	m.log.Info().Msg("ready to handle connections")
+	m.inh.closeRest()
+	go m.announceReady()
 
 	graceful := false
 loop:
@@ -122,7 +138,16 @@ loop:
 			case unix.SIGUSR1:
 				m.reopenLogs()
 			case unix.SIGUSR2, unix.SIGHUP:
-				m.log.Warn().Str("signal", signalName(s.(unix.Signal))).Msg("reload is not implemented yet; the signal is ignored")
+				m.log.Info().Str("signal", signalName(s.(unix.Signal))).Msg("Reloading in progress ...")
+				if err := m.reload(); err != nil {
+					for _, line := range strings.Split(err.Error(), "\n") {
+						m.log.Error().Msgf("reload failed: %s", line)
+					}
+					continue
+				}
+				m.log.Info().Int("successor", m.successor).Msgf("new master %d is ready; the old workers finish their requests and leave", m.successor)
+				graceful = true
+				break loop
 			}
 		}
 	}
@@ -173,7 +198,7 @@ func (m *Master) start() error {
 		}
 		sc := *p.cfg
 		sc.Listen = p.cfg.PMStatusListen
-		f, err := m.listen(&sc)
+		f, err := m.listen(&sc) // inherited too, by its address
 		if err != nil {
 			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
 		}
@@ -184,7 +209,7 @@ func (m *Master) start() error {
 		m.pages = append(m.pages, ps)
 	}
 	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {
-		f, err := newFront(m.cfg, m.log, m.pools)
+		f, err := newFront(m.cfg, m.log, m.pools, m.inh)
 		if err != nil {
 			return err
 		}
@@ -202,8 +227,26 @@ func (m *Master) start() error {
 	return nil
 }
 
+// announceReady tells a predecessor master, if there is one, that this
+// master's workers are ready, so it can retire its own.
+func (m *Master) announceReady() {
+	deadline := time.After(readyTimeout)
+	for _, p := range m.pools {
+		select {
+		case <-p.ready:
+		case <-deadline:
+			m.log.Warn().Msgf("[pool %s] workers not ready within %s", p.cfg.Name, readyTimeout)
+		}
+	}
+	signalReady()
+}
+
 // listen creates the pool's listening socket.
 func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
+	if f := m.inh.take(pc.Listen); f != nil {
+		m.log.Info().Msgf("using inherited socket fd=%d, %q", f.Fd(), pc.Listen)
+		return f, nil
+	}
 	backlog := pc.ListenBacklog
 	if backlog <= 0 {
 		backlog = unix.SOMAXCONN
@@ -256,10 +299,14 @@ func (m *Master) stop(graceful bool) {
 	m.closeSockets()
 }
 
-// closeSockets closes the pools' sockets and removes the socket files.
+// closeSockets closes the pools' sockets and removes the socket files,
+// unless a successor has them now.
 func (m *Master) closeSockets() {
 	for _, p := range m.pools {
 		p.sock.Close()
+		if m.successor != 0 {
+			continue
+		}
 		for _, path := range []string{p.cfg.Listen, p.cfg.PMStatusListen} {
 			if path == "" || !isUnixAddr(path) {
 				continue

@@ -75,6 +75,7 @@ type pool struct {
 	waiting  chan struct{} // ondemand: a connection waits on the socket
 	recycle  chan string   // recycle every worker gracefully, for the reason given
 	statusC  chan chan *poolReport
+	ready    chan struct{} // closed once the first workers are up (reload handover)
 	started  time.Time
 
 	wanted   int // workers the pool means to have (static: max_children)
@@ -107,6 +108,7 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*poo
 		waiting:  make(chan struct{}, 1),
 		recycle:  make(chan string, 1),
 		statusC:  make(chan chan *poolReport),
+		ready:    make(chan struct{}),
 		started:  time.Now(),
 		pm:       pmState{spawnRate: 1},
 		count:    poolCounters{recycled: map[string]uint64{}},
@@ -252,6 +254,10 @@ func (p *pool) run() {
 	defer maint.Stop()
 	beat := time.NewTicker(p.heartbeat())
 	defer beat.Stop()
+	// Until the first workers are up, look often: a reload waits for it.
+	readyTick := time.NewTicker(20 * time.Millisecond)
+	defer readyTick.Stop()
+	readyC := readyTick.C
 	if p.cfg.PM == "ondemand" && p.probe != nil {
 		stopWatch := p.watchSocket()
 		defer stopWatch()
@@ -289,6 +295,13 @@ func (p *pool) run() {
 					p.act(a)
 				}
 				schedule()
+			}
+		case now := <-readyC:
+			p.refresh(now)
+			if p.isReady() {
+				close(p.ready)
+				readyTick.Stop()
+				readyC = nil
 			}
 		case now := <-beat.C:
 			if stopping == nil {
@@ -346,6 +359,21 @@ func (p *pool) run() {
 			p.signalAll(unix.SIGKILL)
 		}
 	}
+}
+
+// isReady reports whether the pool has the workers it starts with, each
+// past its start (seen idle or busy).
+func (p *pool) isReady() bool {
+	n := 0
+	for _, c := range p.children {
+		if c.state == wsStarting {
+			return false
+		}
+		if !c.stopping {
+			n++
+		}
+	}
+	return n >= p.wanted
 }
 
 // snapshot lists the children for the pm's decision functions.

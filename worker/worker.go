@@ -218,10 +218,15 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	s.alog.accepted(c)
+	// A new connection is busy from its accept, not from its first byte:
+	// a graceful stop must not exit between taking a connection from the
+	// queue and reading the request the web server is sending on it.
 	s.mu.Lock()
 	s.conns++
+	s.busy++
+	s.sb.accepted()
 	s.mu.Unlock()
-	return &conn{Conn: c, s: s}, nil
+	return &conn{Conn: c, s: s, busy: true}, nil
 }
 
 func (l *limitListener) Close() error   { return l.s.ln.Close() }

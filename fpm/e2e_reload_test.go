@@ -1,0 +1,175 @@
+package fpm_test
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReloadUnderLoad: SIGUSR2 five times while 16 clients go through real
+// nginx, with requests of 500 ms in flight at each reload: not one request
+// fails, the new master takes over the pid file, no old process remains.
+// An invalid configuration is refused and the master keeps serving.
+func TestReloadUnderLoad(t *testing.T) {
+	for _, tc := range []struct{ name, pool, fast, slow string }{
+		{"go", `command = ["{{HELLO}}"]`, "/", "/sleep?ms=500"},
+		{"php-cgi", `command = ["/usr/bin/php-cgi8.2"]
+worker_graceful_signal = "SIGTERM"`, "/hello.php", "/sleep.php"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "php-cgi" {
+				requirePHPCGI(t)
+			}
+			testReload(t, tc.pool, tc.fast, tc.slow)
+		})
+	}
+}
+
+func testReload(t *testing.T, poolLines, fast, slow string) {
+	dir := shortTempDir(t)
+	os.WriteFile(filepath.Join(dir, "hello.php"), []byte(`<?php echo "hello pid=", getmypid(), "\n";`), 0o644)
+	os.WriteFile(filepath.Join(dir, "sleep.php"), []byte(`<?php usleep(500000); echo "slept pid=", getmypid(), "\n";`), 0o644)
+	text := `
+pid = "{{DIR}}/gofpm.pid"
+process_control_timeout = "10s"
+
+[pool.www]
+listen = "{{DIR}}/www.sock"
+listen_mode = "0666"
+` + poolLines + `
+pm = "static"
+pm_max_children = 4
+`
+	conf := writeConfig(t, dir, text)
+	logPath := filepath.Join(dir, "master.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	args := []string{"run", "-c", conf, "--log-format", "json"}
+	if os.Geteuid() == 0 {
+		args = append(args, "-R")
+	}
+	cmd := exec.Command(bins.gofpm, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go cmd.Wait()
+	pidFile := filepath.Join(dir, "gofpm.pid")
+	current := func() int {
+		b, _ := os.ReadFile(pidFile)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	t.Cleanup(func() {
+		for _, pid := range []int{current(), cmd.Process.Pid} {
+			if pid > 0 && alive(pid) {
+				syscall.Kill(pid, syscall.SIGTERM)
+				eventually(t, 15*time.Second, "master gone", func() bool { return !alive(pid) })
+			}
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("masters' log:\n%s", b)
+		}
+	})
+	logCount := func(s string) int {
+		b, _ := os.ReadFile(logPath)
+		return strings.Count(string(b), s)
+	}
+	eventually(t, 10*time.Second, "ready", func() bool {
+		return logCount("ready to handle connections") == 1 && len(childrenOf(cmd.Process.Pid)) == 4
+	})
+	first := cmd.Process.Pid
+	oldWorkers := childrenOf(first)
+	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "www.sock")))
+
+	var ok, failed atomic.Int64
+	var failures sync.Map
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			path := fast
+			if i%4 == 0 {
+				path = slow
+			}
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := ng.client.Get("http://localhost" + path)
+				if err != nil {
+					failed.Add(1)
+					failures.Store(err.Error(), true)
+					continue
+				}
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failed.Add(1)
+					failures.Store(fmt.Sprint("status ", resp.StatusCode), true)
+					continue
+				}
+				ok.Add(1)
+			}
+		})
+	}
+	progress := func(n int64) {
+		from := ok.Load()
+		eventually(t, 10*time.Second, "requests flowing", func() bool { return ok.Load() >= from+n })
+	}
+	progress(50)
+	// An invalid configuration: refused, the master keeps serving.
+	writeConfig(t, dir, strings.Replace(text, "pm_max_children = 4", "pm_max_children = 0", 1))
+	syscall.Kill(current(), syscall.SIGUSR2)
+	eventually(t, 5*time.Second, "the refusal", func() bool { return logCount("reload failed") > 0 })
+	writeConfig(t, dir, text)
+	progress(50)
+	for i := 1; i <= 5; i++ {
+		before := current()
+		syscall.Kill(before, syscall.SIGUSR2)
+		eventually(t, 30*time.Second, fmt.Sprintf("reload %d", i), func() bool {
+			return logCount("is ready; the old workers finish") == i && current() != before
+		})
+		progress(50)
+	}
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		var kinds []string
+		failures.Range(func(k, _ any) bool { kinds = append(kinds, k.(string)); return true })
+		t.Fatalf("%d of %d requests failed across 5 reloads: %v", failed.Load(), ok.Load()+failed.Load(), kinds)
+	}
+	t.Logf("%d requests, 0 failed, across 5 reloads", ok.Load())
+	eventually(t, 15*time.Second, "the first master and its workers gone", func() bool {
+		if alive(first) {
+			return false
+		}
+		for _, pid := range oldWorkers {
+			if alive(pid) {
+				return false
+			}
+		}
+		return true
+	})
+	if _, err := os.Stat(filepath.Join(dir, "www.sock")); err != nil {
+		t.Errorf("socket file gone after reloads: %v", err)
+	}
+	if code, _ := httpGet(t, ng.client, "http://localhost"+fast); code != 200 {
+		t.Errorf("after the reloads: %d", code)
+	}
+	_ = http.StatusOK
+}

@@ -1,0 +1,177 @@
+package fpm
+
+// This file is the graceful reload (SIGUSR2, SIGHUP): the whole new
+// configuration is read and validated first; an invalid one is logged and
+// the master keeps serving. A valid one starts a new master — the gofpm
+// binary found at the original path, so a replaced binary takes over —
+// that inherits every listening socket, starts its workers on them, and
+// says when they are ready. Only then does the old master retire its
+// workers gracefully (requests in flight finish, bounded by
+// process_control_timeout) and exit, leaving the sockets open in the new
+// master: no connection is refused and none waits for the old generation.
+//
+// Handover: the sockets are fds 3, 4, ... of the new master, named in
+// GOFPM_INHERIT ("3=/run/gofpm/www.sock,4=http:127.0.0.1:8080"); the new
+// master reports readiness by closing the pipe on the fd in GOFPM_READY_FD
+// after writing one byte.
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Environment of a master started by a reload.
+const (
+	envInherit = "GOFPM_INHERIT"
+	envReadyFD = "GOFPM_READY_FD"
+)
+
+// readyTimeout bounds how long the old master waits for the new one.
+const readyTimeout = 60 * time.Second
+
+// inherited are the sockets a master got from its predecessor, by address.
+type inherited map[string]*os.File
+
+// takeInherited reads GOFPM_INHERIT and clears it, so the master's own
+// children do not see it.
+func takeInherited() (inherited, error) {
+	v := os.Getenv(envInherit)
+	os.Unsetenv(envInherit)
+	if v == "" {
+		return nil, nil
+	}
+	in := inherited{}
+	for _, item := range strings.Split(v, ",") {
+		fdText, addr, ok := strings.Cut(item, "=")
+		fd, err := strconv.Atoi(fdText)
+		if !ok || err != nil || fd < 3 {
+			return nil, fmt.Errorf("%s: malformed entry %q", envInherit, item)
+		}
+		in[addr] = os.NewFile(uintptr(fd), addr)
+	}
+	return in, nil
+}
+
+// take returns the inherited socket for addr and forgets it.
+func (in inherited) take(addr string) *os.File {
+	f := in[addr]
+	delete(in, addr)
+	return f
+}
+
+// closeRest closes the sockets nobody took (pools the new configuration
+// dropped).
+func (in inherited) closeRest() {
+	for addr, f := range in {
+		f.Close()
+		delete(in, addr)
+	}
+}
+
+// signalReady tells the predecessor, if any, that this master's workers
+// are ready.
+func signalReady() {
+	v := os.Getenv(envReadyFD)
+	os.Unsetenv(envReadyFD)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return
+	}
+	f := os.NewFile(uintptr(fd), "gofpm-ready")
+	f.Write([]byte{1})
+	f.Close()
+}
+
+// reload validates the configuration and starts a successor master with
+// the sockets. It returns nil once the successor is ready (the caller then
+// retires its workers and exits) or an error, and the master goes on.
+func (m *Master) reload() error {
+	if _, err := Load(m.cfg.Path, m.opt.LoadOptions); err != nil {
+		return fmt.Errorf("the new configuration is not valid, keeping the running one:\n%w", err)
+	}
+	var files []*os.File
+	var names []string
+	add := func(addr string, f *os.File) {
+		names = append(names, strconv.Itoa(3+len(files))+"="+addr)
+		files = append(files, f)
+	}
+	for _, p := range m.pools {
+		add(p.cfg.Listen, p.sock)
+	}
+	for _, ps := range m.pages {
+		f, err := listenerFile(ps.ln)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		add(ps.pool.cfg.PMStatusListen, f)
+	}
+	if m.front != nil {
+		f, err := listenerFile(m.front.ln)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		add("http:"+m.cfg.HTTP.Listen, f)
+	}
+	readyR, readyW, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer readyR.Close()
+	files = append(files, readyW)
+	readyFD := 2 + len(files)
+
+	exe := m.opt.Executable
+	if exe == "" {
+		exe, _ = os.Executable()
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), envInherit+"="+strings.Join(names, ","), envReadyFD+"="+strconv.Itoa(readyFD))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
+	cmd.ExtraFiles = files
+	m.log.Info().Msgf("reloading: starting %s %s", exe, strings.Join(os.Args[1:], " "))
+	if err := cmd.Start(); err != nil {
+		readyW.Close()
+		return fmt.Errorf("starting the new master: %w", err)
+	}
+	readyW.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	ready := make(chan bool, 1)
+	go func() {
+		var b [1]byte
+		n, _ := readyR.Read(b[:])
+		ready <- n == 1
+	}()
+	select {
+	case ok := <-ready:
+		if ok {
+			m.successor = cmd.Process.Pid
+			return nil
+		}
+		err = errors.New("the new master exited before it was ready")
+	case err = <-exited:
+		err = fmt.Errorf("the new master exited before it was ready: %v", err)
+	case <-time.After(readyTimeout):
+		err = fmt.Errorf("the new master was not ready within %s", readyTimeout)
+	}
+	cmd.Process.Kill()
+	return err
+}
+
+// listenerFile returns a dup of a net.Listener's socket.
+func listenerFile(ln net.Listener) (*os.File, error) {
+	type filer interface{ File() (*os.File, error) }
+	f, ok := ln.(filer)
+	if !ok {
+		return nil, fmt.Errorf("cannot hand over a %T", ln)
+	}
+	return f.File()
+}
