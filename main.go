@@ -97,10 +97,11 @@ func newApp() *cli.App {
 			},
 			{
 				Name:      "reload",
-				Usage:     "ask the running master (found through the pid file) to reload: SIGUSR2",
+				Usage:     "validate the configuration, then reload the running master (SIGUSR2) and wait until the new master has taken over",
 				UsageText: "gofpm reload -c pool.toml",
-				Flags:     []cli.Flag{configFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)"}},
-				Action:    func(c *cli.Context) error { return signalMaster(c, syscall.SIGUSR2) },
+				Flags: []cli.Flag{configFlag(), rootFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)"},
+					&cli.DurationFlag{Name: "timeout", Value: 70 * time.Second, Usage: "how long to wait for the new master"}},
+				Action: reloadCmd,
 			},
 			{
 				Name:      "stop",
@@ -451,4 +452,46 @@ func importPHPFPM(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	return nil
+}
+
+// reloadCmd validates the configuration as the master will (so a rejected
+// configuration is reported here, with exit 1, and the master is not even
+// asked), sends SIGUSR2, and waits until the pid file names a new master:
+// the old one hands the pid file over only once the new one is ready.
+func reloadCmd(c *cli.Context) error {
+	cfg, err := load(c)
+	if err != nil {
+		var ce *fpm.ConfigError
+		if errors.As(err, &ce) {
+			fmt.Fprintln(c.App.ErrWriter, strings.TrimRight(ce.Error(), "\n"))
+			return cli.Exit("the configuration is not valid; the running master keeps its own", 1)
+		}
+		return cli.Exit(err.Error(), 1)
+	}
+	pidFile := c.String("pid")
+	if pidFile == "" {
+		pidFile = cfg.Pid
+	}
+	if pidFile == "" {
+		return cli.Exit("the configuration sets no pid file; give --pid FILE", 1)
+	}
+	old, err := fpm.ReadPIDFile(pidFile)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {
+		return cli.Exit(fmt.Sprintf("signalling master %d: %v", old, err), 1)
+	}
+	deadline := time.Now().Add(c.Duration("timeout"))
+	for time.Now().Before(deadline) {
+		if pid, err := fpm.ReadPIDFile(pidFile); err == nil && pid != old {
+			fmt.Fprintf(c.App.Writer, "reloaded: master %d handed over to %d\n", old, pid)
+			return nil
+		}
+		if syscall.Kill(old, 0) != nil {
+			return cli.Exit(fmt.Sprintf("master %d exited during the reload; see its log", old), 1)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the pid file: there is no event to wait on
+	}
+	return cli.Exit(fmt.Sprintf("master %d did not hand over within %s; it keeps serving; see its log", old, c.Duration("timeout")), 1)
 }

@@ -49,9 +49,13 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 		return nil, fmt.Errorf("http: default pool: %w", err)
 	}
 	var ln net.Listener
-	if f := inh.take("http:" + hc.Listen); f != nil {
-		ln, err = net.FileListener(f)
-		f.Close()
+	sf := inh.take("http:"+hc.Listen, "http")
+	if sf == nil {
+		sf = inh.take(hc.Listen) // a systemd socket without a name
+	}
+	if sf != nil {
+		ln, err = net.FileListener(sf)
+		sf.Close()
 	} else {
 		ln, err = net.Listen("tcp", hc.Listen)
 	}

@@ -37,7 +37,9 @@ type Master struct {
 	front *front
 	pages []*pageServer // pm_status_listen servers
 
-	inh       inherited // sockets from the master this one replaced
+	inh       inherited // sockets from the master this one replaced, or from systemd
+	activated bool      // the sockets came from systemd, which owns their files
+	reloaded  bool      // started by a reload: a predecessor waits for us
 	successor int       // pid of the master that took over after a reload
 
 	faultMu sync.Mutex
@@ -100,6 +102,12 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	if inh == nil { // not a reload: systemd may have passed sockets
+		if inh, err = socketActivation(); err != nil {
+			return err
+		}
+		m.activated = inh != nil
+	}
 	m.inh = inh
 	if err := m.start(); err != nil {
 		m.closeSockets()
@@ -109,16 +117,20 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	if pidFile == "" {
 		pidFile = m.cfg.Pid
 	}
-	if pidFile != "" {
+	// After a reload the pid file changes hands only once this master is
+	// ready (gofpm reload waits for that); otherwise it is written now.
+	if pidFile != "" && !m.reloaded {
 		if err := writePIDFile(pidFile, os.Getpid()); err != nil {
 			m.stop(false)
 			return err
 		}
+	}
+	if pidFile != "" {
 		defer removePIDFile(pidFile, os.Getpid())
 	}
 	m.log.Info().Msg("ready to handle connections")
 	m.inh.closeRest()
-	go m.announceReady()
+	go m.announceReady(pidFile)
 
 	graceful := false
 loop:
@@ -162,6 +174,9 @@ loop:
 			}
 		}
 	}()
+	if m.successor == 0 {
+		sdNotify("STOPPING=1")
+	}
 	m.stop(graceful)
 	m.log.Info().Msg("exiting, bye-bye!")
 	return nil
@@ -197,8 +212,8 @@ func (m *Master) start() error {
 			continue
 		}
 		sc := *p.cfg
-		sc.Listen = p.cfg.PMStatusListen
-		f, err := m.listen(&sc) // inherited too, by its address
+		sc.Listen, sc.Name = p.cfg.PMStatusListen, p.cfg.Name+"-status"
+		f, err := m.listen(&sc) // inherited too, by its address or "<pool>-status"
 		if err != nil {
 			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
 		}
@@ -229,7 +244,7 @@ func (m *Master) start() error {
 
 // announceReady tells a predecessor master, if there is one, that this
 // master's workers are ready, so it can retire its own.
-func (m *Master) announceReady() {
+func (m *Master) announceReady(pidFile string) {
 	deadline := time.After(readyTimeout)
 	for _, p := range m.pools {
 		select {
@@ -238,12 +253,19 @@ func (m *Master) announceReady() {
 			m.log.Warn().Msgf("[pool %s] workers not ready within %s", p.cfg.Name, readyTimeout)
 		}
 	}
+	if m.reloaded && pidFile != "" {
+		if err := writePIDFile(pidFile, os.Getpid()); err != nil {
+			m.log.Error().Err(err).Msgf("%v", err)
+		}
+	}
 	signalReady()
+	// MAINPID: after a reload systemd must follow the new master.
+	sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=Ready to handle connections", os.Getpid()))
 }
 
 // listen creates the pool's listening socket.
 func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
-	if f := m.inh.take(pc.Listen); f != nil {
+	if f := m.inh.take(pc.Listen, pc.Name); f != nil {
 		m.log.Info().Msgf("using inherited socket fd=%d, %q", f.Fd(), pc.Listen)
 		return f, nil
 	}
@@ -304,7 +326,7 @@ func (m *Master) stop(graceful bool) {
 func (m *Master) closeSockets() {
 	for _, p := range m.pools {
 		p.sock.Close()
-		if m.successor != 0 {
+		if m.successor != 0 || m.activated {
 			continue
 		}
 		for _, path := range []string{p.cfg.Listen, p.cfg.PMStatusListen} {

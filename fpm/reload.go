@@ -24,6 +24,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Environment of a master started by a reload.
@@ -58,19 +60,38 @@ func takeInherited() (inherited, error) {
 	return in, nil
 }
 
-// take returns the inherited socket for addr and forgets it.
-func (in inherited) take(addr string) *os.File {
+// take returns the inherited socket for addr (or, from systemd, for the
+// name given in LISTEN_FDNAMES) and forgets it.
+func (in inherited) take(addr string, name ...string) *os.File {
+	for _, n := range name {
+		if f := in["name:"+n]; f != nil {
+			in.forget(f)
+			return f
+		}
+	}
 	f := in[addr]
-	delete(in, addr)
+	if f != nil {
+		in.forget(f)
+	}
 	return f
+}
+
+// forget drops every key of f (a systemd socket is there by name and by
+// address).
+func (in inherited) forget(f *os.File) {
+	for k, g := range in {
+		if g == f {
+			delete(in, k)
+		}
+	}
 }
 
 // closeRest closes the sockets nobody took (pools the new configuration
 // dropped).
 func (in inherited) closeRest() {
-	for addr, f := range in {
+	for _, f := range in {
+		in.forget(f)
 		f.Close()
-		delete(in, addr)
 	}
 }
 
@@ -137,6 +158,7 @@ func (m *Master) reload() error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	cmd.ExtraFiles = files
 	m.log.Info().Msgf("reloading: starting %s %s", exe, strings.Join(os.Args[1:], " "))
+	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 	if err := cmd.Start(); err != nil {
 		readyW.Close()
 		return fmt.Errorf("starting the new master: %w", err)
@@ -174,4 +196,12 @@ func listenerFile(ln net.Listener) (*os.File, error) {
 		return nil, fmt.Errorf("cannot hand over a %T", ln)
 	}
 	return f.File()
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, for systemd's reload
+// protocol.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts)
+	return ts.Nano() / 1000
 }
