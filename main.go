@@ -238,7 +238,7 @@ func runMaster(c *cli.Context) error {
 	}
 	exe, _ := os.Executable()
 	m := fpm.New(cfg, log, fpm.Options{
-		LogFile: lf, PIDFile: c.String("pid"), Executable: exe,
+		LogFile: lf, PIDFile: c.String("pid"), Executable: exe, Version: version,
 		LoadOptions: fpm.LoadOptions{AllowRoot: c.Bool("allow-to-run-as-root"), Euid: os.Geteuid()},
 	})
 	if err := m.Run(context.Background()); err != nil {

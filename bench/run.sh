@@ -5,7 +5,9 @@
 #   bench/run.sh -r 5 -d 10s     5 rounds, wrk -d 10s
 #   CONNS="16" bench/run.sh      only 16 connections
 #   SCENARIOS="Z" bench/run.sh   only gofpm (B = php-fpm static, C = php-fpm dynamic and
-#                                ondemand with cold start, F = C libfcgi, Z = gofpm)
+#                                ondemand with cold start, F = C libfcgi, Z = gofpm,
+#                                I = php-fpm reload storm, R = gofpm reload storm)
+#   SCENARIOS="I R" RELOADS=10 bench/run.sh -r 1   the reload storm, php-fpm beside gofpm
 #
 # The peers' scenarios and helpers come from ../shared/bench (SHARED_BENCH);
 # they start only what they need on 127.0.0.1 and in temp dirs, and stop it
@@ -41,11 +43,13 @@ export SHARED_BENCH GOFPM_BIN=$ROOT/bin/gofpm HELLO_BIN=$ROOT/bin/hello
 	echo "settings: rounds=$ROUNDS duration=$DUR conns=${CONNS:-16 64}"
 } | tee "$OUT/env.txt" >&2
 for ((r = 1; r <= ROUNDS; r++)); do
-	for letter in ${SCENARIOS:-B F Z}; do
+	for letter in ${SCENARIOS:-B F Z I R}; do
 		case $letter in
 		B) s=$SHARED_BENCH/scenarios/B-phpfpm-static.sh ;;
 		C) s=$SHARED_BENCH/scenarios/C-phpfpm-dynamic-ondemand.sh ;;
 		F) s=$SHARED_BENCH/scenarios/F-libfcgi-c.sh ;;
+		I) s=$SHARED_BENCH/scenarios/I-phpfpm-reload.sh ;;
+		R) s=$HERE/reload-scenario.sh ;;
 		Z) s=$HERE/gofpm-scenario.sh ;;
 		*) echo "unknown scenario $letter" >&2; exit 2 ;;
 		esac

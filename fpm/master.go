@@ -26,6 +26,8 @@ type Options struct {
 	// Executable is the gofpm binary a reload starts (the path the master
 	// was started from, so a binary replaced there takes over).
 	Executable string
+	// Version is logged at start, so a reload shows which binary took over.
+	Version string
 }
 
 // Master runs the pools of one configuration.
@@ -97,7 +99,8 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGHUP)
 	defer signal.Stop(sigs)
 
-	m.log.Info().Int("pid", os.Getpid()).Msgf("fpm is running, pid %d", os.Getpid())
+	m.log.Info().Int("pid", os.Getpid()).Str("version", m.opt.Version).Msgf("fpm is running, pid %d", os.Getpid())
+	m.log.Info().Msgf("gofpm version %s", m.opt.Version)
 	inh, err := takeInherited()
 	if err != nil {
 		return err
@@ -129,7 +132,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		defer removePIDFile(pidFile, os.Getpid())
 	}
 	m.log.Info().Msg("ready to handle connections")
-	m.inh.closeRest()
+	m.inh.closeRest(!m.activated) // pools the new configuration dropped
 	go m.announceReady(pidFile)
 
 	graceful := false

@@ -87,11 +87,15 @@ func (in inherited) forget(f *os.File) {
 }
 
 // closeRest closes the sockets nobody took (pools the new configuration
-// dropped).
-func (in inherited) closeRest() {
-	for _, f := range in {
+// dropped) and, with unlink, removes their socket files: the old master
+// leaves them in place for its successor.
+func (in inherited) closeRest(unlink bool) {
+	for addr, f := range in {
 		in.forget(f)
 		f.Close()
+		if unlink && strings.HasPrefix(addr, "/") {
+			os.Remove(addr)
+		}
 	}
 }
 

@@ -1,0 +1,109 @@
+package fpm_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestReloadNewBinaryAndPools: a gofpm binary replaced on disk takes over on
+// SIGUSR2 (the new master logs the new version), and one reload adds a
+// pool, removes one and changes one (pm_max_children 2 → 4).
+func TestReloadNewBinaryAndPools(t *testing.T) {
+	dir := shortTempDir(t)
+	bin := filepath.Join(dir, "gofpm")
+	build := func(version, out string) {
+		cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+version, "-o", out, "github.com/gofpm/gofpm")
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("building %s: %v %s", version, err, b)
+		}
+	}
+	build("reload-A", bin)
+	conf := func(a int, withB, withC bool) string {
+		s := `pid = "{{DIR}}/gofpm.pid"
+[pool.a]
+listen = "{{DIR}}/a.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = ` + strconv.Itoa(a) + `
+pm_status_path = "/status"
+pm_status_listen = "{{DIR}}/a-status.sock"
+`
+		if withB {
+			s += "[pool.b]\nlisten = \"{{DIR}}/b.sock\"\ncommand = [\"{{HELLO}}\"]\npm = \"static\"\npm_max_children = 1\n"
+		}
+		if withC {
+			s += "[pool.c]\nlisten = \"{{DIR}}/c.sock\"\ncommand = [\"{{HELLO}}\"]\npm = \"static\"\npm_max_children = 1\n"
+		}
+		return s
+	}
+	path := writeConfig(t, dir, conf(2, true, false))
+	logPath := filepath.Join(dir, "master.log")
+	logf, _ := os.Create(logPath)
+	defer logf.Close()
+	cmd := exec.Command(bin, "run", "-c", path, "-R", "--log-format", "json")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go cmd.Wait()
+	pidFile := filepath.Join(dir, "gofpm.pid")
+	current := func() int {
+		b, _ := os.ReadFile(pidFile)
+		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return n
+	}
+	t.Cleanup(func() {
+		for _, pid := range []int{current(), cmd.Process.Pid} {
+			if pid > 0 && alive(pid) {
+				syscall.Kill(pid, syscall.SIGTERM)
+				eventually(t, 15*time.Second, "master gone", func() bool { return !alive(pid) })
+			}
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("log:\n%s", b)
+		}
+	})
+	logHas := func(s string) bool {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), s)
+	}
+	eventually(t, 10*time.Second, "first master up", func() bool { return len(childrenOf(cmd.Process.Pid)) == 3 })
+	if !logHas("gofpm version reload-A") {
+		t.Fatal("first master does not log its version")
+	}
+	// Replace the binary as a package manager does (new file, rename).
+	build("reload-B", bin+".new")
+	if err := os.Rename(bin+".new", bin); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, dir, conf(4, false, true))
+	syscall.Kill(cmd.Process.Pid, syscall.SIGUSR2)
+	eventually(t, 30*time.Second, "the new master", func() bool { return current() != cmd.Process.Pid && current() > 0 })
+	newPid := current()
+	if !logHas("gofpm version reload-B") {
+		t.Errorf("the new master does not run the new binary")
+	}
+	eventually(t, 10*time.Second, "5 workers under the new master", func() bool { return len(childrenOf(newPid)) == 5 })
+	eventually(t, 15*time.Second, "the old master gone", func() bool { return !alive(cmd.Process.Pid) })
+	_, body := splitCGI(t, cgiFCGI(t, filepath.Join(dir, "a-status.sock"), "/status", ""))
+	if !strings.Contains(body, "total processes:      4\n") {
+		t.Errorf("pool a after the reload:\n%s", body)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c.sock")); err != nil {
+		t.Errorf("added pool c has no socket: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b.sock")); !os.IsNotExist(err) {
+		t.Errorf("removed pool b's socket is still there: %v", err)
+	}
+	_, body = splitCGI(t, cgiFCGI(t, filepath.Join(dir, "c.sock"), "/", ""))
+	if !strings.HasPrefix(body, "hello from gofpm worker") {
+		t.Errorf("pool c: %q", body)
+	}
+}
