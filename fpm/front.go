@@ -11,8 +11,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -29,26 +31,34 @@ const serverSoftware = "gofpm"
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
 
 type front struct {
-	pool   *pool   // the default pool, whose status and ping pages the front answers itself
-	pools  []*pool // every pool, for /metrics
-	cfg    *HTTPConfig
-	log    zerolog.Logger
-	ln     net.Listener
-	srv    *http.Server
-	client *fcgi.Client
+	pool    *pool   // the default pool, whose status and ping pages the front answers itself
+	pools   []*pool // every pool, for /metrics
+	cfg     *HTTPConfig
+	log     zerolog.Logger
+	ln      net.Listener
+	srv     *http.Server
+	client  *fcgi.Client            // the default pool's; nil without a default pool
+	clients map[string]*fcgi.Client // by pool name
+	routes  []HTTPRoute             // longest prefix first
 }
 
 func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*front, error) {
 	hc := cfg.HTTP
-	pc := cfg.Pools[hc.DefaultPool]
-	if pc == nil {
-		return nil, errors.New("http: default_pool names no pool")
+	if hc.DefaultPool == "" && len(hc.Routes) == 0 {
+		return nil, errors.New("http: no default_pool and no route: the front would have nothing to serve")
 	}
-	network, address, err := fcgi.ParseAddress(pc.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("http: default pool: %w", err)
+	clients := map[string]*fcgi.Client{}
+	for _, name := range cfg.PoolOrder {
+		network, address, err := fcgi.ParseAddress(cfg.Pools[name].Listen)
+		if err != nil {
+			return nil, fmt.Errorf("http: pool %q: %w", name, err)
+		}
+		clients[name] = &fcgi.Client{Network: network, Address: address, DialTimeout: 5 * time.Second}
 	}
+	routes := slices.Clone(hc.Routes)
+	slices.SortStableFunc(routes, func(a, b HTTPRoute) int { return len(b.Prefix) - len(a.Prefix) })
 	var ln net.Listener
+	var err error
 	sf := inh.take("http:"+hc.Listen, "http")
 	if sf == nil {
 		sf = inh.take(hc.Listen) // a systemd socket without a name
@@ -63,10 +73,12 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 		return nil, err
 	}
 	f := &front{
-		cfg:    hc,
-		log:    log.With().Str("component", "http").Logger(),
-		ln:     ln,
-		client: &fcgi.Client{Network: network, Address: address, DialTimeout: 5 * time.Second},
+		cfg:     hc,
+		log:     log.With().Str("component", "http").Logger(),
+		ln:      ln,
+		client:  clients[hc.DefaultPool],
+		clients: clients,
+		routes:  routes,
 	}
 	f.pools = pools
 	for _, p := range pools {
@@ -117,10 +129,21 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveDashboard(w, r)
 		return
 	}
+	client := f.route(clean)
+	if client == nil {
+		http.NotFound(w, r)
+		return
+	}
+	script, pathInfo, static := f.resolve(clean)
+	if static != "" {
+		http.ServeFile(w, r, static)
+		return
+	}
 	params, err := fcgi.EnvFromRequest(r, fcgi.EnvOptions{
 		DocumentRoot:   f.cfg.Root,
-		ScriptName:     clean,
-		ScriptFilename: filepath.Join(f.cfg.Root, filepath.FromSlash(clean)),
+		ScriptName:     script,
+		ScriptFilename: filepath.Join(f.cfg.Root, filepath.FromSlash(script)),
+		PathInfo:       pathInfo,
 		ServerSoftware: serverSoftware,
 	})
 	if err != nil {
@@ -131,7 +154,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ContentLength == 0 {
 		body = nil // nothing to stream: no stdin goroutine in the client
 	}
-	resp, err := f.client.Do(r.Context(), &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
+	resp, err := client.Do(r.Context(), &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
 	if err != nil {
 		f.log.Error().Err(err).Str("uri", r.RequestURI).Msgf("upstream: %v", err)
 		http.Error(w, "Bad Gateway", http.StatusBadGateway)
@@ -204,4 +227,76 @@ func (f *front) serveMetrics(w http.ResponseWriter) {
 	}
 	w.Header().Set("Content-Type", metricsContentType)
 	writeMetrics(w, sortedReports(reports))
+}
+
+// route picks the pool for a path: the longest [[http.route]] prefix that
+// matches at a path boundary, else default_pool; nil when neither.
+func (f *front) route(clean string) *fcgi.Client {
+	for _, rt := range f.routes {
+		p := strings.TrimSuffix(rt.Prefix, "/")
+		if clean == p || strings.HasPrefix(clean, p+"/") || p == "" {
+			return f.clients[rt.Pool]
+		}
+	}
+	return f.client
+}
+
+// resolve maps a clean request path onto the document root, as nginx's
+// try_files and fastcgi_split_path_info do: an existing file that is not a
+// script is served as a file (static); a directory with an index file runs
+// the index; a path that continues past a script file (/a.php/x) runs the
+// script with PATH_INFO /x. Without [http] root every path goes to the pool
+// as it is.
+func (f *front) resolve(clean string) (script, pathInfo, static string) {
+	if f.cfg.Root == "" {
+		return clean, "", ""
+	}
+	full := filepath.Join(f.cfg.Root, filepath.FromSlash(clean))
+	if fi, err := os.Stat(full); err == nil {
+		if fi.IsDir() {
+			for _, idx := range f.cfg.Index {
+				if st, err := os.Stat(filepath.Join(full, idx)); err == nil && st.Mode().IsRegular() {
+					return path.Join(clean, idx), "", ""
+				}
+			}
+			return clean, "", ""
+		}
+		if fi.Mode().IsRegular() && !f.isScript(clean) {
+			return "", "", full
+		}
+		return clean, "", ""
+	}
+	// PATH_INFO: the longest leading part that is an existing script file.
+	// The split happens on "/" boundaries of a cleaned path (no newline can
+	// reach here: EnvFromRequest refuses control characters), so the
+	// CVE-2019-11043 trick of an empty PATH_INFO through "%0a" does not apply.
+	for i := len(clean) - 1; i > 0; i-- {
+		if clean[i] != '/' {
+			continue
+		}
+		head := clean[:i]
+		if !f.isScript(head) {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(f.cfg.Root, filepath.FromSlash(head))); err == nil && st.Mode().IsRegular() {
+			return head, clean[i:], ""
+		}
+	}
+	return clean, "", ""
+}
+
+// isScript reports whether a path names a script for the pools rather than
+// a file to serve: .php, or an extension in any pool's
+// security_limit_extensions.
+func (f *front) isScript(p string) bool {
+	ext := strings.ToLower(path.Ext(p))
+	if ext == ".php" {
+		return true
+	}
+	for _, pl := range f.pools {
+		if slices.Contains(pl.cfg.SecurityLimitExtensions, ext) {
+			return true
+		}
+	}
+	return false
 }

@@ -25,9 +25,6 @@ func pendingPoolKeys(pc *PoolConfig) []string {
 func pendingGlobalKeys(c *Config) []string {
 	var out []string
 	if h := c.HTTP; h != nil {
-		if len(h.Routes) > 0 {
-			out = append(out, "http.route")
-		}
 		if h.TLSCert != "" {
 			out = append(out, "http.tls_cert/tls_key")
 		}
