@@ -1,5 +1,6 @@
 # gofpm — see README.md. `make run` starts the demo pool, `make test` tests everything.
 GO        ?= go
+CC        ?= cc
 BIN       := bin
 GOFPM     := $(BIN)/gofpm
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
@@ -8,8 +9,8 @@ FUZZTIME  ?= 5s
 # As root, the demo pools run as root too: php-fpm's -R.
 ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 # Packages the integration tests need (Debian).
-DEB_PKGS  := nginx php8.2-cgi libfcgi-bin chromium
-DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium
+DEB_PKGS  := nginx php8.2-cgi libfcgi-bin libfcgi-dev libfcgi-perl chromium
+DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium /usr/include/fcgiapp.h /usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm
 
 .PHONY: all build examples run test unit fuzz vet bench deps check-config clean
 
@@ -19,7 +20,9 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(GOFPM) .
 	$(GO) build -o $(BIN)/hello ./examples/hello
 
+## examples: build every example that needs building (Go, C)
 examples: build
+	$(CC) -O2 -Wall -o $(BIN)/hello-c examples/c/hello.c -lfcgi
 
 ## run: build and start the demo pool (4 Go workers, HTTP front on 127.0.0.1:8080)
 run: build
@@ -43,7 +46,7 @@ vet:
 	$(GO) vet ./...
 
 ## test: deps, vet, gofmt, go test -race ./..., a short fuzz pass, config check of the examples
-test: deps vet build check-config unit fuzz
+test: deps vet examples check-config unit fuzz
 
 unit:
 	$(GO) test -race -count=1 ./...
@@ -61,7 +64,7 @@ fuzz:
 		done; \
 	done
 
-check-config: build
+check-config: examples
 	@for f in examples/*/pool.toml deploy/*/pool.toml; do $(GOFPM) check -c $$f $(ROOTFLAG) >/dev/null || exit 1; done; echo "examples and deploy: configs ok"
 
 ## bench: Go benchmarks and the end-to-end comparison against the peers

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofpm/gofpm/fcgi"
 	"github.com/gofpm/gofpm/fpm"
+	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -156,6 +157,25 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)"},
 				},
 				Action: importPHPFPM,
+			},
+			{
+				Name:   "worker",
+				Usage:  "built-in workers run by the master (not by hand)",
+				Hidden: true,
+				Subcommands: []*cli.Command{{
+					Name:  "cgi",
+					Usage: "the CGI bridge of pools with worker = \"cgi\": FastCGI on fd 0, CGI scripts under root",
+					Action: func(c *cli.Context) error {
+						cfg, err := worker.CGIBridgeFromEnv()
+						if err != nil {
+							return cli.Exit(err.Error(), exitConfig)
+						}
+						if err := worker.Serve(worker.NewCGIBridge(cfg)); err != nil {
+							return cli.Exit(err.Error(), exitRuntime)
+						}
+						return nil
+					},
+				}},
 			},
 			{
 				Name:  "version",

@@ -100,14 +100,23 @@ type spawnSpec struct {
 
 // newSpawnSpec resolves the pool's command, identity and environment.
 func newSpawnSpec(pc *PoolConfig, sock *os.File) (*spawnSpec, error) {
-	if len(pc.Command) == 0 {
+	args := pc.Command
+	if pc.Worker == "cgi" {
+		// The CGI bridge is gofpm itself: `gofpm worker cgi`.
+		exe := selfExecutable
+		if exe == "" {
+			exe, _ = os.Executable()
+		}
+		args = []string{exe, "worker", "cgi"}
+	}
+	if len(args) == 0 {
 		return nil, fmt.Errorf("pool %q: no command", pc.Name)
 	}
-	path, err := exec.LookPath(pc.Command[0])
+	path, err := exec.LookPath(args[0])
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: pc.Command, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
 
 	// Identity: only a root master switches users.
 	home, uname := "", ""
@@ -155,6 +164,13 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File) (*spawnSpec, error) {
 		env[k] = v
 	}
 	env[worker.EnvPool] = pc.Name
+	if pc.Worker == "cgi" {
+		env[worker.EnvCGIRoot] = pc.Root
+		env[worker.EnvCGIExtensions] = strings.Join(pc.SecurityLimitExtensions, ",")
+		if pc.RequestTerminateTimeout > 0 {
+			env[worker.EnvCGITimeout] = pc.RequestTerminateTimeout.D().String()
+		}
+	}
 	if pc.PMStatusPath != "" || pc.PingPath != "" {
 		s.pages = true
 		env[worker.EnvPagesFD] = strconv.Itoa(worker.PagesFD)
@@ -351,3 +367,7 @@ func (c *child) exitReason(clean bool) string {
 	}
 	return "crash"
 }
+
+// selfExecutable is the gofpm binary the master was started from, for the
+// built-in workers (set by the master at start).
+var selfExecutable string

@@ -49,8 +49,8 @@ pool = "go"
 		{"/static.txt", "plain file"},
 		{"/", "index pid="},
 		{"/info.php/extra/path", "script=/info.php path_info=/extra/path"},
-		{"/api/go/anything", "hello from gofpm worker"},
-		{"/api/go", "hello from gofpm worker"},
+		{"/api/go/anything", `{"lang":"go"`},
+		{"/api/go", `{"lang":"go"`},
 	} {
 		code, body := httpGet(t, c, base+tc.path)
 		if code != 200 || !strings.HasPrefix(body, tc.prefix) {
@@ -58,7 +58,7 @@ pool = "go"
 		}
 	}
 	// A prefix matches at path boundaries only: /api/gopher is PHP's.
-	if code, body := httpGet(t, c, base+"/api/gopher"); strings.HasPrefix(body, "hello from gofpm worker") {
+	if code, body := httpGet(t, c, base+"/api/gopher"); strings.HasPrefix(body, `{"lang":"go"`) {
 		t.Errorf("/api/gopher went to the go pool: %d %q", code, body)
 	}
 }

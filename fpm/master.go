@@ -187,14 +187,14 @@ loop:
 
 // start creates every pool's socket, starts the children and the HTTP front.
 func (m *Master) start() error {
+	if m.opt.Executable != "" {
+		selfExecutable = m.opt.Executable
+	}
 	for _, k := range pendingGlobalKeys(m.cfg) {
 		m.log.Warn().Msgf("%s is not implemented yet in this version and is ignored", k)
 	}
 	for _, name := range m.cfg.PoolOrder {
 		pc := m.cfg.Pools[name]
-		if pc.Worker == "cgi" {
-			return fmt.Errorf("pool %q: worker = \"cgi\" (the CGI bridge) is not implemented yet in this version", name)
-		}
 		for _, k := range pendingPoolKeys(pc) {
 			m.log.Warn().Str("pool", name).Msgf("[pool %s] %s is not implemented yet in this version and is ignored", name, k)
 		}

@@ -7,6 +7,7 @@
 //	/echo        answers the request body
 //	/env         the FastCGI params of the request as a JSON object
 //	/stream?n=N&ms=M  N lines "tick I", each flushed, M milliseconds apart
+//	/api/...     {"lang": "go", "pid": N, "query": Q} (examples/polyglot)
 //
 // Run it under gofpm (make run), or standalone: hello -listen 127.0.0.1:9000.
 package main
@@ -94,6 +95,11 @@ func newMux() *http.ServeMux {
 				fl.Flush()
 			}
 		}
+	})
+	// The polyglot example's interface: the same JSON from every language.
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"lang": "go", "pid": pid, "query": r.URL.RawQuery})
 	})
 	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
