@@ -390,7 +390,7 @@ const nginxBin = "/usr/sbin/nginx"
 // startNginx runs nginx with the given server-block body (locations),
 // listening on a Unix socket in dir. It skips the test when nginx is not
 // installed (make deps installs it).
-func startNginx(t *testing.T, dir, locations string) *nginx {
+func startNginx(t *testing.T, dir, locations string, httpExtra ...string) *nginx {
 	t.Helper()
 	if _, err := os.Stat(nginxBin); err != nil {
 		if os.Getenv("CI") != "" {
@@ -420,6 +420,7 @@ http {
     proxy_temp_path %[2]s/proxy;
     uwsgi_temp_path %[2]s/uwsgi;
     scgi_temp_path %[2]s/scgi;
+    %[6]s
     server {
         listen unix:%[3]s;
         server_name localhost;
@@ -427,7 +428,7 @@ http {
         %[5]s
     }
 }
-`, user, nd, sock, dir, locations)
+`, user, nd, sock, dir, locations, strings.Join(httpExtra, "\n    "))
 	cf := filepath.Join(nd, "nginx.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
