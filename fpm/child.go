@@ -99,11 +99,11 @@ type spawnSpec struct {
 }
 
 // newSpawnSpec resolves the pool's command, identity and environment.
-func newSpawnSpec(pc *PoolConfig, sock *os.File) (*spawnSpec, error) {
+// exe is the gofpm binary, for the built-in workers (worker = "cgi").
+func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error) {
 	args := pc.Command
 	if pc.Worker == "cgi" {
 		// The CGI bridge is gofpm itself: `gofpm worker cgi`.
-		exe := selfExecutable
 		if exe == "" {
 			exe, _ = os.Executable()
 		}
@@ -367,7 +367,3 @@ func (c *child) exitReason(clean bool) string {
 	}
 	return "crash"
 }
-
-// selfExecutable is the gofpm binary the master was started from, for the
-// built-in workers (set by the master at start).
-var selfExecutable string

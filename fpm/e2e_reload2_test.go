@@ -43,37 +43,9 @@ pm_status_listen = "{{DIR}}/a-status.sock"
 		return s
 	}
 	path := writeConfig(t, dir, conf(2, true, false))
-	logPath := filepath.Join(dir, "master.log")
-	logf, _ := os.Create(logPath)
-	defer logf.Close()
-	cmd := exec.Command(bin, "run", "-c", path, "-R", "--log-format", "json")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go cmd.Wait()
-	pidFile := filepath.Join(dir, "gofpm.pid")
-	current := func() int {
-		b, _ := os.ReadFile(pidFile)
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n
-	}
-	t.Cleanup(func() {
-		for _, pid := range []int{current(), cmd.Process.Pid} {
-			if pid > 0 && alive(pid) {
-				syscall.Kill(pid, syscall.SIGTERM)
-				eventually(t, 15*time.Second, "master gone", func() bool { return !alive(pid) })
-			}
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("log:\n%s", b)
-		}
-	})
-	logHas := func(s string) bool {
-		b, _ := os.ReadFile(logPath)
-		return strings.Contains(string(b), s)
-	}
+	h := startHanded(t, dir, bin, path)
+	cmd, current := h.cmd, h.current
+	logHas := func(s string) bool { return h.logCount(s) > 0 }
 	eventually(t, 10*time.Second, "first master up", func() bool { return len(childrenOf(cmd.Process.Pid)) == 3 })
 	if !logHas("gofpm version reload-A") {
 		t.Fatal("first master does not log its version")

@@ -4,9 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,44 +48,8 @@ pm = "static"
 pm_max_children = 4
 `
 	conf := writeConfig(t, dir, text)
-	logPath := filepath.Join(dir, "master.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	args := []string{"run", "-c", conf, "--log-format", "json"}
-	if os.Geteuid() == 0 {
-		args = append(args, "-R")
-	}
-	cmd := exec.Command(bins.gofpm, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go cmd.Wait()
-	pidFile := filepath.Join(dir, "gofpm.pid")
-	current := func() int {
-		b, _ := os.ReadFile(pidFile)
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n
-	}
-	t.Cleanup(func() {
-		for _, pid := range []int{current(), cmd.Process.Pid} {
-			if pid > 0 && alive(pid) {
-				syscall.Kill(pid, syscall.SIGTERM)
-				eventually(t, 15*time.Second, "master gone", func() bool { return !alive(pid) })
-			}
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("masters' log:\n%s", b)
-		}
-	})
-	logCount := func(s string) int {
-		b, _ := os.ReadFile(logPath)
-		return strings.Count(string(b), s)
-	}
+	h := startHanded(t, dir, bins.gofpm, conf)
+	cmd, current, logCount := h.cmd, h.current, h.logCount
 	eventually(t, 10*time.Second, "ready", func() bool {
 		return logCount("ready to handle connections") == 1 && len(childrenOf(cmd.Process.Pid)) == 4
 	})

@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,28 +58,8 @@ pm = "static"
 pm_max_children = 2
 `
 	conf := writeConfig(t, dir, text)
-	cmd := exec.Command(bins.gofpm, "run", "-c", conf, "-R", "--log-format", "json")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns)
-	logf, _ := os.Create(filepath.Join(dir, "master.log"))
-	defer logf.Close()
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go cmd.Wait()
-	pidOfFile := func() int {
-		b, _ := os.ReadFile(filepath.Join(dir, "gofpm.pid"))
-		n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-		return n
-	}
-	t.Cleanup(func() {
-		for _, pid := range []int{pidOfFile(), cmd.Process.Pid} {
-			if pid > 0 && alive(pid) {
-				syscall.Kill(pid, syscall.SIGTERM)
-				eventually(t, 15*time.Second, "master gone", func() bool { return !alive(pid) })
-			}
-		}
-	})
+	h := startHanded(t, dir, bins.gofpm, conf, "NOTIFY_SOCKET="+ns)
+	cmd, pidOfFile := h.cmd, h.current
 	next(fmt.Sprintf("READY=1\nMAINPID=%d", cmd.Process.Pid))
 
 	// gofpm reload with an invalid config: exit 1, nothing sent.

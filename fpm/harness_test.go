@@ -476,3 +476,62 @@ func fastcgiLocation(sock string) string {
             fastcgi_pass unix:%s;
         }`, sock)
 }
+
+// handedMaster is a master whose later generations (after reloads) the
+// test follows through the pid file and a shared log file, since a reload
+// replaces the process the test started.
+type handedMaster struct {
+	cmd     *exec.Cmd
+	logPath string
+	pidFile string
+}
+
+// startHanded starts bin (gofpm) on conf with its log in dir/master.log and
+// extra environment; the config must set pid = "{{DIR}}/gofpm.pid". Every
+// generation is stopped by pid at cleanup.
+func startHanded(t *testing.T, dir, bin, conf string, env ...string) *handedMaster {
+	t.Helper()
+	h := &handedMaster{logPath: filepath.Join(dir, "master.log"), pidFile: filepath.Join(dir, "gofpm.pid")}
+	logf, err := os.Create(h.logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logf.Close() })
+	args := []string{"run", "-c", conf, "--log-format", "json"}
+	if os.Geteuid() == 0 {
+		args = append(args, "-R")
+	}
+	h.cmd = exec.Command(bin, args...)
+	h.cmd.Env = append(os.Environ(), env...)
+	h.cmd.Stdout, h.cmd.Stderr = logf, logf
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go h.cmd.Wait()
+	t.Cleanup(func() {
+		for _, pid := range []int{h.current(), h.cmd.Process.Pid} {
+			if pid > 0 && alive(pid) {
+				syscall.Kill(pid, syscall.SIGTERM)
+				eventually(t, 15*time.Second, "master gone", func() bool { return !alive(pid) })
+			}
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(h.logPath)
+			t.Logf("masters' log:\n%s", b)
+		}
+	})
+	return h
+}
+
+// current is the pid in the pid file: the master in charge.
+func (h *handedMaster) current() int {
+	b, _ := os.ReadFile(h.pidFile)
+	n, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return n
+}
+
+// logCount counts the lines of every generation's log containing s.
+func (h *handedMaster) logCount(s string) int {
+	b, _ := os.ReadFile(h.logPath)
+	return strings.Count(string(b), s)
+}

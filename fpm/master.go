@@ -187,9 +187,6 @@ loop:
 
 // start creates every pool's socket, starts the children and the HTTP front.
 func (m *Master) start() error {
-	if m.opt.Executable != "" {
-		selfExecutable = m.opt.Executable
-	}
 	for _, k := range pendingGlobalKeys(m.cfg) {
 		m.log.Warn().Msgf("%s is not implemented yet in this version and is ignored", k)
 	}
@@ -202,7 +199,7 @@ func (m *Master) start() error {
 		if err != nil {
 			return fmt.Errorf("pool %q: %w", name, err)
 		}
-		p, err := newPool(pc, m.cfg, m.log, sock)
+		p, err := newPool(pc, m.cfg, m.log, sock, m.opt.Executable)
 		if err != nil {
 			sock.Close()
 			return err

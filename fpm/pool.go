@@ -84,8 +84,8 @@ type pool struct {
 	count    poolCounters
 }
 
-func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File) (*pool, error) {
-	spec, err := newSpawnSpec(pc, sock)
+func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
+	spec, err := newSpawnSpec(pc, sock, exe)
 	if err != nil {
 		return nil, err
 	}

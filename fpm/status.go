@@ -389,18 +389,14 @@ func statusLabel(b *bytes.Buffer, label string) {
 	}
 }
 
-func statusTextBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time) {
-	p := newStatusPool(s, now)
-	line := func(label, v string) {
-		statusLabel(b, label)
-		b.WriteString(v)
-		b.WriteByte('\n')
-	}
-	num := func(label string, v int64) { line(label, strconv.FormatInt(v, 10)) }
-	unum := func(label string, v uint64) { line(label, strconv.FormatUint(v, 10)) }
-	line("pool", p.name)
-	line("process manager", p.pm)
-	line("start time", s.StartTime.In(now.Location()).Format(statusStrftime))
+// statusPoolFields emits the pool section's fields, with php-fpm's labels,
+// in php-fpm's order, for the text and html pages.
+func statusPoolFields(s *statusSnapshot, p *statusPool, now time.Time, emit func(label, value string)) {
+	num := func(label string, v int64) { emit(label, strconv.FormatInt(v, 10)) }
+	unum := func(label string, v uint64) { emit(label, strconv.FormatUint(v, 10)) }
+	emit("pool", p.name)
+	emit("process manager", p.pm)
+	emit("start time", s.StartTime.In(now.Location()).Format(statusStrftime))
 	unum("start since", p.since)
 	unum("accepted conn", s.Accepted)
 	num("listen queue", int64(s.ListenQueue))
@@ -412,6 +408,18 @@ func statusTextBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time
 	num("max active processes", int64(s.MaxActive))
 	unum("max children reached", s.MaxChildrenReached)
 	unum("slow requests", s.SlowRequests)
+}
+
+func statusTextBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time) {
+	p := newStatusPool(s, now)
+	line := func(label, v string) {
+		statusLabel(b, label)
+		b.WriteString(v)
+		b.WriteByte('\n')
+	}
+	num := func(label string, v int64) { line(label, strconv.FormatInt(v, 10)) }
+	unum := func(label string, v uint64) { line(label, strconv.FormatUint(v, 10)) }
+	statusPoolFields(s, &p, now, line)
 	if !full {
 		return
 	}
@@ -616,27 +624,12 @@ func statusHTMLBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time
 		b.WriteString(v)
 		b.WriteString("</td></tr>\n")
 	}
-	num := func(label string, v int64) { row(label, strconv.FormatInt(v, 10)) }
-	unum := func(label string, v uint64) { row(label, strconv.FormatUint(v, 10)) }
 	b.WriteString("<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Strict//EN\" \"http://www.w3.org/TR/xhtml1/DTD/xhtml1-strict.dtd\">\n" +
 		"<html xmlns=\"http://www.w3.org/1999/xhtml\" xml:lang=\"en\" lang=\"en\">\n" +
 		"<head><title>PHP-FPM Status Page</title></head>\n" +
 		"<body>\n" +
 		"<table>\n")
-	row("pool", p.name)
-	row("process manager", p.pm)
-	row("start time", s.StartTime.In(now.Location()).Format(statusStrftime))
-	unum("start since", p.since)
-	unum("accepted conn", s.Accepted)
-	num("listen queue", int64(s.ListenQueue))
-	num("max listen queue", int64(s.MaxListenQueue))
-	num("listen queue len", int64(s.ListenQueueLen))
-	num("idle processes", int64(s.Idle))
-	num("active processes", int64(s.Active))
-	num("total processes", int64(p.total))
-	num("max active processes", int64(s.MaxActive))
-	unum("max children reached", s.MaxChildrenReached)
-	unum("slow requests", s.SlowRequests)
+	statusPoolFields(s, &p, now, row)
 	b.WriteString("</table>\n")
 	if !full {
 		b.WriteString("</body></html>")
