@@ -181,6 +181,27 @@ type HTTPConfig struct {
 	TLSCert string      `toml:"tls_cert"`
 	TLSKey  string      `toml:"tls_key"`
 	Routes  []HTTPRoute `toml:"route"` // [[http.route]] tables; prefixes are unique
+
+	// Limits and timeouts, with nginx's names in the comments. Zero values
+	// mean the defaults, filled in by Load.
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"` // client_header_timeout; default 10s; a client slower than this is disconnected
+	IdleTimeout       Duration `toml:"idle_timeout"`        // keepalive_timeout; default 75s
+	ConnectTimeout    Duration `toml:"connect_timeout"`     // fastcgi_connect_timeout; default 5s, then 504
+	// ReadTimeout bounds the wait for the response header from the worker
+	// (fastcgi_read_timeout, but only until the header: a stream that has
+	// started, such as server-sent events, is not cut); default 60s, then 504.
+	ReadTimeout    Duration `toml:"read_timeout"`
+	MaxHeaderBytes Size     `toml:"max_header_bytes"` // large_client_header_buffers; default 64KiB, then 431
+	// MaxBodyBytes is client_max_body_size: default 8MiB (php's
+	// post_max_size), then 413. A chunked body is buffered up to this size,
+	// since the worker must be told CONTENT_LENGTH.
+	MaxBodyBytes Size `toml:"max_body_bytes"`
+	// TrustedProxies are IP addresses or CIDR prefixes whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed: REMOTE_ADDR
+	// becomes the last address in X-Forwarded-For that is not itself
+	// trusted (nginx's real_ip_recursive on). Empty: the headers are passed
+	// to the worker as they are and REMOTE_ADDR is the peer.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // HTTPRoute sends requests whose path starts with Prefix ("/...") to Pool,

@@ -628,6 +628,21 @@ func (h *HTTPConfig) setDefaults(c *Config, set func(key string) bool) {
 	if h.DefaultPool == "" && !set("default_pool") && len(c.PoolOrder) == 1 {
 		h.DefaultPool = c.PoolOrder[0]
 	}
+	def := func(d *Duration, v time.Duration) {
+		if *d == 0 {
+			*d = Duration(v)
+		}
+	}
+	def(&h.ReadHeaderTimeout, 10*time.Second)
+	def(&h.IdleTimeout, 75*time.Second)
+	def(&h.ConnectTimeout, 5*time.Second)
+	def(&h.ReadTimeout, 60*time.Second)
+	if h.MaxHeaderBytes == 0 {
+		h.MaxHeaderBytes = 64 << 10
+	}
+	if h.MaxBodyBytes == 0 {
+		h.MaxBodyBytes = 8 << 20
+	}
 }
 
 // cfgSignalName turns "quit", "QUIT" or "sigquit" into "SIGQUIT".
@@ -1259,6 +1274,17 @@ func (l *configLoader) validateHTTP(c *Config) {
 	for _, ix := range h.Index {
 		if ix == "" || strings.Contains(ix, "/") {
 			l.errAt(cfgPath{"http", "index"}, "http: index: %q is not a file name", ix)
+		}
+	}
+	if h.MaxHeaderBytes < 0 || h.MaxHeaderBytes > 0 && h.MaxHeaderBytes < 1024 {
+		l.errAt(cfgPath{"http", "max_header_bytes"}, "http: max_header_bytes: %d is below 1024", h.MaxHeaderBytes)
+	}
+	if h.MaxBodyBytes < 0 {
+		l.errAt(cfgPath{"http", "max_body_bytes"}, "http: max_body_bytes: %d is negative", h.MaxBodyBytes)
+	}
+	for i, tp := range h.TrustedProxies {
+		if _, err := parseTrusted(tp); err != nil {
+			l.errAt(cfgPath{"http", "trusted_proxies"}, "http: trusted_proxies[%d]: %q is not an IP address or CIDR prefix", i, tp)
 		}
 	}
 	seen := map[string]int{}

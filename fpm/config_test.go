@@ -150,6 +150,15 @@ func TestConfigGood(t *testing.T) {
 			DefaultPool: "www",
 			TLSCert:     in("tls/gofpm.pem"),
 			TLSKey:      in("tls/gofpm.key"),
+			// read_timeout, max_body_bytes and trusted_proxies set; the
+			// rest are defaults.
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(75 * time.Second),
+			ConnectTimeout:    Duration(5 * time.Second),
+			ReadTimeout:       Duration(30 * time.Second),
+			MaxHeaderBytes:    64 << 10,
+			MaxBodyBytes:      32 << 20,
+			TrustedProxies:    []string{"10.0.0.0/8", "::1"},
 			Routes: []HTTPRoute{
 				{Prefix: "/api/search", Pool: "search"},
 				{Prefix: "/status", Pool: "www"},
@@ -249,6 +258,8 @@ func TestConfigBad(t *testing.T) {
 		{"http_listen_taken", `8:1: http: listen: address "127.0.0.1:9000" is already used by pool "www"`},
 		{"http_no_listen", `7:1: http: no listen address has been defined`},
 		{"http_tls", `9:1: http: tls_cert and tls_key must be set together`},
+		{"http_trusted", `9:1: http: trusted_proxies[1]: "proxy.example" is not an IP address or CIDR prefix`},
+		{"http_header_bytes", `9:1: http: max_header_bytes: 100 is below 1024`},
 		{"idle_timeout", `6:1: pool "www": pm_process_idle_timeout (0s) must be greater than 0s`},
 		{"jitter", `7:1: pool "www": pm_max_requests_jitter (-10) must not be negative`},
 		{"kill_signal", `6:1: pool "www": worker_graceful_signal: SIGKILL cannot be caught, so it is not graceful`},

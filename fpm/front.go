@@ -6,11 +6,14 @@ package fpm
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
+	stdlog "log"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -20,6 +23,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 )
 
@@ -37,23 +41,82 @@ type front struct {
 	log     zerolog.Logger
 	ln      net.Listener
 	srv     *http.Server
-	client  *fcgi.Client            // the default pool's; nil without a default pool
-	clients map[string]*fcgi.Client // by pool name
-	routes  []HTTPRoute             // longest prefix first
+	def     *upstream            // the default pool; nil without one
+	byName  map[string]*upstream // every pool
+	routes  []HTTPRoute          // longest prefix first
+	trusted []netip.Prefix       // trusted_proxies
 }
+
+// upstream is one pool as the front sees it.
+type upstream struct {
+	name   string
+	client *fcgi.Client
+	pool   *pool
+	// access serves through passTo and writes the pool's access line
+	// unless the worker wrote it (Go workers answer the front with
+	// worker.HeaderAccessLogged); nil without access_log.
+	access http.Handler
+}
+
+// errReadTimeout ends a request whose worker sent no header within
+// read_timeout.
+var errReadTimeout = errors.New("no response header within read_timeout")
 
 func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*front, error) {
 	hc := cfg.HTTP
 	if hc.DefaultPool == "" && len(hc.Routes) == 0 {
 		return nil, errors.New("http: no default_pool and no route: the front would have nothing to serve")
 	}
-	clients := map[string]*fcgi.Client{}
+	f := &front{
+		cfg:    hc,
+		log:    log.With().Str("component", "http").Logger(),
+		byName: map[string]*upstream{},
+		pools:  pools,
+	}
+	for _, tp := range hc.TrustedProxies {
+		pfx, err := parseTrusted(tp)
+		if err != nil {
+			return nil, fmt.Errorf("http: trusted_proxies: %w", err)
+		}
+		f.trusted = append(f.trusted, pfx)
+	}
 	for _, name := range cfg.PoolOrder {
 		network, address, err := fcgi.ParseAddress(cfg.Pools[name].Listen)
 		if err != nil {
 			return nil, fmt.Errorf("http: pool %q: %w", name, err)
 		}
-		clients[name] = &fcgi.Client{Network: network, Address: address, DialTimeout: 5 * time.Second}
+		u := &upstream{name: name, client: &fcgi.Client{
+			Network: network, Address: address,
+			DialTimeout:     hc.ConnectTimeout.D(),
+			MaxBufferedBody: int64(hc.MaxBodyBytes),
+		}}
+		for _, p := range pools {
+			if p.cfg.Name == name {
+				u.pool = p
+			}
+		}
+		if u.pool != nil && u.pool.access != nil {
+			al, err := worker.NewAccessLogger(u.pool.access, u.pool.cfg.AccessFormat, name)
+			if err != nil {
+				return nil, fmt.Errorf("http: pool %q: access_format: %w", name, err)
+			}
+			u.access = al.Wrap(http.HandlerFunc(f.pass), func(r *http.Request) bool {
+				return r.Context().Value(frontReqKey{}).(*frontReq).logged
+			})
+		}
+		f.byName[name] = u
+	}
+	f.def = f.byName[hc.DefaultPool]
+	if f.def != nil {
+		f.pool = f.def.pool
+	}
+	var tlsConfig *tls.Config
+	if hc.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(hc.TLSCert, hc.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("http: tls_cert/tls_key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 	routes := slices.Clone(hc.Routes)
 	slices.SortStableFunc(routes, func(a, b HTTPRoute) int { return len(b.Prefix) - len(a.Prefix) })
@@ -72,31 +135,42 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 	if err != nil {
 		return nil, err
 	}
-	f := &front{
-		cfg:     hc,
-		log:     log.With().Str("component", "http").Logger(),
-		ln:      ln,
-		client:  clients[hc.DefaultPool],
-		clients: clients,
-		routes:  routes,
-	}
-	f.pools = pools
-	for _, p := range pools {
-		if p.cfg.Name == hc.DefaultPool {
-			f.pool = p
-		}
-	}
+	f.ln = ln
+	f.routes = routes
 	f.srv = &http.Server{
 		Handler:           f,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		ReadHeaderTimeout: hc.ReadHeaderTimeout.D(),
+		IdleTimeout:       hc.IdleTimeout.D(),
+		MaxHeaderBytes:    int(hc.MaxHeaderBytes),
+		TLSConfig:         tlsConfig,
+		// net/http's own complaints (TLS handshakes, bad requests) go to
+		// the log at debug level: a scanner must not flood it.
+		ErrorLog: stdlog.New(debugWriter{f.log}, "", 0),
 	}
-	f.log.Info().Str("listen", ln.Addr().String()).Msgf("HTTP front listening on %s, default pool %s", ln.Addr(), hc.DefaultPool)
+	where := ln.Addr().String()
+	if tlsConfig != nil {
+		where = "https://" + where + " (TLS, HTTP/2)"
+	}
+	f.log.Info().Str("listen", ln.Addr().String()).Msgf("HTTP front listening on %s, default pool %s", where, hc.DefaultPool)
 	return f, nil
 }
 
+// debugWriter turns net/http's error log into debug lines.
+type debugWriter struct{ log zerolog.Logger }
+
+func (d debugWriter) Write(p []byte) (int, error) {
+	d.log.Debug().Msg(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
 func (f *front) serve() {
-	if err := f.srv.Serve(f.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var err error
+	if f.srv.TLSConfig != nil {
+		err = f.srv.ServeTLS(f.ln, "", "") // HTTP/2 and HTTP/1.1 by ALPN
+	} else {
+		err = f.srv.Serve(f.ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		f.log.Error().Err(err).Msg("HTTP front stopped")
 	}
 }
@@ -129,15 +203,55 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.serveDashboard(w, r)
 		return
 	}
-	client := f.route(clean)
-	if client == nil {
+	u := f.route(clean)
+	if u == nil {
 		http.NotFound(w, r)
 		return
 	}
+	if u.access != nil {
+		fr := &frontReq{u: u}
+		u.access.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), frontReqKey{}, fr)))
+		return
+	}
+	f.passTo(w, r, u, nil)
+}
+
+// frontReq rides in a request's context through the access-log wrapper.
+type frontReq struct {
+	u      *upstream
+	logged bool // the worker wrote the access line
+}
+
+type frontReqKey struct{}
+
+// pass is passTo for a request that went through the access-log wrapper.
+func (f *front) pass(w http.ResponseWriter, r *http.Request) {
+	fr := r.Context().Value(frontReqKey{}).(*frontReq)
+	f.passTo(w, r, fr.u, fr)
+}
+
+// passTo serves r from a static file under root or from the pool behind
+// u. fr, when not nil, learns whether the worker wrote the access line.
+func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *frontReq) {
+	clean := path.Clean("/" + r.URL.Path)
 	script, pathInfo, static := f.resolve(clean)
 	if static != "" {
 		http.ServeFile(w, r, static)
 		return
+	}
+	if r.ContentLength > int64(f.cfg.MaxBodyBytes) {
+		w.Header().Set("Connection", "close")
+		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if r.ContentLength < 0 { // chunked: the client buffers it, up to MaxBufferedBody
+		r.Body = http.MaxBytesReader(w, r.Body, int64(f.cfg.MaxBodyBytes))
+	}
+	remote, https := f.clientOf(r)
+	if remote != "" {
+		r2 := *r
+		r2.RemoteAddr = remote
+		r = &r2
 	}
 	params, err := fcgi.EnvFromRequest(r, fcgi.EnvOptions{
 		DocumentRoot:   f.cfg.Root,
@@ -150,17 +264,36 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
+	if https {
+		params["HTTPS"] = "on"
+		params["REQUEST_SCHEME"] = "https"
+	}
+	params["HTTP_X_GOFPM_FRONT"] = "1" // worker.HeaderFront, the client's own dropped
+
 	var body io.Reader = r.Body
 	if r.ContentLength == 0 {
 		body = nil // nothing to stream: no stdin goroutine in the client
 	}
-	resp, err := client.Do(r.Context(), &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
+	// The request's context ends when the client goes away: the client
+	// then aborts the FastCGI request and closes the connection, so the
+	// worker's handler sees its context cancelled. read_timeout cancels it
+	// too while no header has arrived.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	timer := time.AfterFunc(f.cfg.ReadTimeout.D(), func() { cancel(errReadTimeout) })
+	resp, err := u.client.Do(ctx, &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
+	timer.Stop()
 	if err != nil {
-		f.log.Error().Err(err).Str("uri", r.RequestURI).Msgf("upstream: %v", err)
-		http.Error(w, "Bad Gateway", http.StatusBadGateway)
+		f.upstreamError(w, r, u, ctx, err)
 		return
 	}
 	defer resp.Body.Close()
+	if _, ok := resp.Header[worker.HeaderAccessLogged]; ok {
+		delete(resp.Header, worker.HeaderAccessLogged)
+		if fr != nil {
+			fr.logged = true
+		}
+	}
 	h := w.Header()
 	for k, v := range resp.Header {
 		h[k] = v
@@ -179,7 +312,7 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		n, err := resp.Body.Read(buf)
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
+				return // the client is gone; closing the body closes the FastCGI connection
 			}
 			if fl != nil && (pending == nil || pending.Buffered() == 0) {
 				fl.Flush()
@@ -189,13 +322,98 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		if err != nil {
-			f.log.Warn().Err(err).Str("uri", r.RequestURI).Msgf("upstream response cut: %v", err)
+			if r.Context().Err() == nil {
+				f.log.Warn().Err(err).Str("pool", u.name).Str("uri", r.RequestURI).Msgf("upstream response cut: %v", err)
+			}
 			panic(http.ErrAbortHandler) // the client must see a broken response, not a complete one
 		}
 	}
 	if se := resp.Stderr(); len(se) > 0 {
-		f.log.Warn().Str("uri", r.RequestURI).Msgf("FastCGI sent in stderr: %q", strings.TrimSpace(string(se)))
+		f.log.Warn().Str("pool", u.name).Str("uri", r.RequestURI).Msgf("FastCGI sent in stderr: %q", strings.TrimSpace(string(se)))
 	}
+}
+
+// upstreamError answers a request whose worker could not be asked or sent
+// no header: 413 for a body over max_body_bytes, 400 for a body the client
+// could not send, 504 for a timeout, nothing for a client that left
+// (nginx's 499), 503 when the pool refuses, else 502.
+func (f *front) upstreamError(w http.ResponseWriter, r *http.Request, u *upstream, ctx context.Context, err error) {
+	var mbe *http.MaxBytesError
+	code := http.StatusBadGateway
+	var ne net.Error
+	switch {
+	case errors.Is(err, fcgi.ErrBodyTooLarge) || errors.As(err, &mbe):
+		w.Header().Set("Connection", "close")
+		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
+		return
+	case r.Context().Err() != nil:
+		f.log.Debug().Str("pool", u.name).Str("uri", r.RequestURI).Msg("client closed the connection before the response (499)")
+		return
+	case strings.Contains(err.Error(), "reading request body"):
+		http.Error(w, "Bad Request", http.StatusBadRequest)
+		return
+	case context.Cause(ctx) == errReadTimeout:
+		code = http.StatusGatewayTimeout
+		err = fmt.Errorf("%w (%s)", errReadTimeout, f.cfg.ReadTimeout.D())
+	case errors.As(err, &ne) && ne.Timeout():
+		code = http.StatusGatewayTimeout
+	case errors.Is(err, fcgi.ErrOverloaded):
+		code = http.StatusServiceUnavailable
+	}
+	f.log.Error().Err(err).Str("pool", u.name).Str("uri", r.RequestURI).Int("status", code).Msgf("upstream: %v", err)
+	http.Error(w, http.StatusText(code), code)
+}
+
+// clientOf returns the client's address when r came through a trusted
+// proxy ("" to keep r.RemoteAddr), and whether that proxy said the client
+// used https.
+func (f *front) clientOf(r *http.Request) (remote string, https bool) {
+	if len(f.trusted) == 0 {
+		return "", false
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil || !f.isTrusted(peer.Addr()) {
+		return "", false
+	}
+	https = strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+	// Walk X-Forwarded-For from the right: the nearest hop that is not a
+	// trusted proxy is the client; anything left of it could be forged.
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage: stop at the last good hop
+		}
+		remote = netip.AddrPortFrom(a.Unmap(), 0).String()
+		if !f.isTrusted(a) {
+			break
+		}
+	}
+	return remote, https
+}
+
+func (f *front) isTrusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range f.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTrusted reads one trusted_proxies entry: an address or a prefix.
+func parseTrusted(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // servePage answers the default pool's status or ping page from the master,
@@ -231,14 +449,14 @@ func (f *front) serveMetrics(w http.ResponseWriter) {
 
 // route picks the pool for a path: the longest [[http.route]] prefix that
 // matches at a path boundary, else default_pool; nil when neither.
-func (f *front) route(clean string) *fcgi.Client {
+func (f *front) route(clean string) *upstream {
 	for _, rt := range f.routes {
 		p := strings.TrimSuffix(rt.Prefix, "/")
 		if clean == p || strings.HasPrefix(clean, p+"/") || p == "" {
-			return f.clients[rt.Pool]
+			return f.byName[rt.Pool]
 		}
 	}
-	return f.client
+	return f.def
 }
 
 // resolve maps a clean request path onto the document root, as nginx's

@@ -332,7 +332,11 @@ func (m *master) frontURL() string {
 	l := m.waitFor("HTTP front listening on ", 10*time.Second)
 	rest := strings.TrimPrefix(l.Message[strings.Index(l.Message, "listening on "):], "listening on ")
 	addr, _, _ := strings.Cut(rest, ",")
-	return "http://" + addr
+	addr, _, _ = strings.Cut(addr, " ")
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	return addr
 }
 
 // eventually polls cond until it holds or d passes; for state only the

@@ -23,11 +23,5 @@ func pendingPoolKeys(pc *PoolConfig) []string {
 
 // pendingGlobalKeys is pendingPoolKeys for the global keys and [http].
 func pendingGlobalKeys(c *Config) []string {
-	var out []string
-	if h := c.HTTP; h != nil {
-		if h.TLSCert != "" {
-			out = append(out, "http.tls_cert/tls_key")
-		}
-	}
-	return out
+	return nil // every global and [http] key is honoured
 }

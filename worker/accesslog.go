@@ -135,6 +135,10 @@ type accessLog struct {
 
 	recs sync.Pool // *accessRecord
 
+	// skip, when set, tells of a request whose line is written elsewhere
+	// (the front's logger: a Go worker wrote it).
+	skip func(*http.Request) bool
+
 	// Clocks, injected by tests; nil means the real ones.
 	now    func(end bool) time.Time
 	cpuNow func() cpuTimes
@@ -307,7 +311,16 @@ type accessRecord struct {
 	mem    uint64
 	sample [1]metrics.Sample
 	buf    []byte
+	front  bool // the request came from gofpm's HTTP front (HeaderFront)
 }
+
+// HeaderFront is set by gofpm's HTTP front on every request it passes to a
+// worker; a worker that writes an access line answers with
+// HeaderAccessLogged, so the front does not write a second one.
+const (
+	HeaderFront        = "X-Gofpm-Front"
+	HeaderAccessLogged = "X-Gofpm-Access-Logged"
+)
 
 func (rec *accessRecord) Header() http.Header { return rec.w.Header() }
 
@@ -342,6 +355,9 @@ func (rec *accessRecord) Unwrap() http.ResponseWriter { return rec.w }
 func (rec *accessRecord) commit(code int) {
 	rec.wrote = true
 	rec.status = code
+	if rec.front {
+		rec.w.Header().Set(HeaderAccessLogged, "1")
+	}
 	if len(rec.hdrs) == 0 {
 		return
 	}
@@ -369,6 +385,7 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := a.recs.Get().(*accessRecord)
 		rec.w, rec.a = w, a
+		_, rec.front = r.Header[HeaderFront]
 		if a.start { // a clock read costs as much as formatting the line
 			rec.start = a.clock(false)
 		}
@@ -388,11 +405,15 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 		if a.end {
 			rec.end = a.clock(true)
 		}
-		rec.buf = a.appendLine(rec.buf[:0], rec, r)
+		if a.skip != nil && a.skip(r) {
+			rec.buf = rec.buf[:0]
+		} else {
+			rec.buf = a.appendLine(rec.buf[:0], rec, r)
+		}
 		if len(rec.buf) > 0 {
 			a.out.Write(rec.buf) // like php-fpm, a failed write is ignored
 		}
-		rec.w, rec.wrote, rec.status = nil, false, 0
+		rec.w, rec.wrote, rec.status, rec.front = nil, false, 0, false
 		clear(rec.hdrs)
 		a.recs.Put(rec)
 	})
@@ -1105,4 +1126,32 @@ func floorDiv(a, b int) int {
 		q--
 	}
 	return q
+}
+
+// AccessLogger writes php-fpm style access lines for any http.Handler. The
+// master's HTTP front uses it for pools whose workers write no line of
+// their own (php-cgi, libfcgi, ...). %R is the client's address from
+// r.RemoteAddr, %p the writing process (the master).
+type AccessLogger struct{ a *accessLog }
+
+// NewAccessLogger compiles format (php-fpm's access.format; empty means its
+// default) for lines written to out on behalf of pool.
+func NewAccessLogger(out io.Writer, format, pool string) (*AccessLogger, error) {
+	if format == "" {
+		format = defaultAccessFormat
+	}
+	tokens, err := compileAccessFormat(format)
+	if err != nil {
+		return nil, err
+	}
+	a := newAccessLog(out, tokens)
+	a.pool = pool
+	return &AccessLogger{a: a}, nil
+}
+
+// Wrap returns h writing one line per request once it is served, unless
+// skip (which may be nil) reports that the line was written elsewhere.
+func (l *AccessLogger) Wrap(h http.Handler, skip func(*http.Request) bool) http.Handler {
+	l.a.skip = skip
+	return l.a.wrap(h)
 }
