@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,23 +17,29 @@ import (
 // TestReloadUnderLoad: SIGUSR2 five times while 16 clients go through real
 // nginx, with requests of 500 ms in flight at each reload: not one request
 // fails, the new master takes over the pid file, no old process remains.
-// An invalid configuration is refused and the master keeps serving.
+// An invalid configuration is refused and the master keeps serving. The
+// go-front case goes through gofpm's own HTTP front, whose socket each new
+// master inherits.
 func TestReloadUnderLoad(t *testing.T) {
-	for _, tc := range []struct{ name, pool, fast, slow string }{
-		{"go", `command = ["{{HELLO}}"]`, "/", "/sleep?ms=500"},
+	for _, tc := range []struct {
+		name, pool, fast, slow string
+		front                  bool // through gofpm's HTTP front instead of nginx
+	}{
+		{"go", `command = ["{{HELLO}}"]`, "/", "/sleep?ms=500", false},
 		{"php-cgi", `command = ["/usr/bin/php-cgi8.2"]
-worker_graceful_signal = "SIGTERM"`, "/hello.php", "/sleep.php"},
+worker_graceful_signal = "SIGTERM"`, "/hello.php", "/sleep.php", false},
+		{"go-front", `command = ["{{HELLO}}"]`, "/", "/sleep?ms=500", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "php-cgi" {
 				requirePHPCGI(t)
 			}
-			testReload(t, tc.pool, tc.fast, tc.slow)
+			testReload(t, tc.pool, tc.fast, tc.slow, tc.front)
 		})
 	}
 }
 
-func testReload(t *testing.T, poolLines, fast, slow string) {
+func testReload(t *testing.T, poolLines, fast, slow string, front bool) {
 	dir := shortTempDir(t)
 	os.WriteFile(filepath.Join(dir, "hello.php"), []byte(`<?php echo "hello pid=", getmypid(), "\n";`), 0o644)
 	os.WriteFile(filepath.Join(dir, "sleep.php"), []byte(`<?php usleep(500000); echo "slept pid=", getmypid(), "\n";`), 0o644)
@@ -47,6 +54,9 @@ listen_mode = "0666"
 pm = "static"
 pm_max_children = 4
 `
+	if front {
+		text += "\n[http]\nlisten = \"127.0.0.1:0\"\n"
+	}
 	conf := writeConfig(t, dir, text)
 	h := startHanded(t, dir, bins.gofpm, conf)
 	cmd, current, logCount := h.cmd, h.current, h.logCount
@@ -55,7 +65,22 @@ pm_max_children = 4
 	})
 	first := cmd.Process.Pid
 	oldWorkers := childrenOf(first)
-	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "www.sock")))
+	base, client := "", (*http.Client)(nil)
+	if front {
+		// The port the kernel picked, from the log; every later master
+		// inherits that socket.
+		eventually(t, 5*time.Second, "the front's address", func() bool {
+			b, _ := os.ReadFile(filepath.Join(dir, "master.log"))
+			if m := frontAddrRe.FindSubmatch(b); m != nil {
+				base = "http://" + string(m[1])
+			}
+			return base != ""
+		})
+		client = &http.Client{Timeout: 30 * time.Second}
+	} else {
+		ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "www.sock")))
+		base, client = "http://localhost", ng.client
+	}
 
 	var ok, failed atomic.Int64
 	var failures sync.Map
@@ -73,7 +98,7 @@ pm_max_children = 4
 					return
 				default:
 				}
-				resp, err := ng.client.Get("http://localhost" + path)
+				resp, err := client.Get(base + path)
 				if err != nil {
 					failed.Add(1)
 					failures.Store(err.Error(), true)
@@ -130,8 +155,9 @@ pm_max_children = 4
 	if _, err := os.Stat(filepath.Join(dir, "www.sock")); err != nil {
 		t.Errorf("socket file gone after reloads: %v", err)
 	}
-	if code, _ := httpGet(t, ng.client, "http://localhost"+fast); code != 200 {
+	if code, _ := httpGet(t, client, base+fast); code != 200 {
 		t.Errorf("after the reloads: %d", code)
 	}
-	_ = http.StatusOK
 }
+
+var frontAddrRe = regexp.MustCompile(`HTTP front listening on ([0-9.]+:[0-9]+)`)

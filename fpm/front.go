@@ -45,6 +45,9 @@ type front struct {
 	byName  map[string]*upstream // every pool
 	routes  []HTTPRoute          // longest prefix first
 	trusted []netip.Prefix       // trusted_proxies
+
+	connMu sync.Mutex
+	conns  map[net.Conn]http.ConnState // client connections not idle-closed, for the drain
 }
 
 // upstream is one pool as the front sees it.
@@ -146,6 +149,7 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 		// net/http's own complaints (TLS handshakes, bad requests) go to
 		// the log at debug level: a scanner must not flood it.
 		ErrorLog: stdlog.New(debugWriter{f.log}, "", 0),
+		ConnState: f.track,
 	}
 	where := ln.Addr().String()
 	if tlsConfig != nil {
@@ -170,19 +174,71 @@ func (f *front) serve() {
 	} else {
 		err = f.srv.Serve(f.ln)
 	}
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		f.log.Error().Err(err).Msg("HTTP front stopped")
 	}
 }
 
+// track counts the client connections that are new (accepted, no request
+// read yet) or active (a request in flight), for the drain.
+func (f *front) track(c net.Conn, st http.ConnState) {
+	f.connMu.Lock()
+	defer f.connMu.Unlock()
+	if f.conns == nil {
+		f.conns = map[net.Conn]http.ConnState{}
+	}
+	switch st {
+	case http.StateClosed, http.StateHijacked:
+		delete(f.conns, c)
+	default:
+		f.conns[c] = st
+	}
+}
+
+// busy reports whether a connection has a request in flight, or was
+// accepted and may still be sending its first one.
+func (f *front) busy(newToo bool) bool {
+	f.connMu.Lock()
+	defer f.connMu.Unlock()
+	for _, st := range f.conns {
+		if st == http.StateActive || newToo && st == http.StateNew {
+			return true
+		}
+	}
+	return false
+}
+
+// drainNewFor is how long a drain waits for a connection accepted before
+// the listener closed to send its first request.
+const drainNewFor = 2 * time.Second
+
 // shutdown stops accepting; graceful lets requests in flight finish within
 // timeout.
+//
+// The graceful path does not start with http.Server.Shutdown: a request
+// that Shutdown finds half-read on a connection accepted an instant
+// before is dropped without an answer (net/http returns from the
+// connection once shutdown has begun). On a reload the listening socket
+// lives on in the next master, and the clients whose connections this
+// master accepted last must still get their answers. So: stop accepting,
+// turn keep-alive off (each answer then says Connection: close, and idle
+// connections are closed), wait until no connection is active or still
+// new, and only then call Shutdown for what is left.
 func (f *front) shutdown(graceful bool, timeout time.Duration) {
 	if !graceful {
 		f.srv.Close()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	deadline := time.Now().Add(timeout)
+	f.ln.Close()
+	f.srv.SetKeepAlivesEnabled(false)
+	newUntil := time.Now().Add(drainNewFor)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for time.Now().Before(deadline) && f.busy(time.Now().Before(newUntil)) {
+		<-tick.C
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := f.srv.Shutdown(ctx); err != nil {
 		f.srv.Close()
