@@ -148,7 +148,7 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 		TLSConfig:         tlsConfig,
 		// net/http's own complaints (TLS handshakes, bad requests) go to
 		// the log at debug level: a scanner must not flood it.
-		ErrorLog: stdlog.New(debugWriter{f.log}, "", 0),
+		ErrorLog:  stdlog.New(debugWriter{f.log}, "", 0),
 		ConnState: f.track,
 	}
 	where := ln.Addr().String()
