@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # bench/run.sh - gofpm beside its peers, measured in one run on this machine.
 #
-#   bench/run.sh                 3 rounds of: php-fpm static (B), C libfcgi (F), gofpm (Z)
+#   bench/run.sh                 3 rounds of: php-fpm static (B), C libfcgi (F), gofpm (Z),
+#                                pooled against CGI (P), the reload storms (I, R)
 #   bench/run.sh -r 5 -d 10s     5 rounds, wrk -d 10s
 #   CONNS="16" bench/run.sh      only 16 connections
 #   SCENARIOS="Z" bench/run.sh   only gofpm (B = php-fpm static, C = php-fpm dynamic and
 #                                ondemand with cold start, F = C libfcgi, Z = gofpm,
-#                                I = php-fpm reload storm, R = gofpm reload storm)
+#                                I = php-fpm reload storm, R = gofpm reload storm,
+#                                P = pooled workers against gofpm's CGI bridge and fcgiwrap)
+#   SCENARIOS="P" bench/run.sh -r 1   pooled against fork-per-request CGI, one round
 #   SCENARIOS="I R" RELOADS=10 bench/run.sh -r 1   the reload storm, php-fpm beside gofpm
 #
 # The peers' scenarios and helpers come from ../shared/bench (SHARED_BENCH);
 # they start only what they need on 127.0.0.1 and in temp dirs, and stop it
-# by pid. Needs nginx, php-fpm8.2, spawn-fcgi, libfcgi-dev, wrk, curl, cc.
-# Output: a summary table (medians over rounds) and the raw rows, in
-# bench/results/<timestamp>/.
+# by pid. Needs nginx, php-fpm8.2, spawn-fcgi, fcgiwrap, libfcgi-dev,
+# libfcgi-perl, wrk, curl, cc. Output: a summary table (medians over rounds,
+# then bench/ratios.sh's ratios) and the raw rows, in bench/results/<timestamp>/.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
@@ -25,7 +28,7 @@ while getopts "r:d:" opt; do
 	case $opt in
 	r) ROUNDS=$OPTARG ;;
 	d) DUR=$OPTARG ;;
-	*) sed -n '2,13p' "$0"; exit 2 ;;
+	*) sed -n '2,16p' "$0"; exit 2 ;;
 	esac
 done
 OUT=$ROOT/bench/results/$(date +%Y%m%d-%H%M%S)
@@ -43,7 +46,7 @@ export SHARED_BENCH GOFPM_BIN=$ROOT/bin/gofpm HELLO_BIN=$ROOT/bin/hello
 	echo "settings: rounds=$ROUNDS duration=$DUR conns=${CONNS:-16 64}"
 } | tee "$OUT/env.txt" >&2
 for ((r = 1; r <= ROUNDS; r++)); do
-	for letter in ${SCENARIOS:-B F Z I R}; do
+	for letter in ${SCENARIOS:-B F Z P I R}; do
 		case $letter in
 		B) s=$SHARED_BENCH/scenarios/B-phpfpm-static.sh ;;
 		C) s=$SHARED_BENCH/scenarios/C-phpfpm-dynamic-ondemand.sh ;;
@@ -51,6 +54,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		I) s=$SHARED_BENCH/scenarios/I-phpfpm-reload.sh ;;
 		R) s=$HERE/reload-scenario.sh ;;
 		Z) s=$HERE/gofpm-scenario.sh ;;
+		P) s=$HERE/cgi-scenario.sh ;;
 		*) echo "unknown scenario $letter" >&2; exit 2 ;;
 		esac
 		echo "=== round $r/$ROUNDS: $(basename "$s")" >&2
@@ -58,5 +62,8 @@ for ((r = 1; r <= ROUNDS; r++)); do
 			echo "!!! $(basename "$s") failed in round $r" >&2
 	done
 done
-"$BUILD_DIR/summarize" "$OUT/raw.tsv" | tee "$OUT/summary.md"
+{
+	"$BUILD_DIR/summarize" "$OUT/raw.tsv"
+	"$HERE/ratios.sh" "$OUT/raw.tsv"
+} | tee "$OUT/summary.md"
 echo "results: $OUT" >&2
