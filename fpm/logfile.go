@@ -4,7 +4,12 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
+
+// logErrEvery is how often at most a LogFile returns a write error: a full
+// disk must not turn every log line into an error line of its own.
+const logErrEvery = time.Minute
 
 // LogFile is an append-only log file that can be reopened after logrotate
 // moved it away (SIGUSR1). It is safe for concurrent use.
@@ -12,6 +17,9 @@ type LogFile struct {
 	path string
 	mu   sync.Mutex
 	f    *os.File
+
+	errAt time.Time // when a write error was last returned
+	lost  int       // lines lost since then
 }
 
 // OpenLogFile opens path for appending, creating it with mode 0640.
@@ -23,11 +31,29 @@ func OpenLogFile(path string) (*LogFile, error) {
 	return &LogFile{path: path, f: f}, nil
 }
 
-// Write appends p to the file.
+// Write appends p to the file. When the write fails (a full disk), p is
+// lost and the error is returned at most once per minute, saying how many
+// lines were lost since the last one; the other failed writes report
+// success, so that the caller goes on and does not log each of them.
 func (l *LogFile) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.f.Write(p)
+	n, err := l.f.Write(p)
+	if err == nil {
+		return n, nil
+	}
+	return l.failed(err, time.Now(), len(p))
+}
+
+// failed applies the once-a-minute rule to a write error at now.
+func (l *LogFile) failed(err error, now time.Time, n int) (int, error) {
+	l.lost++
+	if !l.errAt.IsZero() && now.Sub(l.errAt) < logErrEvery {
+		return n, nil
+	}
+	lost := l.lost
+	l.errAt, l.lost = now, 0
+	return 0, fmt.Errorf("writing log file %s: %w (%d line(s) lost; reported once a minute at most)", l.path, err, lost)
 }
 
 // Reopen closes the file and opens path again.

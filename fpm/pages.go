@@ -167,7 +167,14 @@ func (s *pageServer) serveConn(c net.Conn) {
 	if err := serveFCGIPages(c, func(params map[string]string) pageResponse {
 		return s.pool.page(params, time.Now())
 	}); err != nil && !errors.Is(err, io.EOF) {
-		s.log.Debug().Err(err).Msgf("[pool %s] status listener: %v", s.pool.cfg.Name, err)
+		if errors.Is(err, os.ErrDeadlineExceeded) { // an idle kept connection, or a silent client
+			s.log.Debug().Err(err).Msgf("[pool %s] status listener: closing an idle connection", s.pool.cfg.Name)
+			return
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = errors.New("truncated FastCGI record")
+		}
+		s.log.Warn().Err(err).Msgf("[pool %s] status listener: closing a connection: %v", s.pool.cfg.Name, err)
 	}
 }
 

@@ -82,6 +82,7 @@ type pool struct {
 	failures int // consecutive rounds of quick exits or spawn errors
 	pm       pmState
 	count    poolCounters
+	noAccept noAcceptState // the never-accepts warning (state.go)
 }
 
 func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
@@ -393,6 +394,7 @@ func (p *pool) snapshot() []workerSnap {
 // of idle workers above worker_max_memory.
 func (p *pool) maintain(now time.Time) {
 	p.sampleListenQueue()
+	p.watchAccepts(now)
 	if p.cfg.PM != "static" {
 		a, st := decide(p.cfg, p.pm, p.snapshot(), now)
 		p.pm = st

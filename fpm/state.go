@@ -215,3 +215,56 @@ func (p *pool) workerStack(c *child) string {
 	}
 	return ""
 }
+
+// noAcceptAfter is how long connections may wait on the socket, with no
+// worker busy and none accepted, before the pool warns that its workers do
+// not accept. php-fpm cannot tell; gofpm sees the listen queue and what
+// each worker does (kstate_linux.go).
+const noAcceptAfter = 10 * time.Second
+
+// noAcceptState follows one stretch of "connections wait, nobody takes
+// them".
+type noAcceptState struct {
+	since    time.Time // first tick of the stretch; zero outside one
+	accepted uint64    // the pool's accepted count when it began
+	warned   bool      // the stretch has had its warning
+}
+
+// checkNoAccept is the decision behind the warning, at a maintenance tick:
+// queued connections wait on the socket, busy workers hold one, accepted
+// is the pool's count of requests begun and live its workers. It warns
+// once per stretch in which connections waited for noAcceptAfter while
+// workers were alive, none was busy and none accepted anything. A pool
+// whose workers are all busy is not stuck, only full.
+func checkNoAccept(st noAcceptState, now time.Time, queued, busy, live int, accepted uint64) (noAcceptState, bool) {
+	if queued == 0 || busy > 0 || live == 0 || (!st.since.IsZero() && accepted != st.accepted) {
+		return noAcceptState{}, false
+	}
+	if st.since.IsZero() {
+		return noAcceptState{since: now, accepted: accepted}, false
+	}
+	if st.warned || now.Sub(st.since) < noAcceptAfter {
+		return st, false
+	}
+	st.warned = true
+	return st, true
+}
+
+// watchAccepts logs the warning of checkNoAccept.
+func (p *pool) watchAccepts(now time.Time) {
+	if p.probe == nil {
+		return
+	}
+	busy := 0
+	for _, c := range p.children {
+		if c.state == wsBusy {
+			busy++
+		}
+	}
+	var warn bool
+	p.noAccept, warn = checkNoAccept(p.noAccept, now, p.count.listenQueue, busy, len(p.children), p.count.accepted)
+	if warn {
+		p.log.Warn().Int("queued", p.count.listenQueue).Msgf("[pool %s] no worker has accepted a connection for %s while %d wait(s) in the listen queue; is the command a FastCGI worker that accepts on fd 0?",
+			p.cfg.Name, now.Sub(p.noAccept.since).Truncate(time.Second), p.count.listenQueue)
+	}
+}

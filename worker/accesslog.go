@@ -137,7 +137,10 @@ type accessLog struct {
 
 	// skip, when set, tells of a request whose line is written elsewhere
 	// (the front's logger: a Go worker wrote it).
-	skip func(*http.Request) bool
+	skip    func(*http.Request) bool
+	errMu   sync.Mutex
+	errLast time.Time // when a write error was last reported
+	errLost int       // lines lost since then
 
 	// Clocks, injected by tests; nil means the real ones.
 	now    func(end bool) time.Time
@@ -411,7 +414,11 @@ func (a *accessLog) wrap(h http.Handler) http.Handler {
 			rec.buf = a.appendLine(rec.buf[:0], rec, r)
 		}
 		if len(rec.buf) > 0 {
-			a.out.Write(rec.buf) // like php-fpm, a failed write is ignored
+			// Like php-fpm, a failed write loses the line, and the request
+			// goes on; the failure is said once a minute at most.
+			if _, err := a.out.Write(rec.buf); err != nil {
+				a.writeFailed(err)
+			}
 		}
 		rec.w, rec.wrote, rec.status, rec.front = nil, false, 0, false
 		clear(rec.hdrs)
@@ -1154,4 +1161,23 @@ func NewAccessLogger(out io.Writer, format, pool string) (*AccessLogger, error) 
 func (l *AccessLogger) Wrap(h http.Handler, skip func(*http.Request) bool) http.Handler {
 	l.a.skip = skip
 	return l.a.wrap(h)
+}
+
+// accessErrEvery is how often at most a worker reports that its access
+// log cannot be written (a full disk would otherwise mean a line per
+// request).
+const accessErrEvery = time.Minute
+
+// writeFailed reports a failed access log write on stderr (the master's
+// log with catch_workers_output), once per accessErrEvery.
+func (a *accessLog) writeFailed(err error) {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	a.errLost++
+	now := time.Now()
+	if !a.errLast.IsZero() && now.Sub(a.errLast) < accessErrEvery {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "gofpm worker: access log: %v (%d line(s) lost; reported once a minute at most)\n", err, a.errLost)
+	a.errLast, a.errLost = now, 0
 }

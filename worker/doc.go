@@ -37,6 +37,12 @@
 //     logs as a planned exit with code 0 and replaces;
 //   - leaves SIGTERM and SIGINT at their defaults (immediate exit), which is
 //     what the master's fast stop expects.
+//   - cancels a request's context (r.Context()) when the web server closes
+//     the connection or sends FCGI_ABORT_REQUEST, which net/http/fcgi alone
+//     never does;
+//   - answers 431 and closes the connection when a request's params exceed
+//     MaxParamsBytes (1 MiB), which net/http/fcgi alone would buffer without
+//     limit (see docs/security.md).
 //
 // # GOMAXPROCS
 //

@@ -16,6 +16,7 @@ var protoParams = append([]byte{15, 8}, "SERVER_PROTOCOLHTTP/1.0"...)
 const (
 	fcgiHeaderLen    = 8
 	fcgiBeginRequest = 1
+	fcgiAbortRequest = 2
 	fcgiParams       = 4
 )
 
@@ -27,6 +28,7 @@ type recordTracker struct {
 	typ    byte
 	id     [2]byte
 	inject []byte // bytes to hand out before reading more
+	hook   *conn  // sees each header and adds to the inserted params (badinput.go); nil in tests
 }
 
 // feed looks at bytes read from the web server and, at the end of each
@@ -45,6 +47,9 @@ func (t *recordTracker) feed(p []byte) int {
 			t.typ = t.hdr[1]
 			t.id = [2]byte{t.hdr[2], t.hdr[3]}
 			t.left = int(t.hdr[4])<<8 | int(t.hdr[5]) + int(t.hdr[6])
+			if t.hook != nil && t.hdr[0] == fcgiVersion1 {
+				t.hook.onHeader(t.typ, uint16(t.id[0])<<8|uint16(t.id[1]), int(t.hdr[4])<<8|int(t.hdr[5]))
+			}
 		}
 		n := min(t.left, len(p)-i)
 		t.left -= n
@@ -52,8 +57,12 @@ func (t *recordTracker) feed(p []byte) int {
 		if t.left == 0 {
 			t.nhdr = 0
 			if t.typ == fcgiBeginRequest && t.hdr[0] == fcgiVersion1 {
-				rec := []byte{fcgiVersion1, fcgiParams, t.id[0], t.id[1], 0, byte(len(protoParams)), 0, 0}
+				rec := []byte{fcgiVersion1, fcgiParams, t.id[0], t.id[1], 0, 0, 0, 0}
 				rec = append(rec, protoParams...)
+				if t.hook != nil {
+					rec = append(rec, t.hook.onBegin(uint16(t.id[0])<<8|uint16(t.id[1]))...)
+				}
+				rec[4], rec[5] = byte((len(rec)-fcgiHeaderLen)>>8), byte(len(rec)-fcgiHeaderLen)
 				if pad := -len(rec) & 7; pad > 0 {
 					rec[6] = byte(pad)
 					rec = append(rec, make([]byte, pad)...)

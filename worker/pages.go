@@ -74,10 +74,22 @@ func (p *pageRelay) match(r *http.Request) bool {
 	return (p.status != "" && path == p.status) || (p.ping != "" && path == p.ping)
 }
 
+// relayMaxURI bounds the request URI a worker passes on to the master: the
+// master refuses page requests whose params exceed 64 KiB and closes the
+// connection, which would leave this worker without its only one. The
+// pages take a short query string (?full&json).
+const relayMaxURI = 8 << 10
+
 func (p *pageRelay) serve(w http.ResponseWriter, r *http.Request) {
+	if len(r.URL.RequestURI()) > relayMaxURI {
+		http.Error(w, "URI too long for the status page", http.StatusRequestURITooLong)
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	resp, err := p.client.Do(r.Context(), &fcgi.Request{Params: map[string]string{
+	// Not cancelled when the web server hangs up: a request left half-way
+	// would leave the connection to the master out of step.
+	resp, err := p.client.Do(context.WithoutCancel(r.Context()), &fcgi.Request{Params: map[string]string{
 		"REQUEST_METHOD": r.Method, "SCRIPT_NAME": r.URL.Path, "SCRIPT_FILENAME": r.URL.Path,
 		"REQUEST_URI": r.URL.RequestURI(), "QUERY_STRING": r.URL.RawQuery,
 	}})

@@ -92,6 +92,7 @@ type server struct {
 	alog        *accessLog  // the pool's access log; nil = off
 
 	requests atomic.Int64 // requests started
+	aborts   aborts       // requests in flight, for their cancellation (badinput.go)
 	slots    chan struct{}
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the worker stops accepting
@@ -159,6 +160,10 @@ func (s *server) serve(h http.Handler) error {
 // listener never accepts a request beyond the limit.
 func (s *server) count(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r, cancel := s.aborts.attach(r)
+		if cancel != nil {
+			defer cancel(nil)
+		}
 		s.sb.requestStart(r)
 		n := s.requests.Add(1)
 		if s.maxRequests > 0 && n >= int64(s.maxRequests) {
@@ -226,7 +231,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	s.busy++
 	s.sb.accepted()
 	s.mu.Unlock()
-	return &conn{Conn: c, s: s, busy: true}, nil
+	cn := &conn{Conn: c, s: s, busy: true}
+	cn.rt.hook = cn
+	return cn, nil
 }
 
 func (l *limitListener) Close() error   { return l.s.ln.Close() }
@@ -244,6 +251,10 @@ type conn struct {
 	busy   bool   // a request is in flight (under s.mu)
 	ending bool   // its FCGI_END_REQUEST is being written (under s.mu)
 	closed bool
+
+	wmu sync.Mutex // one Write at a time: badinput.go writes from the reading goroutine
+	gmu sync.Mutex
+	g   guard // limits and aborts (badinput.go)
 }
 
 const (
@@ -253,6 +264,11 @@ const (
 
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.read(p)
+	if err == nil {
+		if bad := c.badErr(); bad != nil {
+			return 0, bad
+		}
+	}
 	if n > 0 {
 		c.s.mu.Lock()
 		if !c.busy && !c.closed {
@@ -291,7 +307,10 @@ func (c *conn) read(p []byte) (int, error) {
 
 func (c *conn) Write(p []byte) (int, error) {
 	end := len(p) >= 8 && p[0] == fcgiVersion1 && p[1] == fcgiEndRequest
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
 	if end {
+		c.onEnd(uint16(p[2])<<8 | uint16(p[3]))
 		// The request is over before the record goes out: on a kept
 		// connection the web server may send the next request as soon as
 		// it has the record, and that one must find the conn not busy.
@@ -319,6 +338,7 @@ func (c *conn) Write(p []byte) (int, error) {
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
+	c.onClose()
 	c.s.mu.Lock()
 	if !c.closed {
 		c.closed = true
