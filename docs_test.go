@@ -473,6 +473,16 @@ func checkShellBlock(t *testing.T, app *cli.App, b docBlock) {
 // checkCall checks one command of a shell line: gofpm against the app,
 // make against the Makefile; others are not ours.
 func checkCall(app *cli.App, argv []string) error {
+	// gofpm run inside a container or a pod: docker exec CTR gofpm ...,
+	// kubectl exec POD -- gofpm ...
+	switch argv[0] {
+	case "docker", "podman", "nerdctl", "kubectl":
+		for i := 1; i < len(argv); i++ {
+			if argv[i] == "gofpm" || argv[i-1] == "--" && isGofpm(argv[i:]) {
+				return checkArgv(app, argv[i:])
+			}
+		}
+	}
 	switch {
 	case isGofpm(argv):
 		return checkArgv(app, argv)
@@ -869,6 +879,10 @@ func TestDocsChecker(t *testing.T) {
 		{"true && gofpm status --socket /x --graceful", true},
 		{"x=$(gofpm pong -s 127.0.0.1:9000)", true},
 		{"make no-such-target", true},
+		{"docker exec -it web gofpm ping -s unix:/run/gofpm/www.sock", false},
+		{"kubectl exec deploy/web -- /usr/local/bin/gofpm status --socket 127.0.0.1:9001", false},
+		{"docker run --rm gofpm:latest gofpm chek", true},
+		{"kubectl exec web -- gofpm ping --bogus", true},
 	} {
 		calls, err := shellCommands(tc.line)
 		for _, argv := range calls {
@@ -917,5 +931,44 @@ func TestDocsChecker(t *testing.T) {
 	}
 	if nginxBraces("a { b { }") == nil || nginxBraces("a } {") == nil || nginxBraces("a '{' { }") != nil {
 		t.Errorf("nginxBraces")
+	}
+}
+
+// TestDocsCLI: docs/cli.md has a section for every command and names
+// every flag of it.
+func TestDocsCLI(t *testing.T) {
+	data, err := os.ReadFile("docs/cli.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]string{}
+	name := ""
+	for _, l := range strings.Split(string(data), "\n") {
+		if m := regexp.MustCompile("^## gofpm ([a-z-]+)").FindStringSubmatch(l); m != nil {
+			name = m[1]
+		} else if strings.HasPrefix(l, "## ") {
+			name = ""
+		}
+		if name != "" {
+			sections[name] += l + "\n"
+		}
+	}
+	app := newApp()
+	for _, c := range app.Commands {
+		if c.Name == "worker" {
+			continue
+		}
+		s, ok := sections[c.Name]
+		if !ok {
+			t.Errorf("docs/cli.md has no section \"## gofpm %s\"", c.Name)
+			continue
+		}
+		for _, f := range c.Flags {
+			for _, n := range f.Names() {
+				if !strings.Contains(s, "`"+dashes(n)) && !strings.Contains(s, " "+dashes(n)) {
+					t.Errorf("docs/cli.md, gofpm %s: flag %s is not described", c.Name, dashes(n))
+				}
+			}
+		}
 	}
 }

@@ -376,7 +376,7 @@ func isTerminal(f *os.File) bool {
 
 func addrFlag() *cli.StringFlag {
 	return &cli.StringFlag{Name: "socket", Aliases: []string{"s"},
-		Usage: "FastCGI address: unix:/path, /path, host:port (required)"}
+		Usage: "the pool's FastCGI `ADDR`: unix:/path, /path or host:port (required)"}
 }
 
 // needSocket is the check for -s: a usage error (64) when it is missing.
