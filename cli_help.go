@@ -140,6 +140,7 @@ func addHelp(app *cli.App) {
 			c.Description = h.description
 		}
 		c.OnUsageError = usageError
+		c.HideHelpCommand = true
 	}
 }
 

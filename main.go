@@ -56,7 +56,7 @@ func run(args []string) int {
 }
 
 func configFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration `FILE` (TOML)", EnvVars: []string{"GOFPM_CONFIG"}}
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration `FILE` (TOML)", EnvVars: []string{"GOFPM_CONFIG"}, TakesFile: true}
 }
 
 func rootFlag() *cli.BoolFlag {
@@ -67,7 +67,7 @@ func runFlags() []cli.Flag {
 	return []cli.Flag{
 		configFlag(),
 		rootFlag(),
-		&cli.StringFlag{Name: "pid", Usage: "write the master's pid to `FILE` (overrides pid in the config)"},
+		&cli.StringFlag{Name: "pid", Usage: "write the master's pid to `FILE` (overrides pid in the config)", TakesFile: true},
 		&cli.StringFlag{Name: "log-level", Usage: "debug | notice | warning | error (overrides log_level)"},
 		&cli.StringFlag{Name: "log-format", Usage: "console | json (default: console on a terminal, json otherwise)"},
 	}
@@ -104,14 +104,14 @@ func newApp() *cli.App {
 			{
 				Name:  "reload",
 				Usage: "validate the configuration, then reload the running master (SIGUSR2) and wait until the new master has taken over",
-				Flags: []cli.Flag{configFlag(), rootFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)"},
+				Flags: []cli.Flag{configFlag(), rootFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)", TakesFile: true},
 					&cli.DurationFlag{Name: "timeout", Value: 70 * time.Second, Usage: "how long to wait for the new master"}},
 				Action: reloadCmd,
 			},
 			{
 				Name:  "stop",
 				Usage: "stop the running master: SIGTERM, or SIGQUIT with --graceful",
-				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)"},
+				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)", TakesFile: true},
 					&cli.BoolFlag{Name: "graceful", Usage: "let requests in flight finish"}},
 				Action: func(c *cli.Context) error {
 					if c.Bool("graceful") {
@@ -149,9 +149,9 @@ func newApp() *cli.App {
 				ArgsUsage: "FILE.conf...",
 				Usage:     "translate php-fpm ini files (php-fpm.conf with its includes, pool files) to gofpm TOML",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)"},
-					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`"},
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)"},
+					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)", TakesFile: true},
+					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`", TakesFile: true},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)", TakesFile: true},
 				},
 				Action: importPHPFPM,
 			},
