@@ -12,7 +12,7 @@ ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 DEB_PKGS  := nginx php8.2-cgi libfcgi-bin libfcgi-dev libfcgi-perl chromium
 DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium /usr/include/fcgiapp.h /usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm
 
-.PHONY: all build examples run test unit fuzz vet bench deps check-config clean
+.PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man clean
 
 all: build
 
@@ -45,8 +45,16 @@ vet:
 	if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
 	$(GO) vet ./...
 
-## test: deps, vet, gofmt, go test -race ./..., a short fuzz pass, config check of the examples
-test: deps vet examples check-config unit fuzz
+## test: deps, vet, gofmt, docs-check, go test -race ./..., a short fuzz pass, config check of the examples
+test: deps vet examples check-config docs-check unit fuzz
+
+## docs-check: every example in README.md and docs/*.md checked (gofpm check, nginx -t, the CLI's flags; docs_test.go)
+docs-check:
+	$(GO) test -count=1 -run '^TestDocs' .
+
+## man: the man page, made from the command definitions, in bin/gofpm.1 (man -l bin/gofpm.1)
+man: build
+	$(GOFPM) man > $(GOFPM).1
 
 unit:
 	$(GO) test -race -count=1 ./...

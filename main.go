@@ -34,6 +34,7 @@ var version = "dev"
 const (
 	exitConfig  = 78
 	exitRuntime = 70
+	exitUsage   = 64 // EX_USAGE: a bad flag, no -c, an unknown command
 )
 
 func main() { os.Exit(run(os.Args)) }
@@ -55,7 +56,7 @@ func run(args []string) int {
 }
 
 func configFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration `FILE` (TOML)", EnvVars: []string{"GOFPM_CONFIG"}}
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration `FILE` (TOML)", EnvVars: []string{"GOFPM_CONFIG"}, TakesFile: true}
 }
 
 func rootFlag() *cli.BoolFlag {
@@ -66,28 +67,32 @@ func runFlags() []cli.Flag {
 	return []cli.Flag{
 		configFlag(),
 		rootFlag(),
-		&cli.StringFlag{Name: "pid", Usage: "write the master's pid to `FILE` (overrides pid in the config)"},
+		&cli.StringFlag{Name: "pid", Usage: "write the master's pid to `FILE` (overrides pid in the config)", TakesFile: true},
 		&cli.StringFlag{Name: "log-level", Usage: "debug | notice | warning | error (overrides log_level)"},
 		&cli.StringFlag{Name: "log-format", Usage: "console | json (default: console on a terminal, json otherwise)"},
 	}
 }
 
+// newApp is the command line. Synopses and examples are set by addHelp
+// (cli_help.go).
 func newApp() *cli.App {
-	return &cli.App{
-		Name:            "gofpm",
-		Usage:           "a FastCGI process manager in the style of php-fpm, for every language",
-		UsageText:       "gofpm -c pool.toml\ngofpm [command] [options]",
-		Version:         version,
-		HideHelpCommand: true,
-		Flags:           runFlags(),
-		Action:          runMaster,
+	app := &cli.App{
+		Name:                 "gofpm",
+		Usage:                "a FastCGI process manager in the style of php-fpm, for every language",
+		Version:              version,
+		HideHelpCommand:      true,
+		EnableBashCompletion: true,
+		// Errors are printed and turned into exit codes by run, not by
+		// urfave/cli's os.Exit.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Flags:          runFlags(),
+		Action:         runMaster,
 		Commands: []*cli.Command{
 			{
-				Name:      "run",
-				Usage:     "run the master in the foreground (the default)",
-				UsageText: "gofpm run -c examples/hello/pool.toml -R",
-				Flags:     runFlags(),
-				Action:    runMaster,
+				Name:   "run",
+				Usage:  "run the master in the foreground (the default)",
+				Flags:  runFlags(),
+				Action: runMaster,
 			},
 			{
 				Name:      "check",
@@ -97,18 +102,16 @@ func newApp() *cli.App {
 				Action:    checkConfig,
 			},
 			{
-				Name:      "reload",
-				Usage:     "validate the configuration, then reload the running master (SIGUSR2) and wait until the new master has taken over",
-				UsageText: "gofpm reload -c pool.toml",
-				Flags: []cli.Flag{configFlag(), rootFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)"},
+				Name:  "reload",
+				Usage: "validate the configuration, then reload the running master (SIGUSR2) and wait until the new master has taken over",
+				Flags: []cli.Flag{configFlag(), rootFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)", TakesFile: true},
 					&cli.DurationFlag{Name: "timeout", Value: 70 * time.Second, Usage: "how long to wait for the new master"}},
 				Action: reloadCmd,
 			},
 			{
-				Name:      "stop",
-				Usage:     "stop the running master: SIGTERM, or SIGQUIT with --graceful",
-				UsageText: "gofpm stop -c pool.toml --graceful",
-				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)"},
+				Name:  "stop",
+				Usage: "stop the running master: SIGTERM, or SIGQUIT with --graceful",
+				Flags: []cli.Flag{configFlag(), &cli.StringFlag{Name: "pid", Usage: "pid `FILE` (default: pid in the config)", TakesFile: true},
 					&cli.BoolFlag{Name: "graceful", Usage: "let requests in flight finish"}},
 				Action: func(c *cli.Context) error {
 					if c.Bool("graceful") {
@@ -120,9 +123,6 @@ func newApp() *cli.App {
 			{
 				Name:  "status",
 				Usage: "print a pool's status page, asked over FastCGI (like cgi-fcgi, without it)",
-				UsageText: "gofpm status -s unix:/run/gofpm/www-status.sock --full\n" +
-					"gofpm status -s 127.0.0.1:9000 --path /status --format json\n" +
-					"gofpm status -s unix:/run/gofpm/www.sock --watch",
 				Flags: []cli.Flag{
 					addrFlag(),
 					&cli.StringFlag{Name: "path", Value: "/status", Usage: "the pool's pm_status_path"},
@@ -134,9 +134,8 @@ func newApp() *cli.App {
 				Action: statusCmd,
 			},
 			{
-				Name:      "ping",
-				Usage:     "exit 0 if the ping page answers its ping_response, else exit 1 with the reason (health checks)",
-				UsageText: "gofpm ping -s unix:/run/gofpm/www.sock --path /ping --response pong",
+				Name:  "ping",
+				Usage: "exit 0 if the ping page answers its ping_response, else exit 1 with the reason (health checks)",
 				Flags: []cli.Flag{
 					addrFlag(),
 					&cli.StringFlag{Name: "path", Value: "/ping", Usage: "the pool's ping_path"},
@@ -149,12 +148,10 @@ func newApp() *cli.App {
 				Name:      "import-php-fpm",
 				ArgsUsage: "FILE.conf...",
 				Usage:     "translate php-fpm ini files (php-fpm.conf with its includes, pool files) to gofpm TOML",
-				UsageText: "gofpm import-php-fpm -o /etc/gofpm/pool.toml /etc/php/8.2/fpm/php-fpm.conf\n" +
-					"gofpm import-php-fpm /etc/php/8.2/fpm/pool.d/www.conf > pool.toml",
 				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)"},
-					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`"},
-					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)"},
+					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)", TakesFile: true},
+					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`", TakesFile: true},
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)", TakesFile: true},
 				},
 				Action: importPHPFPM,
 			},
@@ -185,8 +182,12 @@ func newApp() *cli.App {
 					return nil
 				},
 			},
+			completionCommand(),
+			manCommand(),
 		},
 	}
+	addHelp(app)
+	return app
 }
 
 func commit() string {
@@ -204,13 +205,23 @@ func commit() string {
 func load(c *cli.Context) (*fpm.Config, error) {
 	path := c.String("config")
 	if path == "" {
-		return nil, cli.Exit("no configuration: give -c FILE or set GOFPM_CONFIG", 64)
+		return nil, cli.Exit("no configuration: give -c FILE or set GOFPM_CONFIG", exitUsage)
 	}
 	return fpm.Load(path, fpm.LoadOptions{AllowRoot: c.Bool("allow-to-run-as-root"), Euid: os.Geteuid()})
 }
 
+// isExit reports whether err already carries its exit code (a usage
+// error from load).
+func isExit(err error) bool {
+	var ec cli.ExitCoder
+	return errors.As(err, &ec)
+}
+
 func checkConfig(c *cli.Context) error {
 	cfg, err := load(c)
+	if isExit(err) {
+		return err
+	}
 	if err != nil {
 		var ce *fpm.ConfigError
 		if errors.As(err, &ce) {
@@ -228,9 +239,12 @@ func checkConfig(c *cli.Context) error {
 
 func runMaster(c *cli.Context) error {
 	if c.Args().Present() {
-		return cli.Exit(fmt.Sprintf("unknown command %q (see gofpm --help)", c.Args().First()), 64)
+		return cli.Exit(fmt.Sprintf("unknown command %q (see gofpm --help)", c.Args().First()), exitUsage)
 	}
 	cfg, err := load(c)
+	if isExit(err) {
+		return err
+	}
 	if err != nil {
 		var ce *fpm.ConfigError
 		if errors.As(err, &ce) {
@@ -254,7 +268,7 @@ func runMaster(c *cli.Context) error {
 	}
 	log, err := newLogger(out, level, c.String("log-format"), lf == nil && isTerminal(os.Stderr))
 	if err != nil {
-		return cli.Exit(err.Error(), 64)
+		return cli.Exit(err.Error(), exitUsage)
 	}
 	exe, _ := os.Executable()
 	m := fpm.New(cfg, log, fpm.Options{
@@ -332,6 +346,9 @@ func newLogger(out io.Writer, level, format string, tty bool) (zerolog.Logger, e
 // signalMaster sends sig to the master whose pid file the config names.
 func signalMaster(c *cli.Context, sig syscall.Signal) error {
 	pidFile := c.String("pid")
+	if pidFile == "" && c.String("config") == "" {
+		return cli.Exit("no pid file: give -c FILE (or set GOFPM_CONFIG) or --pid FILE", exitUsage)
+	}
 	if pidFile == "" {
 		cfg, err := fpm.Load(c.String("config"), fpm.LoadOptions{AllowRoot: true, Euid: os.Geteuid(), SkipCommandCheck: true})
 		if err != nil {
@@ -358,8 +375,16 @@ func isTerminal(f *os.File) bool {
 }
 
 func addrFlag() *cli.StringFlag {
-	return &cli.StringFlag{Name: "socket", Aliases: []string{"s"}, Required: true,
-		Usage: "FastCGI address: unix:/path, /path, host:port"}
+	return &cli.StringFlag{Name: "socket", Aliases: []string{"s"},
+		Usage: "the pool's FastCGI `ADDR`: unix:/path, /path or host:port (required)"}
+}
+
+// needSocket is the check for -s: a usage error (64) when it is missing.
+func needSocket(c *cli.Context) error {
+	if c.String("socket") == "" {
+		return cli.Exit(fmt.Sprintf("give the pool's address: gofpm %s -s ADDR", c.Command.Name), exitUsage)
+	}
+	return nil
 }
 
 // askPage sends one GET for path (with query) to the FastCGI address and
@@ -388,13 +413,16 @@ func askPage(ctx context.Context, addr, path, query string) (int, []byte, error)
 }
 
 func statusCmd(c *cli.Context) error {
+	if err := needSocket(c); err != nil {
+		return err
+	}
 	query := ""
 	switch f := c.String("format"); f {
 	case "text", "":
 	case "json", "xml", "html", "openmetrics":
 		query = f
 	default:
-		return cli.Exit(fmt.Sprintf("unknown format %q (text, json, xml, html, openmetrics)", f), 64)
+		return cli.Exit(fmt.Sprintf("unknown format %q (text, json, xml, html, openmetrics)", f), exitUsage)
 	}
 	if c.Bool("full") {
 		query = strings.TrimPrefix(query+"&full", "&")
@@ -432,6 +460,9 @@ func statusCmd(c *cli.Context) error {
 }
 
 func pingCmd(c *cli.Context) error {
+	if err := needSocket(c); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.Duration("timeout"))
 	defer cancel()
 	code, body, err := askPage(ctx, c.String("socket"), c.String("path"), "")
@@ -449,7 +480,7 @@ func pingCmd(c *cli.Context) error {
 
 func importPHPFPM(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return cli.Exit("give one or more php-fpm configuration files", 64)
+		return cli.Exit("give one or more php-fpm configuration files", exitUsage)
 	}
 	out, warnings, err := fpm.ImportPHPFPM(c.Args().Slice(), fpm.ImportOptions{PHPCGI: c.String("php-cgi"), Prefix: c.String("prefix")})
 	if err != nil {
@@ -480,6 +511,9 @@ func importPHPFPM(c *cli.Context) error {
 // the old one hands the pid file over only once the new one is ready.
 func reloadCmd(c *cli.Context) error {
 	cfg, err := load(c)
+	if isExit(err) {
+		return err
+	}
 	if err != nil {
 		var ce *fpm.ConfigError
 		if errors.As(err, &ce) {
