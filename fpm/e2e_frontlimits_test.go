@@ -402,3 +402,33 @@ func TestFrontGracefulDrain(t *testing.T) {
 		t.Fatalf("master exited with %d", code)
 	}
 }
+
+// TestFrontContentLength: a Go worker sends the end of its answer and its
+// FCGI_END_REQUEST in one write, so the front has the whole short answer
+// at once and sends it with a Content-Length; an answer the handler
+// flushed on its way (a stream) goes out in chunks.
+func TestFrontContentLength(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, onePool)
+	base := m.frontURL()
+	for range 5 {
+		resp, err := http.Get(base + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ContentLength != int64(len(b)) || len(resp.TransferEncoding) != 0 {
+			t.Fatalf("GET /: Content-Length %d for %d bytes, Transfer-Encoding %v", resp.ContentLength, len(b), resp.TransferEncoding)
+		}
+	}
+	resp, err := http.Get(base + "/stream?n=2&ms=10")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "tick 1\ntick 2\n" || len(resp.TransferEncoding) != 1 {
+		t.Fatalf("stream: %q, Transfer-Encoding %v", b, resp.TransferEncoding)
+	}
+}

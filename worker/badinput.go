@@ -70,10 +70,12 @@ type aborts struct {
 type inflight struct {
 	cancel context.CancelCauseFunc // set once the handler runs
 	cause  error                   // set when aborted before the handler ran
+	c      *conn                   // the connection, for the handler's return (conn.handlerDone)
+	id     uint16                  // the request id on it
 }
 
-// begin registers a new request and returns its token.
-func (a *aborts) begin() string {
+// begin registers request id of c and returns its token.
+func (a *aborts) begin(c *conn, id uint16) string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.live == nil {
@@ -84,7 +86,7 @@ func (a *aborts) begin() string {
 	}
 	a.seq++
 	tok := a.prefix + strconv.FormatUint(a.seq, 10)
-	a.live[tok] = &inflight{}
+	a.live[tok] = &inflight{c: c, id: id}
 	return tok
 }
 
@@ -110,20 +112,21 @@ func (a *aborts) abort(tok string, cause error, forget bool) {
 	}
 }
 
-// attach gives r a context that an abort of its request cancels; r is
-// returned unchanged when it carries no token the worker knows.
-func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc) {
+// attach gives r a context that an abort of its request cancels, and
+// returns the connection and id it came on; r is returned unchanged, with
+// a nil cancel and conn, when it carries no token the worker knows.
+func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc, *conn, uint16) {
 	env := fcgi.ProcessEnv(r)
 	tok, ok := env[abortParam]
 	if !ok {
-		return r, nil
+		return r, nil, nil, 0
 	}
 	delete(env, abortParam)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	f := a.live[tok]
 	if f == nil || f.cancel != nil {
-		return r, nil
+		return r, nil, nil, 0
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	if f.cause != nil {
@@ -131,7 +134,7 @@ func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc
 	} else {
 		f.cancel = cancel
 	}
-	return r.WithContext(ctx), cancel
+	return r.WithContext(ctx), cancel, f.c, f.id
 }
 
 // guard is the per-connection state of this file, under conn.gmu.
@@ -192,7 +195,7 @@ func (c *conn) refuseParams(id uint16) {
 // onBegin registers request id of this connection and returns the pair to
 // insert with its params.
 func (c *conn) onBegin(id uint16) []byte {
-	tok := c.s.aborts.begin()
+	tok := c.s.aborts.begin(c, id)
 	c.gmu.Lock()
 	old, had := c.g.tokens[id]
 	if c.g.tokens == nil {
