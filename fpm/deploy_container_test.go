@@ -672,6 +672,20 @@ func TestContainerfile(t *testing.T) {
 	if d := cfg.ProcessControlTimeout.D(); d <= 0 || d >= 10*time.Second {
 		t.Errorf("process_control_timeout %s: keep it below docker stop's 10 s default", d)
 	}
+	// docs/containers.md shows the health check and the timeout as they are.
+	doc, err := os.ReadFile("../docs/containers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`CMD ["` + strings.Join(hc, `", "`) + `"]`,
+		fmt.Sprintf("process_control_timeout = \"%s\"", cfg.ProcessControlTimeout.D()),
+		"STOPSIGNAL " + img.stopSignal,
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("docs/containers.md does not show %s", want)
+		}
+	}
 	wantPorts := []string{poolPort}
 	if cfg.HTTP != nil {
 		_, p, _ := strings.Cut(cfg.HTTP.Listen, ":")

@@ -8,6 +8,7 @@ package fpm_test
 // Debian's nginx, as the pods' uids and fsGroup when the test runs as root.
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -592,6 +593,8 @@ func TestKubeManifests(t *testing.T) {
 				g.grace, waitMax, g.cfg.ProcessControlTimeout.D())
 		}
 		nginxTest(t, newPodDirs(t, "/run/gofpm", "/tmp").rewrite(n.conf))
+		kubeDocShows(t, fmt.Sprintf("terminationGracePeriodSeconds: %d", int(g.grace.Seconds())),
+			fmt.Sprintf("at most %d s", wait), fmt.Sprintf("`fsGroup: %d`", g.fsGroup))
 	})
 
 	t.Run("tcp", func(t *testing.T) {
@@ -658,9 +661,27 @@ func TestKubeManifests(t *testing.T) {
 		if s := sleepSeconds(t, n.preStop); n.grace < s+g.pool.RequestTerminateTimeout.D()+5*time.Second {
 			t.Errorf("nginx: terminationGracePeriodSeconds %s < preStop %s + request_terminate_timeout %s + 5s", n.grace, s, g.pool.RequestTerminateTimeout.D())
 		}
+		kubeDocShows(t, fmt.Sprintf("terminationGracePeriodSeconds: %d", int(g.grace.Seconds())),
+			fmt.Sprintf("(%d × %d × %d = %d)", yint(t, n.dep.v, "spec", "replicas"), atoi(t, nginxDirective(t, n.conf, "worker_processes")), atoi(t, nginxDirective(t, up[1], "keepalive")), kept),
+			fmt.Sprintf("(%d × %d = %d)", yint(t, g.dep.v, "spec", "replicas"), g.pool.PMMaxChildren, workers))
 		// nginx -t, the Service name (resolved at start) pointed at loopback.
 		nginxTest(t, strings.ReplaceAll(newPodDirs(t, "/tmp").rewrite(n.conf), "server gofpm:", "server 127.0.0.1:"))
 	})
+}
+
+// kubeDocShows fails unless docs/kubernetes.md says each of the numbers
+// the manifests have.
+func kubeDocShows(t *testing.T, want ...string) {
+	t.Helper()
+	doc, err := os.ReadFile("../docs/kubernetes.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range want {
+		if !strings.Contains(strings.Join(strings.Fields(string(doc)), " "), w) {
+			t.Errorf("docs/kubernetes.md does not say %q", w)
+		}
+	}
 }
 
 func atoi(t *testing.T, s string) int {
