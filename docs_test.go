@@ -477,11 +477,25 @@ func checkCall(app *cli.App, argv []string) error {
 	// kubectl exec POD -- gofpm ...
 	switch argv[0] {
 	case "docker", "podman", "nerdctl", "kubectl":
+		// After "--" the command is plain. Otherwise a word "gofpm" may
+		// also be a container's name (docker exec gofpm gofpm status):
+		// the line is right when one of the candidates checks.
+		var last error
 		for i := 1; i < len(argv); i++ {
-			if argv[i] == "gofpm" || argv[i-1] == "--" && isGofpm(argv[i:]) {
-				return checkArgv(app, argv[i:])
+			if argv[i-1] == "--" {
+				if isGofpm(argv[i:]) {
+					return checkArgv(app, argv[i:])
+				}
+				return nil
+			}
+			// A word after a flag is the flag's value (--name gofpm).
+			if (argv[i] == "gofpm" || isGofpm(argv[i:])) && !strings.HasPrefix(argv[i-1], "-") {
+				if last = checkArgv(app, argv[i:]); last == nil {
+					return nil
+				}
 			}
 		}
+		return last
 	}
 	switch {
 	case isGofpm(argv):
@@ -883,6 +897,10 @@ func TestDocsChecker(t *testing.T) {
 		{"kubectl exec deploy/web -- /usr/local/bin/gofpm status --socket 127.0.0.1:9001", false},
 		{"docker run --rm gofpm:latest gofpm chek", true},
 		{"kubectl exec web -- gofpm ping --bogus", true},
+		{"docker exec gofpm gofpm status -s 127.0.0.1:9000 --full", false},
+		{"docker run --rm --name gofpm -p 8080:8080 gofpm:dev", false},
+		{"kubectl exec deployment/x -c gofpm -- gofpm status -s unix:/run/x.sock --full", false},
+		{"docker exec gofpm gofpm stauts", true},
 	} {
 		calls, err := shellCommands(tc.line)
 		for _, argv := range calls {
