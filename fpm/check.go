@@ -23,7 +23,7 @@ import (
 // that its directory exists and is writable, that nothing else listens
 // there (a process holding it is named by pid; the running master of this
 // configuration, found through its pid file, is fine: a reload takes its
-// sockets over), and that ACLs are supported where they are asked for.
+// sockets over; so is systemd holding it for socket activation), and that ACLs are supported where they are asked for.
 // With users, it also tells whether each of them could connect to each
 // Unix socket, from listen_owner/group/mode/ACLs and the search permission
 // of every directory above it, with the fix for each problem. It returns
@@ -101,8 +101,11 @@ func pidFromFile(path string) int {
 func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
 	inUse := func(err error) []checkLine {
 		var iu *inUseError
-		if errors.As(err, &iu) && running != 0 && iu.holder.pid == running {
+		switch {
+		case errors.As(err, &iu) && running != 0 && iu.holder.pid == running:
 			return []checkLine{{fmt.Sprintf("listen %q: held by the running master of this configuration (pid %d); a reload takes it over", listen, running), true}}
+		case errors.As(err, &iu) && iu.holder.comm == "systemd":
+			return []checkLine{{fmt.Sprintf("listen %q: held by systemd (pid %d) for socket activation; the master is handed it, with the permissions of the .socket unit", listen, iu.holder.pid), true}}
 		}
 		return []checkLine{{err.Error(), false}}
 	}
@@ -130,7 +133,7 @@ func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
 	}
 	var out []checkLine
 	if len(pc.ListenACLUsers)+len(pc.ListenACLGroups) > 0 && !aclSupported(dir) {
-		out = append(out, checkLine{fmt.Sprintf("listen %q: the filesystem of %s (%s) does not support POSIX ACLs, which listen_acl_users/listen_acl_groups need", path, dir, fsName(dir)), false})
+		out = append(out, checkLine{fmt.Sprintf("listen %q: %s", path, noACLMessage(dir)), false})
 	}
 	fi, err = os.Lstat(path)
 	switch {
@@ -166,6 +169,7 @@ type accessQuery struct {
 	// names for the messages and fixes
 	ownerName, groupName string
 	aclUsers             []string // listen_acl_users as configured
+	groupSet             bool     // listen_group is configured: keep it, add the user to it
 	dirs                 []dirAccess
 	uid                  uint32
 	gids                 []uint32
@@ -183,7 +187,7 @@ func accessQueryFor(pc *PoolConfig, path string, u *user.User) (accessQuery, err
 	if err != nil {
 		return accessQuery{}, err
 	}
-	q := accessQuery{path: path, aclUsers: pc.ListenACLUsers, userName: u.Username}
+	q := accessQuery{path: path, aclUsers: pc.ListenACLUsers, userName: u.Username, groupSet: pc.ListenGroup != ""}
 	uid, _ := strconv.ParseUint(u.Uid, 10, 32)
 	q.uid = uint32(uid)
 	ids, _ := u.GroupIds()
@@ -308,6 +312,10 @@ func (q accessQuery) problems() []string {
 		fix = fmt.Sprintf("listen_mode = \"%04o\"", mode|0o600)
 	case containsU32(q.gids, q.sock.gid):
 		fix = fmt.Sprintf("listen_mode = \"%04o\"", mode|0o060)
+	case q.groupSet && mode&0o020 != 0:
+		fix = fmt.Sprintf("usermod -aG %s %s (then restart what runs as %s)", q.groupName, q.userName, q.userName)
+	case q.groupSet:
+		fix = fmt.Sprintf("usermod -aG %s %s and listen_mode = \"%04o\"", q.groupName, q.userName, mode|0o060)
 	case mode&0o020 != 0:
 		fix = fmt.Sprintf("listen_group = %q", q.userGroup)
 	default:

@@ -96,6 +96,25 @@ func TestAccessProblems(t *testing.T) {
 	}
 }
 
+// TestAccessProblemsGroupSet: with listen_group configured, the fix keeps
+// it and adds the user to that group.
+func TestAccessProblemsGroupSet(t *testing.T) {
+	dirs := []dirAccess{{path: "/", fileAccess: fileAccess{mode: 0o755}}}
+	for _, c := range []struct {
+		mode os.FileMode
+		want string
+	}{
+		{0o660, "mode 0660 owner root:www-data; fix: usermod -aG www-data nobody (then restart what runs as nobody)"},
+		{0o600, `mode 0600 owner root:www-data; fix: usermod -aG www-data nobody and listen_mode = "0660"`},
+	} {
+		q := accessQuery{path: "/www.sock", sock: fileAccess{uid: 0, gid: 33, mode: c.mode}, groupSet: true, dirs: dirs,
+			uid: 65534, gids: []uint32{65534}, userName: "nobody", userGroup: "nogroup", ownerName: "root", groupName: "www-data"}
+		if got := q.problems(); len(got) != 1 || got[0] != c.want {
+			t.Errorf("mode %04o: %q, want %q", c.mode, got, c.want)
+		}
+	}
+}
+
 // TestSocketACLEncoding: php-fpm's ACL for a socket, in the kernel's
 // format, round-trips and is sorted with a mask.
 func TestSocketACLEncoding(t *testing.T) {

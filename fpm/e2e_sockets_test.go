@@ -423,3 +423,40 @@ pm_max_children = 1
 		t.Fatalf("missing directory: exit %d\n%s", code, out)
 	}
 }
+
+// TestSocketACLUnsupported: ACLs asked for on a filesystem without them
+// (ramfs) fail the start with the filesystem named; check says the same.
+func TestSocketACLUnsupported(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a ramfs")
+	}
+	dir := shortTempDir(t)
+	ram := filepath.Join(dir, "ram")
+	os.Mkdir(ram, 0o755)
+	if err := unix.Mount("none", ram, "ramfs", 0, ""); err != nil {
+		t.Skipf("mounting a ramfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(ram, unix.MNT_DETACH) })
+	m := launchMaster(t, dir, `
+[pool.www]
+listen = "{{DIR}}/ram/www.sock"
+listen_acl_users = ["nobody"]
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+`)
+	if code := m.waitExit(15 * time.Second); code == 0 {
+		t.Fatal("master started with ACLs on a ramfs")
+	}
+	want := fmt.Sprintf("the filesystem of %s (ramfs mounted on %s) does not support POSIX ACLs", ram, ram)
+	if m.count(want) == 0 {
+		t.Fatalf("log lacks %q:\n%s", want, m.logText())
+	}
+	if ents, _ := os.ReadDir(ram); len(ents) != 0 {
+		t.Errorf("left behind in %s: %v", ram, ents)
+	}
+	out, err := exec.Command(bins.gofpm, "check", "-R", "-c", m.conf).CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "(ramfs mounted on "+ram+") does not support POSIX ACLs") {
+		t.Fatalf("check: %v\n%s", err, out)
+	}
+}

@@ -126,6 +126,9 @@ func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 		return nil, err
 	}
 	dir, base := filepath.Dir(path), filepath.Base(path)
+	if perms.hasACL() && !aclSupported(dir) {
+		return nil, fmt.Errorf("listen %q: %s", path, noACLMessage(dir))
+	}
 	tmpDir, err := os.MkdirTemp(dir, ".gofpm-")
 	if err != nil {
 		return nil, fmt.Errorf("listen %q: creating a private directory for the new socket: %w", path, err)
@@ -174,6 +177,11 @@ func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 		return fail("renaming the socket to", err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// noACLMessage says that dir's filesystem has no POSIX ACLs, naming it.
+func noACLMessage(dir string) string {
+	return fmt.Sprintf("the filesystem of %s (%s) does not support POSIX ACLs, which listen_acl_users/listen_acl_groups need; put the socket on one that does (ext4, xfs, btrfs, tmpfs) or use listen_owner/listen_group/listen_mode", dir, fsName(dir))
 }
 
 // checkStale makes path free for a new socket: an error when a process is

@@ -20,12 +20,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// setACL writes acl as path's access ACL. A filesystem without POSIX ACLs
-// is named in the error.
+// setACL writes acl as path's access ACL.
 func setACL(path string, acl []aclEntry) error {
 	err := unix.Lsetxattr(path, aclXattr, aclEncode(acl), 0)
 	if errors.Is(err, unix.ENOTSUP) {
-		return fmt.Errorf("the filesystem of %s (%s) does not support POSIX ACLs (listen_acl_users/listen_acl_groups); put the socket on one that does (ext4, xfs, btrfs, tmpfs) or use listen_owner/listen_group/listen_mode", filepath.Dir(path), fsName(filepath.Dir(path)))
+		return errors.New("the filesystem does not support POSIX ACLs")
 	}
 	return err
 }
