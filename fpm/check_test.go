@@ -199,3 +199,32 @@ func TestClientFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestListenUnixLongPath: a socket path of the maximum length, too long
+// for a temporary name next to it, is bound through /proc/self/fd and
+// still appears with its mode.
+func TestListenUnixLongPath(t *testing.T) {
+	dir, err := os.MkdirTemp("", "gofpm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := dir + "/" + strings.Repeat("s", maxUnixPath-len(dir)-1)
+	f, err := listenUnix(path, 16, socketPerms{mode: 0o640, own: socketOwner{-1, -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := os.Lstat(path)
+	if err != nil || fi.Mode().Type() != os.ModeSocket || fi.Mode().Perm() != 0o640 {
+		t.Fatalf("socket: %v %v", fi, err)
+	}
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("left in %s: %v", dir, ents)
+	}
+}
