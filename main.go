@@ -98,8 +98,9 @@ func newApp() *cli.App {
 				Name:      "check",
 				Usage:     "validate a configuration: FILE:LINE:COL: message per error, exit 1 on any",
 				UsageText: "gofpm check -c examples/hello/pool.toml",
-				Flags:     []cli.Flag{configFlag(), rootFlag()},
-				Action:    checkConfig,
+				Flags: []cli.Flag{configFlag(), rootFlag(),
+					&cli.StringSliceFlag{Name: "as", Usage: "also check that `USER` (a web server's) can connect to each Unix socket; repeatable"}},
+				Action: checkConfig,
 			},
 			{
 				Name:  "reload",
@@ -232,6 +233,13 @@ func checkConfig(c *cli.Context) error {
 	}
 	for _, line := range cfg.Summary() {
 		fmt.Fprintln(c.App.Writer, line)
+	}
+	lines, ok := fpm.CheckSockets(cfg, c.StringSlice("as"))
+	for _, line := range lines {
+		fmt.Fprintln(c.App.Writer, line)
+	}
+	if !ok {
+		return cli.Exit(fmt.Sprintf("configuration file %s: the sockets check failed", cfg.Path), 1)
 	}
 	fmt.Fprintf(c.App.Writer, "configuration file %s test is successful\n", cfg.Path)
 	return nil

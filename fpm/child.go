@@ -178,6 +178,12 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 		env[worker.EnvPingPath] = pc.PingPath
 	}
 	env[worker.EnvConcurrency] = strconv.Itoa(max(pc.WorkerConcurrency, 1))
+	if !pc.IsUnix() && len(pc.ListenAllowedClients) > 0 { // Go workers; libfcgi (php-cgi ignores it on fd 0)
+		env[worker.EnvAllowedClients] = strings.Join(pc.ListenAllowedClients, ",")
+		if env["FCGI_WEB_SERVER_ADDRS"] == "" {
+			env["FCGI_WEB_SERVER_ADDRS"] = env[worker.EnvAllowedClients]
+		}
+	}
 	for k, v := range env {
 		if v != "" || k == "USER" || k == "HOME" {
 			s.env = append(s.env, k+"="+v)

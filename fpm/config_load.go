@@ -863,7 +863,7 @@ func (l *configLoader) validatePool(p *PoolConfig, set map[string]bool) {
 		l.errAt(at("listen_mode"), "%slisten_mode: %q is not an octal mode such as \"0660\"", pre, p.ListenMode)
 	}
 	for _, c := range p.ListenAllowedClients {
-		if _, err := netip.ParseAddr(c); err != nil {
+		if a, err := netip.ParseAddr(c); err != nil || a.Zone() != "" { // exact addresses: no CIDR, no zone
 			l.errAt(at("listen_allowed_clients"), "%slisten_allowed_clients: %q is not an IP address", pre, c)
 		}
 	}

@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,59 +24,169 @@ const maxUnixPath = len(unix.RawSockaddrUnix{}.Path) - 1
 // socketOwner is who a Unix socket is chowned to; -1 leaves it unchanged.
 type socketOwner struct{ uid, gid int }
 
-// listenUnix creates a Unix socket at path with the given mode and owner.
-// The socket is bound under a temporary name, given its mode and owner, put
-// into listening state and only then renamed to path, so the path never
-// exists with the wrong permissions. A live listener already on path is an
-// error; a stale socket file is replaced.
-func listenUnix(path string, backlog int, mode os.FileMode, own socketOwner) (*os.File, error) {
+// socketPerms is what a pool's Unix socket is given before anyone can
+// reach it: its mode, owner and, with listen_acl_users/listen_acl_groups,
+// its access ACL (which then replaces the owner, as in php-fpm).
+type socketPerms struct {
+	mode              os.FileMode
+	own               socketOwner
+	aclUsers, aclGrps []uint32 // resolved listen_acl_users, listen_acl_groups
+}
+
+func (p socketPerms) hasACL() bool { return len(p.aclUsers)+len(p.aclGrps) > 0 }
+
+// resolveSocketPerms reads a pool's listen_mode, listen_owner, listen_group
+// and ACL lists. Like php-fpm, ACLs make listen_owner and listen_group be
+// ignored, with a warning.
+func resolveSocketPerms(pc *PoolConfig) (p socketPerms, warnings []string, err error) {
+	p = socketPerms{mode: 0o660, own: socketOwner{uid: -1, gid: -1}}
+	if pc.ListenMode != "" {
+		if p.mode, err = parseMode(pc.ListenMode); err != nil {
+			return p, nil, err
+		}
+	}
+	for _, u := range pc.ListenACLUsers {
+		uid, _, ok := cfgLookupUser(u)
+		if !ok {
+			return p, nil, fmt.Errorf("listen_acl_users: unknown user %q", u)
+		}
+		p.aclUsers = append(p.aclUsers, uint32(uid))
+	}
+	for _, g := range pc.ListenACLGroups {
+		gid, ok := cfgLookupGroup(g)
+		if !ok {
+			return p, nil, fmt.Errorf("listen_acl_groups: unknown group %q", g)
+		}
+		p.aclGrps = append(p.aclGrps, uint32(gid))
+	}
+	if p.hasACL() {
+		if pc.ListenOwner != "" {
+			warnings = append(warnings, fmt.Sprintf("ACL set, listen_owner = %q is ignored", pc.ListenOwner))
+		}
+		if pc.ListenGroup != "" {
+			warnings = append(warnings, fmt.Sprintf("ACL set, listen_group = %q is ignored", pc.ListenGroup))
+		}
+		return p, warnings, nil
+	}
+	if pc.ListenOwner != "" {
+		uid, gid, ok := cfgLookupUser(pc.ListenOwner)
+		if !ok {
+			return p, nil, fmt.Errorf("listen_owner: unknown user %q", pc.ListenOwner)
+		}
+		p.own.uid, p.own.gid = uid, gid
+	}
+	if pc.ListenGroup != "" {
+		gid, ok := cfgLookupGroup(pc.ListenGroup)
+		if !ok {
+			return p, nil, fmt.Errorf("listen_group: unknown group %q", pc.ListenGroup)
+		}
+		p.own.gid = gid
+	}
+	return p, nil, nil
+}
+
+// openPoolSocket creates a pool's listening socket with every listen_*
+// setting applied; warnings are for the log.
+func openPoolSocket(pc *PoolConfig, backlog int) (f *os.File, warnings []string, err error) {
+	if !pc.IsUnix() {
+		if f, err = listenTCP(pc.Listen, backlog); err != nil {
+			return nil, nil, err
+		}
+		if err := setAllowedClients(f, pc.ListenAllowedClients); err != nil {
+			f.Close()
+			return nil, nil, err
+		}
+		return f, nil, nil
+	}
+	perms, warnings, err := resolveSocketPerms(pc)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err = listenUnix(pc.Listen, backlog, perms)
+	return f, warnings, err
+}
+
+// listenUnix creates a Unix socket at path with the given permissions.
+//
+// Nobody may reach the socket before it has them: it is bound inside a
+// private directory (mode 0700, created next to path so that the rename
+// stays on one filesystem), given its mode, owner or ACL there, put into
+// listening state, and only then renamed to path. So path never names a
+// socket with other permissions, and the socket is never reachable under
+// its temporary name by anyone but the master's user. When the temporary
+// name would be too long for sun_path, the bind goes through
+// /proc/self/fd/N/NAME, N being the private directory. A live listener
+// already on path is an error naming its process; a stale socket file is
+// replaced.
+func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 	if len(path) > maxUnixPath {
 		return nil, fmt.Errorf("socket path %s is %d bytes long; the limit is %d", path, len(path), maxUnixPath)
 	}
 	if err := checkStale(path); err != nil {
 		return nil, err
 	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+strconv.Itoa(os.Getpid())+".tmp")
-	if len(tmp) > maxUnixPath { // no room for a temporary name: bind in place
-		tmp = path
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	if perms.hasACL() && !aclSupported(dir) {
+		return nil, fmt.Errorf("listen %q: %s", path, noACLMessage(dir))
 	}
-	os.Remove(tmp)
+	tmpDir, err := os.MkdirTemp(dir, ".gofpm-")
+	if err != nil {
+		return nil, fmt.Errorf("listen %q: creating a private directory for the new socket: %w", path, err)
+	}
+	defer os.RemoveAll(tmpDir) // empty after the rename; the socket file if anything failed
+	tmp := filepath.Join(tmpDir, base)
+	bindName := tmp
+	if len(bindName) > maxUnixPath {
+		d, err := os.Open(tmpDir)
+		if err != nil {
+			return nil, fmt.Errorf("listen %q: %w", path, err)
+		}
+		defer d.Close()
+		bindName = "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + base
+		if len(bindName) > maxUnixPath {
+			tmp, bindName = filepath.Join(tmpDir, "s"), "/proc/self/fd/"+strconv.Itoa(int(d.Fd()))+"/s"
+		}
+	}
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("creating socket for %s: %w", path, err)
 	}
 	fail := func(what string, err error) (*os.File, error) {
 		unix.Close(fd)
-		if tmp != path {
-			os.Remove(tmp)
-		}
 		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: tmp}); err != nil {
+	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: bindName}); err != nil {
 		return fail("binding", err)
 	}
-	if err := os.Chmod(tmp, mode); err != nil {
+	if err := os.Chmod(tmp, perms.mode); err != nil {
 		return fail("setting the mode of", err)
 	}
-	if own.uid >= 0 || own.gid >= 0 {
-		if err := os.Lchown(tmp, own.uid, own.gid); err != nil {
+	if perms.hasACL() {
+		if err := setACL(tmp, socketACL(perms.mode, perms.aclUsers, perms.aclGrps)); err != nil {
+			return fail("setting the ACL of", err)
+		}
+	} else if perms.own.uid >= 0 || perms.own.gid >= 0 {
+		if err := os.Lchown(tmp, perms.own.uid, perms.own.gid); err != nil {
 			return fail("setting the owner of", err)
 		}
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		return fail("listening on", err)
 	}
-	if tmp != path {
-		if err := os.Rename(tmp, path); err != nil {
-			return fail("renaming the socket to", err)
-		}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail("renaming the socket to", err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// checkStale makes path free for a new socket: an error when something is
-// listening there or when it is not a socket, otherwise the stale socket
-// file is removed.
+// noACLMessage says that dir's filesystem has no POSIX ACLs, naming it.
+func noACLMessage(dir string) string {
+	return fmt.Sprintf("the filesystem of %s (%s) does not support POSIX ACLs, which listen_acl_users/listen_acl_groups need; put the socket on one that does (ext4, xfs, btrfs, tmpfs) or use listen_owner/listen_group/listen_mode", dir, fsName(dir))
+}
+
+// checkStale makes path free for a new socket: an error when a process is
+// listening there (naming it) or when it is not a socket, otherwise the
+// stale socket file is removed.
 func checkStale(path string) error {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -92,10 +202,8 @@ func checkStale(path string) error {
 	if fi.Mode().Type() != os.ModeSocket {
 		return fmt.Errorf("%s exists and is not a socket; remove it or choose another listen path", path)
 	}
-	c, err := net.DialTimeout("unix", path, time.Second)
-	if err == nil {
-		c.Close()
-		return fmt.Errorf("another process is already listening on %s", path)
+	if holder, live := unixLive(path); live {
+		return &inUseError{path, holder}
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("removing stale socket %s: %w", path, err)
@@ -103,47 +211,122 @@ func checkStale(path string) error {
 	return nil
 }
 
-// listenTCP creates a TCP listening socket on addr ("host:port", "[v6]:port").
-func listenTCP(addr string, backlog int) (*os.File, error) {
-	ta, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("resolving %s: %w", addr, err)
+// unixLive reports whether a process listens on the socket file path, and
+// names it. The kernel's socket table is asked first (sock_diag: no
+// connection is made); a listener it does not show (another network
+// namespace) is found by connecting, which only ECONNREFUSED (no listener)
+// or ENOENT (gone) disproves.
+func unixLive(path string) (holder sockHolder, live bool) {
+	if h, ok := unixHolder(path); ok {
+		return h, true
 	}
-	family, sa := unix.AF_INET, unix.Sockaddr(nil)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return sockHolder{}, false
+	}
+	defer unix.Close(fd)
+	err = unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+	if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOENT) {
+		return sockHolder{}, false
+	}
+	return sockHolder{}, true
+}
+
+// sockHolder is the process found holding a listening socket; pid 0 when
+// the socket is in use but its holder is not visible (another network
+// namespace, no access to /proc).
+type sockHolder struct {
+	pid  int
+	comm string
+}
+
+func (h sockHolder) String() string {
+	if h.pid == 0 {
+		return "a process not visible from here"
+	}
+	return fmt.Sprintf("pid %d (%s)", h.pid, h.comm)
+}
+
+// tcpSockaddr resolves a TCP listen address ("host:port", "[v6]:port").
+func tcpSockaddr(addr string) (family int, sa unix.Sockaddr, ta *net.TCPAddr, err error) {
+	ta, err = net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("resolving %s: %w", addr, err)
+	}
 	if ip4 := ta.IP.To4(); ip4 != nil || ta.IP == nil {
 		s := &unix.SockaddrInet4{Port: ta.Port}
 		if ip4 != nil {
 			copy(s.Addr[:], ip4)
 		}
-		sa = s
-	} else {
-		family = unix.AF_INET6
-		s := &unix.SockaddrInet6{Port: ta.Port}
-		copy(s.Addr[:], ta.IP.To16())
-		if ta.Zone != "" {
-			if ifi, err := net.InterfaceByName(ta.Zone); err == nil {
-				s.ZoneId = uint32(ifi.Index)
-			}
+		return unix.AF_INET, s, ta, nil
+	}
+	s := &unix.SockaddrInet6{Port: ta.Port}
+	copy(s.Addr[:], ta.IP.To16())
+	if ta.Zone != "" {
+		if ifi, err := net.InterfaceByName(ta.Zone); err == nil {
+			s.ZoneId = uint32(ifi.Index)
 		}
-		sa = s
+	}
+	return unix.AF_INET6, s, ta, nil
+}
+
+// bindTCP creates a TCP socket bound to addr (SO_REUSEADDR, as every
+// restart needs while old connections are in TIME_WAIT). An address in use
+// is an error naming the process that listens there.
+func bindTCP(addr string) (int, error) {
+	family, sa, ta, err := tcpSockaddr(addr)
+	if err != nil {
+		return -1, err
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("creating socket for %s: %w", addr, err)
+		return -1, fmt.Errorf("creating socket for %s: %w", addr, err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("setting SO_REUSEADDR on %s: %w", addr, err)
+		return -1, fmt.Errorf("setting SO_REUSEADDR on %s: %w", addr, err)
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return nil, fmt.Errorf("binding %s: %w", addr, err)
+		if errors.Is(err, unix.EADDRINUSE) {
+			if h, ok := tcpHolder(addrPort(ta)); ok {
+				return -1, &inUseError{addr, h}
+			}
+			return -1, fmt.Errorf("listen %q: address already in use", addr)
+		}
+		return -1, fmt.Errorf("binding %s: %w", addr, err)
+	}
+	return fd, nil
+}
+
+// inUseError is an address or socket held by a live process.
+type inUseError struct {
+	addr   string
+	holder sockHolder
+}
+
+func (e *inUseError) Error() string { return fmt.Sprintf("listen %q: in use by %s", e.addr, e.holder) }
+
+// listenTCP creates a TCP listening socket on addr ("host:port", "[v6]:port").
+func listenTCP(addr string, backlog int) (*os.File, error) {
+	fd, err := bindTCP(addr)
+	if err != nil {
+		return nil, err
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		unix.Close(fd)
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	return os.NewFile(uintptr(fd), addr), nil
+}
+
+// addrPort converts a resolved TCP address; a nil IP is the wildcard.
+func addrPort(ta *net.TCPAddr) netip.AddrPort {
+	a, ok := netip.AddrFromSlice(ta.IP)
+	if !ok {
+		a = netip.IPv4Unspecified()
+	}
+	return netip.AddrPortFrom(a.Unmap(), uint16(ta.Port))
 }
 
 // parseMode parses an octal listen_mode such as "0660".

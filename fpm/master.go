@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -263,43 +262,29 @@ func (m *Master) announceReady(pidFile string) {
 	sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=Ready to handle connections", os.Getpid()))
 }
 
-// listen creates the pool's listening socket.
+// listen creates the pool's listening socket (listen.go), or takes the one
+// a previous master handed over and brings its allowed-clients filter up to
+// date.
 func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
 	if f := m.inh.take(pc.Listen, pc.Name); f != nil {
 		m.log.Info().Msgf("using inherited socket fd=%d, %q", f.Fd(), pc.Listen)
+		if !pc.IsUnix() {
+			if err := setAllowedClients(f, pc.ListenAllowedClients); err != nil {
+				f.Close()
+				return nil, err
+			}
+		}
 		return f, nil
 	}
 	backlog := pc.ListenBacklog
 	if backlog <= 0 {
 		backlog = unix.SOMAXCONN
 	}
-	if !pc.IsUnix() {
-		return listenTCP(pc.Listen, backlog)
+	f, warnings, err := openPoolSocket(pc, backlog)
+	for _, w := range warnings {
+		m.log.Warn().Str("pool", pc.Name).Msgf("[pool %s] %s", pc.Name, w)
 	}
-	mode := os.FileMode(0o660)
-	if pc.ListenMode != "" {
-		var err error
-		if mode, err = parseMode(pc.ListenMode); err != nil {
-			return nil, err
-		}
-	}
-	own := socketOwner{uid: -1, gid: -1}
-	if pc.ListenOwner != "" {
-		u, err := lookupUser(pc.ListenOwner)
-		if err != nil {
-			return nil, fmt.Errorf("listen_owner: %w", err)
-		}
-		own.uid, _ = strconv.Atoi(u.Uid)
-		own.gid, _ = strconv.Atoi(u.Gid)
-	}
-	if pc.ListenGroup != "" {
-		gid, err := lookupGroup(pc.ListenGroup)
-		if err != nil {
-			return nil, fmt.Errorf("listen_group: %w", err)
-		}
-		own.gid = gid
-	}
-	return listenUnix(pc.Listen, backlog, mode, own)
+	return f, err
 }
 
 // stop shuts everything down. Order matters: the HTTP front stops accepting

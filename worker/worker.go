@@ -47,6 +47,7 @@ func Serve(h http.Handler, opts ...Option) error {
 		maxRequests: envInt(EnvMaxRequests, 0),
 		concurrency: max(envInt(EnvConcurrency, 1), 1),
 		stopping:    make(chan struct{}),
+		allowed:     allowListFromEnv(),
 	}
 	for _, o := range opts {
 		o(s)
@@ -90,6 +91,7 @@ type server struct {
 	sb          *slotWriter // scoreboard slot; nil without a gofpm master
 	pages       *pageRelay  // the master's status and ping pages; nil without
 	alog        *accessLog  // the pool's access log; nil = off
+	allowed     *allowList  // listen_allowed_clients; nil = everyone
 
 	requests atomic.Int64 // requests started
 	aborts   aborts       // requests in flight, for their cancellation (badinput.go)
@@ -221,6 +223,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	}
 	s.sb.idle()
 	c, err := s.ln.Accept()
+	for err == nil && !s.allowed.allow(c.RemoteAddr()) {
+		c.Close() // not read from: php-fpm's "Connection disallowed"
+		c, err = s.ln.Accept()
+	}
 	if err != nil {
 		<-s.slots
 		return nil, err
