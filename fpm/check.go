@@ -111,6 +111,11 @@ func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
 	}
 	if !isUnixAddr(listen) {
 		fd, err := bindTCP(listen)
+		if errors.Is(err, unix.EADDRNOTAVAIL) {
+			// An address of the machine the config is for, not of this
+			// one (a config checked where it is built): a warning.
+			return []checkLine{{fmt.Sprintf("warning: listen %q: no such address on this machine now; the master cannot start where it is missing", listen), true}}
+		}
 		if err != nil {
 			return inUse(err)
 		}
@@ -122,7 +127,11 @@ func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
-		return []checkLine{{fmt.Sprintf("listen %q: directory %s does not exist (create it, e.g. systemd RuntimeDirectory= or tmpfiles.d)", path, dir), false}}
+		// Not an error: configs are checked where they are built (a
+		// container image, a ConfigMap, a CI job) as much as where they
+		// run, and systemd's RuntimeDirectory= creates the folder just
+		// before the master starts.
+		return []checkLine{{fmt.Sprintf("warning: listen %q: directory %s does not exist yet; the master cannot start until it does (create it, e.g. systemd RuntimeDirectory= or tmpfiles.d)", path, dir), true}}
 	case err != nil:
 		return []checkLine{{fmt.Sprintf("listen %q: %v", path, err), false}}
 	case !fi.IsDir():

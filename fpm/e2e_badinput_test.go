@@ -572,7 +572,7 @@ func TestBadInputSocketDir(t *testing.T) {
 	os.Mkdir(ro, 0o755)
 	if err := syscall.Mount("tmpfs", ro, "tmpfs", syscall.MS_RDONLY, "size=64k"); err == nil {
 		t.Cleanup(func() { syscall.Unmount(ro, 0) })
-		rows = append(rows, struct{ name, sockDir, want string }{"read-only", ro, "binding " + ro + "/www.sock: read-only file system"})
+		rows = append(rows, struct{ name, sockDir, want string }{"read-only", ro, "cannot create the socket in " + ro + ": read-only file system"})
 	} else {
 		t.Logf("read-only row skipped: mounting a tmpfs: %v", err)
 	}

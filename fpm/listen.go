@@ -131,7 +131,11 @@ func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 	}
 	tmpDir, err := os.MkdirTemp(dir, ".gofpm-")
 	if err != nil {
-		return nil, fmt.Errorf("listen %q: creating a private directory for the new socket: %w", path, err)
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the temporary name means nothing to the reader
+		}
+		return nil, fmt.Errorf("listen %q: cannot create the socket in %s: %w", path, dir, err)
 	}
 	defer os.RemoveAll(tmpDir) // empty after the rename; the socket file if anything failed
 	tmp := filepath.Join(tmpDir, base)
