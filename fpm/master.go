@@ -112,6 +112,13 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		m.activated = inh != nil
 	}
 	m.inh = inh
+	if os.Getpid() == 1 {
+		// A container's init: orphans of the namespace become ours.
+		enableReaper()
+		done := make(chan struct{})
+		defer close(done)
+		go m.reapLoop(done)
+	}
 	if err := m.start(); err != nil {
 		m.closeSockets()
 		return err
@@ -368,4 +375,27 @@ func (m *Master) reopenLogs() {
 		return
 	}
 	m.log.Info().Msg("error log file re-opened")
+}
+
+// reapLoop reaps the orphans a PID 1 master inherits, on SIGCHLD and once a
+// second (signals coalesce), until done is closed. Only pids the master did
+// not start are reaped (reapOrphans), so every worker's exit status still
+// reaches its pool. Reaping them is routine for an init: logged at debug.
+func (m *Master) reapLoop(done <-chan struct{}) {
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, unix.SIGCHLD)
+	defer signal.Stop(sigc)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-sigc:
+		case <-tick.C:
+		}
+		for _, pid := range reapOrphans() {
+			m.log.Debug().Int("pid", pid).Msgf("reaped orphan process %d", pid)
+		}
+	}
 }

@@ -15,9 +15,6 @@ func pendingPoolKeys(pc *PoolConfig) []string {
 	}
 	add(len(pc.ListenAllowedClients) > 0, "listen_allowed_clients")
 	add(len(pc.ListenACLUsers) > 0 || len(pc.ListenACLGroups) > 0, "listen_acl_users/listen_acl_groups")
-	add(pc.Chroot != "", "chroot")
-	add(pc.RlimitFiles != 0 || pc.RlimitCore != 0, "rlimit_files/rlimit_core")
-	add(pc.ProcessPriority != 0, "process_priority")
 	return out
 }
 
