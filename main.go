@@ -173,6 +173,15 @@ func newApp() *cli.App {
 						}
 						return nil
 					},
+				}, {
+					// The trampoline of pools with rlimits, process_priority or
+					// chroot: applies them, then execs the worker (fpm.ExecWorker).
+					Name:            "exec",
+					Usage:           "apply a pool's limits, nice value, chroot and identity, then exec its command",
+					SkipFlagParsing: true,
+					Action: func(c *cli.Context) error {
+						return cli.Exit(fpm.ExecWorker(c.Args().Slice()).Error(), 127)
+					},
 				}},
 			},
 			{

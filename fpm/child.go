@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -112,18 +113,32 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 	if len(args) == 0 {
 		return nil, fmt.Errorf("pool %q: no command", pc.Name)
 	}
-	path, err := exec.LookPath(args[0])
+	var path string
+	var err error
+	if pc.Chroot != "" {
+		// The command is exec'd after the chroot: it is a path inside it.
+		path, err = lookPathIn(pc.Chroot, args[0])
+	} else {
+		path, err = exec.LookPath(args[0])
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
 	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
 
-	// Identity: only a root master switches users.
+	// Identity: only a root master switches users. setgid and setuid as
+	// root set the real, effective and saved ids; the supplementary groups
+	// are exactly pc.Groups (none unless configured).
 	home, uname := "", ""
 	if os.Geteuid() == 0 && pc.User != "" {
 		u, err := lookupUser(pc.User)
 		if err != nil {
-			return nil, fmt.Errorf("pool %q: user: %w", pc.Name, err)
+			// A number needs no passwd entry (containers). Without group
+			// its gid is 0, as in php-fpm; Load allows that only with -R.
+			if n, numErr := strconv.Atoi(pc.User); numErr != nil || n < 0 {
+				return nil, fmt.Errorf("pool %q: user: %w", pc.Name, err)
+			}
+			u = &user.User{Uid: pc.User, Gid: "0", Username: pc.User, HomeDir: "/"}
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -189,7 +204,76 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 			s.env = append(s.env, k+"="+v)
 		}
 	}
+	if pc.Chroot != "" || pc.RlimitFiles > 0 || pc.RlimitCore != nil || pc.ProcessPriority != 0 {
+		s.trampoline(pc, exe)
+	}
 	return s, nil
+}
+
+// trampoline makes the spec start the worker through `gofpm worker exec`
+// (ExecWorker), which sets the limits, the nice value, the chroot, the
+// working folder and the identity in the new process, in that order, and
+// then execs the real command. Go's SysProcAttr has no rlimits and no nice
+// value; setting them in the master around the fork would change the
+// master, and prlimit(2) on the child after the fork comes too late (the
+// worker already runs). The extra exec costs a few milliseconds per spawn,
+// only in pools that set one of these keys.
+func (s *spawnSpec) trampoline(pc *PoolConfig, exe string) {
+	if exe == "" {
+		exe, _ = os.Executable()
+	}
+	a := []string{exe, "worker", "exec", "--ppid=" + strconv.Itoa(os.Getpid())}
+	if pc.RlimitFiles > 0 {
+		a = append(a, "--nofile="+strconv.Itoa(pc.RlimitFiles))
+	}
+	if pc.RlimitCore != nil {
+		a = append(a, "--core="+strconv.FormatInt(int64(*pc.RlimitCore), 10))
+	}
+	if pc.ProcessPriority != 0 {
+		a = append(a, "--nice="+strconv.Itoa(pc.ProcessPriority))
+	}
+	if pc.Chroot != "" {
+		a = append(a, "--chroot="+pc.Chroot)
+	}
+	if s.dir != "" {
+		a = append(a, "--chdir="+s.dir)
+	}
+	if c := s.cred; c != nil {
+		groups := make([]string, len(c.Groups))
+		for i, g := range c.Groups {
+			groups[i] = strconv.FormatUint(uint64(g), 10)
+		}
+		a = append(a, "--uid="+strconv.FormatUint(uint64(c.Uid), 10), "--gid="+strconv.FormatUint(uint64(c.Gid), 10),
+			"--groups="+strings.Join(groups, ","))
+	}
+	a = append(a, "--", s.path)
+	s.args = append(a, s.args...)
+	s.path, s.dir, s.cred = exe, "", nil
+}
+
+// lookPathIn finds the program name inside the folder root as exec.LookPath
+// would after a chroot there, and returns its path inside root. A name with
+// a "/" must be absolute; a bare name is looked up in the master's $PATH.
+func lookPathIn(root, name string) (string, error) {
+	isExec := func(p string) bool {
+		fi, err := os.Stat(filepath.Join(root, p))
+		return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+	}
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) {
+			return "", fmt.Errorf("%q must be an absolute path inside the chroot %s", name, root)
+		}
+		if !isExec(name) {
+			return "", fmt.Errorf("%q not found (or not executable) inside the chroot %s", name, root)
+		}
+		return name, nil
+	}
+	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
+		if filepath.IsAbs(d) && isExec(filepath.Join(d, name)) {
+			return filepath.Join(d, name), nil
+		}
+	}
+	return "", fmt.Errorf("%q not found in $PATH inside the chroot %s", name, root)
 }
 
 func lookupUser(name string) (*user.User, error) {
@@ -271,7 +355,7 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		}
 		cmd.Stdout, cmd.Stderr = stdoutW, stderrW
 	}
-	err = cmd.Start()
+	err = startOwned(cmd)
 	if out != nil {
 		stdoutW.Close()
 		stderrW.Close()

@@ -22,6 +22,10 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 // of 1000. Negative sizes are refused.
 type Size int64
 
+// Rlimit is a worker resource limit: a TOML integer >= 0, or "unlimited"
+// (also written -1), stored as -1. See UnmarshalTOML in config_load.go.
+type Rlimit int64
+
 // Config is one gofpm configuration file, as returned by Load: defaults
 // applied, relative paths made absolute against Dir, everything validated.
 // Empty strings mean "not set" throughout.
@@ -142,11 +146,13 @@ type PoolConfig struct {
 	CatchWorkersOutput    bool  `toml:"catch_workers_output"`    // default false
 	DecorateWorkersOutput *bool `toml:"decorate_workers_output"` // default true; use DecorateOn()
 
-	// Rlimits: 0 keeps the system's limit (so rlimit_core = 0 cannot mean
-	// "no core files"); rlimit_core = -1 means unlimited.
-	RlimitFiles     int `toml:"rlimit_files"`     // >= 0
-	RlimitCore      int `toml:"rlimit_core"`      // >= -1
-	ProcessPriority int `toml:"process_priority"` // nice value -19..20; 0 = unchanged
+	// Rlimits of the workers (soft and hard). RlimitFiles 0 keeps the
+	// system's limit; RlimitCore nil (absent) keeps it, so rlimit_core = 0
+	// means no core files. A non-root master refuses values above its hard
+	// limits and a negative ProcessPriority.
+	RlimitFiles     int     `toml:"rlimit_files"`     // >= 0
+	RlimitCore      *Rlimit `toml:"rlimit_core"`      // >= 0 or -1 ("unlimited")
+	ProcessPriority int     `toml:"process_priority"` // nice value -19..20; 0 = unchanged
 
 	SecurityLimitExtensions []string `toml:"security_limit_extensions"` // each starts with "."
 	WorkerMaxMemory         Size     `toml:"worker_max_memory"`         // 0 = off

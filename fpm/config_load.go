@@ -360,6 +360,12 @@ func cfgAssign(dst reflect.Value, v any) (sub []string, msg string) {
 		if err := p.UnmarshalTOML(v); err != nil {
 			return nil, err.Error()
 		}
+	case **Rlimit:
+		r := new(Rlimit)
+		if err := r.UnmarshalTOML(v); err != nil {
+			return nil, err.Error()
+		}
+		*p = r
 	case *string:
 		s, ok := v.(string)
 		if !ok {
@@ -534,6 +540,25 @@ func (s *Size) UnmarshalTOML(v any) error {
 		return nil
 	}
 	return fmt.Errorf("want a size (bytes, or a string like \"64MiB\"), got %s", cfgDescribe(v))
+}
+
+// UnmarshalTOML implements toml.Unmarshaler: an integer >= 0, -1 or the
+// string "unlimited" (php-fpm's spelling; stored as -1).
+func (r *Rlimit) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		if x < -1 {
+			return fmt.Errorf("%d must be -1 (unlimited) or more", x)
+		}
+		*r = Rlimit(x)
+		return nil
+	case string:
+		if strings.EqualFold(strings.TrimSpace(x), "unlimited") {
+			*r = -1
+			return nil
+		}
+	}
+	return fmt.Errorf("want an integer or \"unlimited\", got %s", cfgDescribe(v))
 }
 
 // cfgDigits parses a non-empty string of ASCII digits.
@@ -930,6 +955,12 @@ func (l *configLoader) validatePool(p *PoolConfig, set map[string]bool) {
 			l.errAt(at("chroot"), "%schroot: %q must be an absolute path", pre, p.Chroot)
 		} else if !cfgIsDir(p.Chroot) {
 			l.errAt(at("chroot"), "%schroot: %q is not a directory", pre, p.Chroot)
+		} else if p.Worker == "cgi" {
+			l.errAt(at("chroot"), "%schroot: the CGI bridge (worker = \"cgi\") cannot run inside a chroot", pre)
+		} else if len(p.Command) > 0 && p.Command[0] != "" && !l.opts.SkipCommandCheck && l.opts.Euid == 0 {
+			if _, err := lookPathIn(p.Chroot, p.Command[0]); err != nil {
+				l.errAt(at("command"), "%scommand: %v", pre, err)
+			}
 		}
 	}
 	if p.Chdir != "" {
@@ -992,9 +1023,6 @@ func (l *configLoader) validatePool(p *PoolConfig, set map[string]bool) {
 	// Limits and the worker protocol.
 	if p.RlimitFiles < 0 {
 		l.errAt(at("rlimit_files"), "%srlimit_files (%d) must not be negative", pre, p.RlimitFiles)
-	}
-	if p.RlimitCore < -1 {
-		l.errAt(at("rlimit_core"), "%srlimit_core (%d) must be -1 (unlimited) or more", pre, p.RlimitCore)
 	}
 	if p.ProcessPriority < -19 || p.ProcessPriority > 20 {
 		l.errAt(at("process_priority"), "%sprocess_priority (%d) must be between -19 and 20", pre, p.ProcessPriority)
@@ -1104,6 +1132,7 @@ func (l *configLoader) validateIdentity(p *PoolConfig) {
 		if p.Chroot != "" {
 			l.errAt(at("chroot"), "%schroot: chroot needs a root master", pre)
 		}
+		l.validateUnprivileged(p)
 		return
 	}
 	const notRoot = "please specify user and group other than root"
@@ -1122,6 +1151,10 @@ func (l *configLoader) validateIdentity(p *PoolConfig) {
 		case p.Group == "" && gid == 0 && !l.opts.AllowRoot:
 			// The group defaults to the user's primary group.
 			l.errAt(at("user"), "%s%s", pre, notRoot)
+		case p.Group == "" && gid < 0 && !l.opts.AllowRoot:
+			// A number without a passwd entry has no primary group: php-fpm
+			// then keeps gid 0.
+			l.errAt(at("user"), "%s%s", pre, notRoot)
 		}
 	}
 	if p.Group != "" {
@@ -1137,6 +1170,31 @@ func (l *configLoader) validateIdentity(p *PoolConfig) {
 		if _, ok := cfgLookupGroup(g); !ok {
 			l.errAt(at("groups"), "%sgroups: unknown group %q", pre, g)
 		}
+	}
+}
+
+// validateUnprivileged refuses the limits a non-root master cannot give its
+// workers: rlimits above its own hard limits, a nice value below its own.
+func (l *configLoader) validateUnprivileged(p *PoolConfig) {
+	pre := fmt.Sprintf("pool %q: ", p.Name)
+	at := func(key string) cfgPath { return cfgPath{"pool", p.Name, key} }
+	var lim unix.Rlimit
+	if p.RlimitFiles > 0 && unix.Getrlimit(unix.RLIMIT_NOFILE, &lim) == nil && uint64(p.RlimitFiles) > lim.Max {
+		l.errAt(at("rlimit_files"), "%srlimit_files (%d) is above the hard limit (%d): raising it needs a root master", pre, p.RlimitFiles, lim.Max)
+	}
+	if c := p.RlimitCore; c != nil && unix.Getrlimit(unix.RLIMIT_CORE, &lim) == nil && lim.Max != unix.RLIM_INFINITY &&
+		(*c < 0 || uint64(*c) > lim.Max) {
+		v := strconv.FormatInt(int64(*c), 10)
+		if *c < 0 {
+			v = "unlimited"
+		}
+		l.errAt(at("rlimit_core"), "%srlimit_core (%s) is above the hard limit (%d): raising it needs a root master", pre, v, lim.Max)
+	}
+	if n := p.ProcessPriority; n < 0 {
+		l.errAt(at("process_priority"), "%sprocess_priority (%d): a negative nice value needs a root master", pre, n)
+	} else if prio, err := unix.Getpriority(unix.PRIO_PROCESS, 0); n > 0 && err == nil && n < 20-prio {
+		// The raw system call returns 20 - nice.
+		l.errAt(at("process_priority"), "%sprocess_priority (%d) is below the master's nice value (%d): lowering it needs a root master", pre, n, 20-prio)
 	}
 }
 

@@ -619,6 +619,11 @@ func (imp *phpImporter) poolEntry(st iniStmt, at phpLoc, d string) error {
 		if err != nil {
 			return bad(err.Error())
 		}
+		if n == 0 {
+			// php-fpm's 0 leaves the limit alone; gofpm's 0 means no core files.
+			imp.warn(at, d, "dropped: in php-fpm 0 keeps the inherited limit (in gofpm, rlimit_core = 0 means no core files)")
+			break
+		}
 		p.vals[key] = strconv.Itoa(n)
 	case "pm.process_idle_timeout", "request_slowlog_timeout", "request_terminate_timeout":
 		_, lit, err := phpTime(v)

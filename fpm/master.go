@@ -111,6 +111,13 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		m.activated = inh != nil
 	}
 	m.inh = inh
+	if os.Getpid() == 1 {
+		// A container's init: orphans of the namespace become ours.
+		enableReaper()
+		done := make(chan struct{})
+		defer close(done)
+		go m.reapLoop(done)
+	}
 	if err := m.start(); err != nil {
 		m.closeSockets()
 		return err
@@ -186,14 +193,8 @@ loop:
 
 // start creates every pool's socket, starts the children and the HTTP front.
 func (m *Master) start() error {
-	for _, k := range pendingGlobalKeys(m.cfg) {
-		m.log.Warn().Msgf("%s is not implemented yet in this version and is ignored", k)
-	}
 	for _, name := range m.cfg.PoolOrder {
 		pc := m.cfg.Pools[name]
-		for _, k := range pendingPoolKeys(pc) {
-			m.log.Warn().Str("pool", name).Msgf("[pool %s] %s is not implemented yet in this version and is ignored", name, k)
-		}
 		sock, err := m.listen(pc)
 		if err != nil {
 			return fmt.Errorf("pool %q: %w", name, err)
@@ -353,4 +354,27 @@ func (m *Master) reopenLogs() {
 		return
 	}
 	m.log.Info().Msg("error log file re-opened")
+}
+
+// reapLoop reaps the orphans a PID 1 master inherits, on SIGCHLD and once a
+// second (signals coalesce), until done is closed. Only pids the master did
+// not start are reaped (reapOrphans), so every worker's exit status still
+// reaches its pool. Reaping them is routine for an init: logged at debug.
+func (m *Master) reapLoop(done <-chan struct{}) {
+	sigc := make(chan os.Signal, 1)
+	signal.Notify(sigc, unix.SIGCHLD)
+	defer signal.Stop(sigc)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-sigc:
+		case <-tick.C:
+		}
+		for _, pid := range reapOrphans() {
+			m.log.Debug().Int("pid", pid).Msgf("reaped orphan process %d", pid)
+		}
+	}
 }
