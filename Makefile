@@ -5,7 +5,9 @@ BIN       := bin
 GOFPM     := $(BIN)/gofpm
 VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=$(VERSION)
-FUZZTIME  ?= 5s
+# make fuzz: a minute per fuzz target; make test runs each for FUZZTIME_TEST.
+FUZZTIME  ?= 1m
+FUZZTIME_TEST ?= 5s
 # As root, the demo pools run as root too: php-fpm's -R.
 ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 # Packages the integration tests need (Debian).
@@ -46,7 +48,8 @@ vet:
 	$(GO) vet ./...
 
 ## test: deps, vet, gofmt, docs-check, go test -race ./..., a short fuzz pass, config check of the examples
-test: deps vet examples check-config docs-check unit fuzz
+test: deps vet examples check-config docs-check unit
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME_TEST)
 
 ## docs-check: every example in README.md and docs/*.md checked (gofpm check, nginx -t, the CLI's flags; docs_test.go)
 docs-check:
