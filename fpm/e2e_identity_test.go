@@ -514,8 +514,20 @@ pm_max_children = 2
 	// And the replacement's orphan is reaped too. No warning but the one
 	// for the killed worker.
 	m.waitUntil("a third reaped orphan", 10*time.Second, func([]logLine) bool { return m.count("reaped orphan process") >= 3 })
+
+	// A reload as PID 1 would end the container: refused, and the master
+	// keeps serving.
+	syscall.Kill(init, syscall.SIGUSR2)
+	m.waitFor("reload refused: this master is PID 1 of its container", 5*time.Second)
+	if code, _ := fcgiGet(t, filepath.Join(dir, "www.sock"), "/"); code != 200 {
+		t.Fatalf("after the refused reload: %d", code)
+	}
+
 	lines, _ := m.snapshot()
 	for _, l := range lines {
+		if strings.HasPrefix(l.Message, "reload refused: this master is PID 1") {
+			continue
+		}
 		if (l.Level == "warn" || l.Level == "error") && !strings.Contains(l.Message, fmt.Sprintf("child %d exited on signal 9 (SIGKILL)", l.Pid)) {
 			t.Errorf("unexpected %s line: %s", l.Level, l.raw)
 		}

@@ -159,6 +159,13 @@ loop:
 			case unix.SIGUSR1:
 				m.reopenLogs()
 			case unix.SIGUSR2, unix.SIGHUP:
+				if os.Getpid() == 1 {
+					// The reload ends with this master's exit, and the
+					// exit of a pid namespace's PID 1 kills everything in
+					// it, the new master included.
+					m.log.Error().Str("signal", signalName(s.(unix.Signal))).Msg("reload refused: this master is PID 1 of its container, and a reload ends with the old master's exit, which would end the container; run gofpm under an init (docker run --init, tini) to reload in place, or roll out a new container")
+					continue
+				}
 				m.log.Info().Str("signal", signalName(s.(unix.Signal))).Msg("Reloading in progress ...")
 				if err := m.reload(); err != nil {
 					for _, line := range strings.Split(err.Error(), "\n") {
