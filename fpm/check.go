@@ -104,6 +104,9 @@ func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
 		switch {
 		case errors.As(err, &iu) && running != 0 && iu.holder.pid == running:
 			return []checkLine{{fmt.Sprintf("listen %q: held by the running master of this configuration (pid %d); a reload takes it over", listen, running), true}}
+		case errors.As(err, &iu) && running != 0 && iu.holder.pid == 0 && unix.Kill(running, 0) != unix.ESRCH:
+			// Run as a user who cannot read the master's /proc/PID/fd.
+			return []checkLine{{fmt.Sprintf("warning: listen %q: in use by a process this user cannot see; the running master of this configuration (pid %d) probably holds it, and a reload takes it over", listen, running), true}}
 		case errors.As(err, &iu) && iu.holder.comm == "systemd":
 			return []checkLine{{fmt.Sprintf("listen %q: held by systemd (pid %d) for socket activation; the master is handed it, with the permissions of the .socket unit", listen, iu.holder.pid), true}}
 		}

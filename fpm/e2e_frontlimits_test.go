@@ -61,6 +61,42 @@ func TestFrontReadTimeout(t *testing.T) {
 	if code, body := httpGet(t, c, base+"/"); code != 200 || time.Since(start) > 3*time.Second {
 		t.Fatalf("next request = %d %q after %s: the worker was not freed", code, body, time.Since(start))
 	}
+	// A slow upload is not a slow worker: read_timeout counts from the
+	// last byte sent. The body comes in 5 pieces 400 ms apart (2 s in all,
+	// twice read_timeout).
+	resp, err := c.Post(base+"/echo", "application/octet-stream", &pacedReader{n: 5, every: 400 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(b) != "piece piece piece piece piece " {
+		t.Fatalf("slow upload: %d %q", resp.StatusCode, b)
+	}
+}
+
+// pacedReader is a client that sends n pieces of a body, one per tick:
+// the slow client of the test, not a synchronisation.
+type pacedReader struct {
+	n     int
+	every time.Duration
+	tick  *time.Ticker
+}
+
+func (p *pacedReader) Read(b []byte) (int, error) {
+	if p.n == 0 {
+		return 0, io.EOF
+	}
+	if p.tick == nil {
+		p.tick = time.NewTicker(p.every)
+	} else {
+		<-p.tick.C
+	}
+	p.n--
+	if p.n == 0 {
+		p.tick.Stop()
+	}
+	return copy(b, "piece "), nil
 }
 
 // TestFrontClientDisconnect: a client that hangs up makes the front close

@@ -264,17 +264,25 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	// The client behind a trusted proxy, before the access log sees r.
+	remote, https := f.clientOf(r)
+	if remote != "" {
+		r2 := *r
+		r2.RemoteAddr = remote
+		r = &r2
+	}
 	if u.access != nil {
-		fr := &frontReq{u: u}
+		fr := &frontReq{u: u, https: https}
 		u.access.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), frontReqKey{}, fr)))
 		return
 	}
-	f.passTo(w, r, u, nil)
+	f.passTo(w, r, u, &frontReq{u: u, https: https})
 }
 
 // frontReq rides in a request's context through the access-log wrapper.
 type frontReq struct {
 	u      *upstream
+	https  bool // a trusted proxy said the client used https
 	logged bool // the worker wrote the access line
 }
 
@@ -287,7 +295,7 @@ func (f *front) pass(w http.ResponseWriter, r *http.Request) {
 }
 
 // passTo serves r from a static file under root or from the pool behind
-// u. fr, when not nil, learns whether the worker wrote the access line.
+// u; fr learns whether the worker wrote the access line.
 func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *frontReq) {
 	clean := path.Clean("/" + r.URL.Path)
 	script, pathInfo, static := f.resolve(clean)
@@ -303,12 +311,6 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *
 	if r.ContentLength < 0 { // chunked: the client buffers it, up to MaxBufferedBody
 		r.Body = http.MaxBytesReader(w, r.Body, int64(f.cfg.MaxBodyBytes))
 	}
-	remote, https := f.clientOf(r)
-	if remote != "" {
-		r2 := *r
-		r2.RemoteAddr = remote
-		r = &r2
-	}
 	params, err := fcgi.EnvFromRequest(r, fcgi.EnvOptions{
 		DocumentRoot:   f.cfg.Root,
 		ScriptName:     script,
@@ -320,25 +322,32 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
-	if https {
+	if fr.https {
 		params["HTTPS"] = "on"
 		params["REQUEST_SCHEME"] = "https"
 	}
 	params["HTTP_X_GOFPM_FRONT"] = "1" // worker.HeaderFront, the client's own dropped
 
-	var body io.Reader = r.Body
-	if r.ContentLength == 0 {
-		body = nil // nothing to stream: no stdin goroutine in the client
-	}
 	// The request's context ends when the client goes away: the client
 	// then aborts the FastCGI request and closes the connection, so the
 	// worker's handler sees its context cancelled. read_timeout cancels it
-	// too while no header has arrived.
+	// too while no header has arrived; like nginx's fastcgi_read_timeout it
+	// counts from the last byte of the request body sent, not from the
+	// start of a slow upload.
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
-	timer := time.AfterFunc(f.cfg.ReadTimeout.D(), func() { cancel(errReadTimeout) })
+	rt := f.cfg.ReadTimeout.D()
+	timer := time.AfterFunc(rt, func() { cancel(errReadTimeout) })
+	pr := &progressReader{r: r.Body, t: timer, d: rt}
+	var body io.Reader
+	if r.ContentLength != 0 {
+		body = pr
+	} // else nothing to stream: no stdin goroutine in the client
 	resp, err := u.client.Do(ctx, &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
-	timer.Stop()
+	if !pr.stop() && err == nil && context.Cause(ctx) == errReadTimeout {
+		resp.Body.Close() // the header came as the timer fired: too late
+		err = errReadTimeout
+	}
 	if err != nil {
 		f.upstreamError(w, r, u, ctx, err)
 		return
@@ -389,6 +398,37 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *
 	}
 }
 
+// progressReader is a request body that pushes read_timeout back each
+// time the client sends more of it, until the response header is there
+// (the body may still stream after it; the timer must stay stopped).
+type progressReader struct {
+	r       io.Reader
+	t       *time.Timer
+	d       time.Duration
+	mu      sync.Mutex
+	stopped bool
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.mu.Lock()
+		if !p.stopped {
+			p.t.Reset(p.d)
+		}
+		p.mu.Unlock()
+	}
+	return n, err
+}
+
+// stop stops the timer for good; false if it had fired.
+func (p *progressReader) stop() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	return p.t.Stop()
+}
+
 // upstreamError answers a request whose worker could not be asked or sent
 // no header: 413 for a body over max_body_bytes, 400 for a body the client
 // could not send, 504 for a timeout, nothing for a client that left
@@ -404,6 +444,7 @@ func (f *front) upstreamError(w http.ResponseWriter, r *http.Request, u *upstrea
 		return
 	case r.Context().Err() != nil:
 		f.log.Debug().Str("pool", u.name).Str("uri", r.RequestURI).Msg("client closed the connection before the response (499)")
+		w.WriteHeader(499) // nginx's status for it: nobody reads it, the access line does
 		return
 	case strings.Contains(err.Error(), "reading request body"):
 		http.Error(w, "Bad Request", http.StatusBadRequest)

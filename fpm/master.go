@@ -295,14 +295,21 @@ func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
 	return f, err
 }
 
-// stop shuts everything down. Order matters: the HTTP front stops accepting
-// first (so no new request reaches a pool), then the pools stop their
-// children (graceful: requests in flight finish), and only when no child is
-// left are the sockets closed and removed.
+// stop shuts everything down. Order matters: on a graceful stop the HTTP
+// front drains first, while the workers still serve what it passes them
+// (a request it accepted last would otherwise wait on a pool that no
+// longer accepts until process_control_timeout); then the pools stop
+// their children (graceful: requests in flight finish), and only when no
+// child is left are the sockets closed and removed. A fast stop does both
+// at once.
 func (m *Master) stop(graceful bool) {
 	var wg sync.WaitGroup
 	if m.front != nil {
-		wg.Go(func() { m.front.shutdown(graceful, m.cfg.ProcessControlTimeout.D()) })
+		if graceful {
+			m.front.shutdown(true, m.cfg.ProcessControlTimeout.D())
+		} else {
+			wg.Go(func() { m.front.shutdown(false, 0) })
+		}
 	}
 	for _, p := range m.pools {
 		wg.Go(func() { p.stop(graceful) })
