@@ -40,10 +40,11 @@ var commandHelp = map[string]struct {
 		},
 	},
 	"check": {
-		synopsis:    "gofpm check -c FILE [-R]",
-		description: "Validate a configuration as run would (like php-fpm -t): one FILE:LINE:COL: message line per error and exit 1, or one summary line per pool and exit 0.",
+		synopsis:    "gofpm check -c FILE [-R] [--as USER]...",
+		description: "Validate a configuration as run would (like php-fpm -t): one FILE:LINE:COL: message line per error and exit 1, or one summary line per pool and exit 0. It also tries each pool's address without changing anything: a socket or port in use (named with the pid holding it) or a socket folder the master cannot write is an error. With --as USER, it tells whether USER could connect to each Unix socket, and the fix when not.",
 		examples: []string{
 			"gofpm check -c /etc/gofpm/pool.toml",
+			"gofpm check -c /etc/gofpm/pool.toml --as www-data",
 			"gofpm check -c examples/hello/pool.toml -R",
 			"GOFPM_CONFIG=/etc/gofpm/pool.toml gofpm check",
 		},
