@@ -42,7 +42,14 @@ type inherited map[string]*os.File
 
 // takeInherited reads GOFPM_INHERIT and clears it, so the master's own
 // children do not see it.
+//
+// Every inherited fd, and the ready pipe, is made close-on-exec at once: a
+// worker must get its own pool's socket as fd 0 and nothing else, not the
+// other pools' sockets (which it could accept on) nor the pipe.
 func takeInherited() (inherited, error) {
+	if fd, err := strconv.Atoi(os.Getenv(envReadyFD)); err == nil && fd >= 3 {
+		unix.CloseOnExec(fd)
+	}
 	v := os.Getenv(envInherit)
 	os.Unsetenv(envInherit)
 	if v == "" {
@@ -55,6 +62,7 @@ func takeInherited() (inherited, error) {
 		if !ok || err != nil || fd < 3 {
 			return nil, fmt.Errorf("%s: malformed entry %q", envInherit, item)
 		}
+		unix.CloseOnExec(fd)
 		in[addr] = os.NewFile(uintptr(fd), addr)
 	}
 	return in, nil
