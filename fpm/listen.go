@@ -113,11 +113,10 @@ func openPoolSocket(pc *PoolConfig, backlog int) (f *os.File, warnings []string,
 // stays on one filesystem), given its mode, owner or ACL there, put into
 // listening state, and only then renamed to path. So path never names a
 // socket with other permissions, and the socket is never reachable under
-// its temporary name by anyone but the master's user. When the temporary
-// name would be too long for sun_path, the bind goes through
-// /proc/self/fd/N/NAME, N being the private directory. A live listener
-// already on path is an error naming its process; a stale socket file is
-// replaced.
+// its temporary name by anyone but the master's user. Each step after the
+// bind reaches the socket through an fd of the private directory, so
+// nobody can swap the directory for a symlink between two steps. A live listener already on path is an error naming
+// its process; a stale socket file is replaced.
 func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 	if len(path) > maxUnixPath {
 		return nil, fmt.Errorf("socket path %s is %d bytes long; the limit is %d", path, len(path), maxUnixPath)
@@ -137,20 +136,40 @@ func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 		}
 		return nil, fmt.Errorf("listen %q: cannot create the socket in %s: %w", path, dir, err)
 	}
-	defer os.RemoveAll(tmpDir) // empty after the rename; the socket file if anything failed
-	tmp := filepath.Join(tmpDir, base)
-	bindName := tmp
-	if len(bindName) > maxUnixPath {
-		d, err := os.Open(tmpDir)
-		if err != nil {
-			return nil, fmt.Errorf("listen %q: %w", path, err)
-		}
-		defer d.Close()
-		bindName = "/proc/self/fd/" + strconv.Itoa(int(d.Fd())) + "/" + base
-		if len(bindName) > maxUnixPath {
-			tmp, bindName = filepath.Join(tmpDir, "s"), "/proc/self/fd/"+strconv.Itoa(int(d.Fd()))+"/s"
-		}
+	// Every step below goes through an fd of the private directory, never
+	// through its name: whoever may write in dir could rename the private
+	// directory away between two steps and put a symlink in its place,
+	// and a chmod or chown by name would then follow it. The fd is checked
+	// to be the directory just made (ours, 0700) before it is used.
+	dfd, err := unix.Open(tmpDir, unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_RDONLY, 0)
+	if err != nil {
+		os.Remove(tmpDir)
+		return nil, fmt.Errorf("listen %q: opening the private directory: %w", path, err)
 	}
+	defer unix.Close(dfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(dfd, &st); err != nil || int(st.Uid) != os.Geteuid() || st.Mode&0o7777 != 0o700 {
+		return nil, fmt.Errorf("listen %q: the private directory %s was replaced while the socket was made; is %s writable by others?", path, tmpDir, dir)
+	}
+	// The bind goes by the private directory's name when it fits: the
+	// kernel keeps that name for the socket (ss, sock_diag), and it is
+	// unique, which the kernel probe relies on to tell pools apart. If the
+	// directory was swapped just before, the socket lands elsewhere and the
+	// steps by fd below fail: no harm. A name too long for sun_path goes
+	// through /proc/self/fd/N.
+	name := base
+	procDir := "/proc/self/fd/" + strconv.Itoa(dfd)
+	bindName := filepath.Join(tmpDir, name)
+	if len(bindName) > maxUnixPath {
+		if len(procDir)+1+len(name) > maxUnixPath {
+			name = "s"
+		}
+		bindName = procDir + "/" + name
+	}
+	defer func() {
+		unix.Unlinkat(dfd, name, 0)                             // the socket file if anything failed
+		unix.Unlinkat(unix.AT_FDCWD, tmpDir, unix.AT_REMOVEDIR) // empty by now
+	}()
 	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("creating socket for %s: %w", path, err)
@@ -162,22 +181,22 @@ func listenUnix(path string, backlog int, perms socketPerms) (*os.File, error) {
 	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: bindName}); err != nil {
 		return fail("binding", err)
 	}
-	if err := os.Chmod(tmp, perms.mode); err != nil {
+	if err := unix.Fchmodat(dfd, name, uint32(perms.mode.Perm()), 0); err != nil {
 		return fail("setting the mode of", err)
 	}
 	if perms.hasACL() {
-		if err := setACL(tmp, socketACL(perms.mode, perms.aclUsers, perms.aclGrps)); err != nil {
+		if err := setACL(procDir+"/"+name, socketACL(perms.mode, perms.aclUsers, perms.aclGrps)); err != nil {
 			return fail("setting the ACL of", err)
 		}
 	} else if perms.own.uid >= 0 || perms.own.gid >= 0 {
-		if err := os.Lchown(tmp, perms.own.uid, perms.own.gid); err != nil {
+		if err := unix.Fchownat(dfd, name, perms.own.uid, perms.own.gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return fail("setting the owner of", err)
 		}
 	}
 	if err := unix.Listen(fd, backlog); err != nil {
 		return fail("listening on", err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := unix.Renameat(dfd, name, unix.AT_FDCWD, path); err != nil {
 		return fail("renaming the socket to", err)
 	}
 	return os.NewFile(uintptr(fd), path), nil
