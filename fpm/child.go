@@ -68,6 +68,9 @@ type childExit struct {
 // "on signal 9 (SIGKILL)". clean is an exit with code 0 or by SIGQUIT;
 // fault a death by SIGSEGV or SIGBUS (emergency_restart_threshold).
 func (e childExit) describe() (how string, clean, fault bool) {
+	if e.state == nil { // its status went elsewhere (should not happen)
+		return "with an unknown status", false, false
+	}
 	ws, ok := e.state.Sys().(syscall.WaitStatus)
 	if !ok {
 		return "with code " + strconv.Itoa(e.state.ExitCode()), e.state.ExitCode() == 0, false

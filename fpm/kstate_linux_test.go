@@ -58,7 +58,7 @@ func ktListenUnix(t testing.TB, backlog int) (*os.File, string) {
 	return f, path
 }
 
-// ktListenTCP creates a TCP listener on 127.0.0.1:0 the way listenTCP does.
+// ktListenTCP creates a TCP listener on 127.0.0.1:0 the way openPoolSocket does.
 // The address returned is the one to dial.
 func ktListenTCP(t testing.TB, backlog int) (*os.File, string) {
 	return ktListenTCPOn(t, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}, "127.0.0.1", backlog)

@@ -89,12 +89,20 @@ func resolveSocketPerms(pc *PoolConfig) (p socketPerms, warnings []string, err e
 // setting applied; warnings are for the log.
 func openPoolSocket(pc *PoolConfig, backlog int) (f *os.File, warnings []string, err error) {
 	if !pc.IsUnix() {
-		if f, err = listenTCP(pc.Listen, backlog); err != nil {
+		// The client filter goes on between bind and listen: a connection
+		// completed before it would reach the workers unfiltered.
+		fd, err := bindTCP(pc.Listen)
+		if err != nil {
 			return nil, nil, err
 		}
+		f = os.NewFile(uintptr(fd), pc.Listen)
 		if err := setAllowedClients(f, pc.ListenAllowedClients); err != nil {
 			f.Close()
 			return nil, nil, err
+		}
+		if err := unix.Listen(fd, backlog); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("listening on %s: %w", pc.Listen, err)
 		}
 		return f, nil, nil
 	}
@@ -329,19 +337,6 @@ type inUseError struct {
 }
 
 func (e *inUseError) Error() string { return fmt.Sprintf("listen %q: in use by %s", e.addr, e.holder) }
-
-// listenTCP creates a TCP listening socket on addr ("host:port", "[v6]:port").
-func listenTCP(addr string, backlog int) (*os.File, error) {
-	fd, err := bindTCP(addr)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Listen(fd, backlog); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("listening on %s: %w", addr, err)
-	}
-	return os.NewFile(uintptr(fd), addr), nil
-}
 
 // addrPort converts a resolved TCP address; a nil IP is the wildcard.
 func addrPort(ta *net.TCPAddr) netip.AddrPort {

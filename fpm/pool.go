@@ -166,6 +166,7 @@ func (p *pool) spawn() error {
 	// Exactly one waiter per child.
 	go func() {
 		c.cmd.Wait()
+		forgetOwned(c.pid)
 		p.exits <- childExit{pid: c.pid, state: c.cmd.ProcessState, at: time.Now()}
 	}()
 	return nil

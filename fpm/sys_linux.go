@@ -211,9 +211,18 @@ func enableReaper() {
 	reaper.on.Store(true)
 }
 
+// forgetOwned is called by a child's waiter once it has reaped the child:
+// the pid is no longer the master's and may be reused. (Pruning by listing /proc/self/task/*/children
+// instead would trust a file the kernel calls unreliable while children
+// are being reaped.)
+func forgetOwned(pid int) {
+	reaper.mu.Lock()
+	delete(reaper.owned, pid)
+	reaper.mu.Unlock()
+}
+
 // reapOrphans runs one pass: it reaps every zombie child the master did not
-// start and forgets owned pids that are no longer children (their waiters
-// reaped them). It returns the pids reaped.
+// start. It returns the pids reaped.
 func reapOrphans() []int {
 	// A cheap look first: is any child waitable at all? WNOWAIT leaves it
 	// for whoever reaps it.
@@ -229,11 +238,6 @@ func reapOrphans() []int {
 	}
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
-	for pid := range reaper.owned {
-		if !kids[pid] {
-			delete(reaper.owned, pid)
-		}
-	}
 	var reaped []int
 	for pid := range kids {
 		if reaper.owned[pid] {
