@@ -1023,6 +1023,10 @@ func (l *configLoader) validatePool(p *PoolConfig, set map[string]bool) {
 	// Limits and the worker protocol.
 	if p.RlimitFiles < 0 {
 		l.errAt(at("rlimit_files"), "%srlimit_files (%d) must not be negative", pre, p.RlimitFiles)
+	} else if max := nrOpen(); p.RlimitFiles > 0 && max > 0 && int64(p.RlimitFiles) > max {
+		// Not even root may go beyond the kernel's fs.nr_open: the worker
+		// exec step would fail on every spawn.
+		l.errAt(at("rlimit_files"), "%srlimit_files (%d) is above the kernel's limit fs.nr_open (%d)", pre, p.RlimitFiles, max)
 	}
 	if p.ProcessPriority < -19 || p.ProcessPriority > 20 {
 		l.errAt(at("process_priority"), "%sprocess_priority (%d) must be between -19 and 20", pre, p.ProcessPriority)
@@ -1834,4 +1838,15 @@ func (s *cfgScanner) value(path cfgPath) {
 			s.adv()
 		}
 	}
+}
+
+// nrOpen is the kernel's ceiling for RLIMIT_NOFILE (fs.nr_open); 0 when
+// unknown.
+func nrOpen() int64 {
+	b, err := os.ReadFile("/proc/sys/fs/nr_open")
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n
 }

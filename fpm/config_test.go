@@ -801,3 +801,19 @@ func TestConfigSuggest(t *testing.T) {
 		}
 	}
 }
+
+// TestRlimitFilesNrOpen: rlimit_files above fs.nr_open is refused at load,
+// not left to fail in every worker's exec step.
+func TestRlimitFilesNrOpen(t *testing.T) {
+	max := nrOpen()
+	if max == 0 {
+		t.Skip("no /proc/sys/fs/nr_open")
+	}
+	path := filepath.Join(t.TempDir(), "pool.toml")
+	os.WriteFile(path, []byte(fmt.Sprintf("[pool.www]\nlisten = \"/run/x.sock\"\ncommand = [\"/bin/true\"]\nuser = \"nobody\"\npm = \"static\"\npm_max_children = 1\nrlimit_files = %d\n", max+1)), 0o644)
+	_, err := Load(path, LoadOptions{Euid: 0})
+	want := fmt.Sprintf("7:1: pool \"www\": rlimit_files (%d) is above the kernel's limit fs.nr_open (%d)", max+1, max)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+}
