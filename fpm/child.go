@@ -30,6 +30,7 @@ type child struct {
 
 	slot        *worker.Slot // the scoreboard slot it may write (Go workers do)
 	pages       *os.File     // the master's end of the page connection (Go workers ask status/ping there)
+	execErr     *os.File     // the read end of the worker exec step's error pipe; nil without the step
 	state       workerState
 	since       time.Time // when state began
 	req         request   // the request in flight, while busy
@@ -100,7 +101,14 @@ type spawnSpec struct {
 	// connection to the master's pages (worker.PagesFD).
 	pages        bool
 	accessFormat string
+	// tramp: the worker starts through `gofpm worker exec`, which reports
+	// a failure before its exec on a pipe (EnvExecErrFD).
+	tramp bool
 }
+
+// EnvExecErrFD names the fd on which `gofpm worker exec` writes why it
+// could not start the worker (it is close-on-exec once the worker runs).
+const EnvExecErrFD = "GOFPM_EXEC_ERRFD"
 
 // newSpawnSpec resolves the pool's command, identity and environment.
 // exe is the gofpm binary, for the built-in workers (worker = "cgi").
@@ -252,6 +260,7 @@ func (s *spawnSpec) trampoline(pc *PoolConfig, exe string) {
 	a = append(a, "--", s.path)
 	s.args = append(a, s.args...)
 	s.path, s.dir, s.cred = exe, "", nil
+	s.tramp = true
 }
 
 // lookPathIn finds the program name inside the folder root as exec.LookPath
@@ -332,6 +341,17 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		env = append(env, worker.EnvAccessLogFD+"="+strconv.Itoa(3+len(extra)), worker.EnvAccessFormat+"="+s.accessFormat)
 		extra = append(extra, access)
 	}
+	var execErrR, execErrW *os.File
+	if s.tramp {
+		if execErrR, execErrW, err = os.Pipe(); err != nil {
+			slot.Close()
+			closeFile(pagesMaster)
+			return nil, err
+		}
+		env = append(env, EnvExecErrFD+"="+strconv.Itoa(3+len(extra)))
+		extra = append(extra, execErrW)
+		defer execErrW.Close()
+	}
 	cmd := &exec.Cmd{
 		Path:        s.path,
 		Args:        s.args,
@@ -372,9 +392,10 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		if pagesMaster != nil {
 			pagesMaster.Close()
 		}
+		closeFile(execErrR)
 		return nil, err
 	}
-	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot, pages: pagesMaster}
+	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot, pages: pagesMaster, execErr: execErrR}
 	c.since = c.started
 	if out != nil {
 		go out.copy(c.pid, "stdout", stdoutR)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -559,5 +560,36 @@ func TestNoLockOSThread(t *testing.T) {
 		if want := map[string]int{"sys_linux.go": 1}[f]; n != want {
 			t.Errorf("%s calls LockOSThread %d times, want %d", f, n, want)
 		}
+	}
+}
+
+// TestTrampolineErrorLogged: when the worker exec step fails (here the
+// pool's chdir folder vanished after the config was checked), the master
+// logs its reason, even without catch_workers_output.
+func TestTrampolineErrorLogged(t *testing.T) {
+	dir := shortTempDir(t)
+	gone := filepath.Join(dir, "gone")
+	if err := os.Mkdir(gone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := startMaster(t, dir, `
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "ondemand"
+pm_max_children = 1
+process_priority = 5
+chdir = "{{DIR}}/gone"
+`)
+	m.waitFor("ready to handle connections", 10*time.Second)
+	os.Remove(gone)
+	c, err := net.Dial("unix", filepath.Join(dir, "www.sock")) // ondemand: a spawn
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	l := m.waitFor("could not start its command: chdir "+gone+": no such file or directory", 10*time.Second)
+	if l.Level != "error" {
+		t.Errorf("level %s, want error", l.Level)
 	}
 }

@@ -6,8 +6,10 @@ package fpm
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gofpm/gofpm/worker"
@@ -163,6 +165,18 @@ func (p *pool) spawn() error {
 		go p.servePages(f)
 	}
 	p.log.Info().Int("pid", c.pid).Msgf("[pool %s] child %d started", p.cfg.Name, c.pid)
+	if f := c.execErr; f != nil {
+		c.execErr = nil
+		// Nothing comes but EOF when the worker exec step succeeds (the
+		// pipe is close-on-exec in the worker); else its one-line reason.
+		go func() {
+			defer f.Close()
+			b, _ := io.ReadAll(io.LimitReader(f, 4096))
+			if msg := strings.TrimSpace(string(b)); msg != "" {
+				p.log.Error().Int("pid", c.pid).Msgf("[pool %s] child %d could not start its command: %s", p.cfg.Name, c.pid, msg)
+			}
+		}()
+	}
 	// Exactly one waiter per child.
 	go func() {
 		c.cmd.Wait()

@@ -54,11 +54,22 @@ func childSysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
 // negative nice need root), then chroot and chdir (root), then the groups,
 // the gid and the uid, then the parent-death signal again (a uid change
 // clears it), then exec.
-func ExecWorker(args []string) error {
+func ExecWorker(args []string) (err error) {
 	// The nice value and the parent-death signal belong to the thread, and
 	// execve keeps those of the thread that calls it: stay on one thread.
 	// This process is replaced by the exec; the thread is never given back.
 	runtime.LockOSThread()
+	// The master reads why this step failed from EnvExecErrFD (the worker's
+	// stderr may well be /dev/null); the worker itself never sees the fd.
+	if fd, e := strconv.Atoi(os.Getenv(EnvExecErrFD)); e == nil && fd >= 3 {
+		os.Unsetenv(EnvExecErrFD)
+		unix.CloseOnExec(fd)
+		defer func() {
+			if err != nil {
+				unix.Write(fd, []byte(err.Error()+"\n"))
+			}
+		}()
+	}
 	var o struct {
 		ppid, nofile, core, nice  int
 		hasCore, hasNice, hasCred bool
@@ -167,7 +178,7 @@ func ExecWorker(args []string) error {
 	if os.Getppid() != o.ppid {
 		os.Exit(1) // the master is gone
 	}
-	err := syscall.Exec(path, argv, os.Environ())
+	err = syscall.Exec(path, argv, os.Environ())
 	return fmt.Errorf("exec %s: %w", path, err)
 }
 
