@@ -769,22 +769,7 @@ func TestContainerImageRun(t *testing.T) {
 	}
 
 	// The graceful stop: a request in flight finishes.
-	type answer struct {
-		code int
-		body string
-		err  error
-	}
-	got := make(chan answer, 1)
-	go func() {
-		resp, err := http.Get(base + "/sleep?ms=1500")
-		if err != nil {
-			got <- answer{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		got <- answer{resp.StatusCode, string(b), err}
-	}()
+	got := getAsync(http.DefaultClient, base+"/sleep?ms=1500")
 	m.waitFor("sleeping 1500 ms", 10*time.Second)
 	sig, ok := map[string]syscall.Signal{"SIGQUIT": syscall.SIGQUIT, "SIGTERM": syscall.SIGTERM}[img.stopSignal]
 	if !ok {

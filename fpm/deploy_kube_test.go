@@ -834,21 +834,7 @@ func TestKubeSidecarPod(t *testing.T) {
 	// (SIGQUIT, the nginx image's STOPSIGNAL; its preStop sleep only waits
 	// for the endpoint removal and is left out here) while gofpm's preStop
 	// runs.
-	type answer struct {
-		code int
-		body string
-	}
-	got := make(chan answer, 1)
-	go func() {
-		resp, err := client.Get("http://pod/sleep?ms=1500")
-		if err != nil {
-			got <- answer{body: err.Error()}
-			return
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		got <- answer{resp.StatusCode, string(b)}
-	}()
+	got := getAsync(client, "http://pod/sleep?ms=1500")
 	m.waitFor("sleeping 1500 ms", 10*time.Second)
 	argv := probeArgv(layout, dirs, g.preStop)
 	preStop := exec.Command(argv[0], argv[1:]...)
@@ -878,8 +864,8 @@ func TestKubeSidecarPod(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("nginx did not exit within 20s of SIGQUIT")
 	}
-	if a := <-got; a.code != 200 || !strings.HasPrefix(a.body, "slept 1500 ms") {
-		t.Errorf("request in flight during the stop: %d %q", a.code, a.body)
+	if a := <-got; a.err != nil || a.code != 200 || !strings.HasPrefix(a.body, "slept 1500 ms") {
+		t.Errorf("request in flight during the stop: %d %q %v", a.code, a.body, a.err)
 	}
 	var done time.Time
 	select {

@@ -418,21 +418,12 @@ func TestFrontGracefulDrain(t *testing.T) {
 	dir := shortTempDir(t)
 	m := startMaster(t, dir, onePool)
 	base := m.frontURL()
-	type result struct {
-		code int
-		body string
-	}
-	done := make(chan result, 1)
-	go func() {
-		c := &http.Client{Timeout: 15 * time.Second}
-		code, body := httpGet(t, c, base+"/sleep?ms=1500")
-		done <- result{code, body}
-	}()
+	done := getAsync(&http.Client{Timeout: 15 * time.Second}, base+"/sleep?ms=1500")
 	m.waitFor("sleeping 1500 ms", 10*time.Second)
 	m.cmd.Process.Signal(syscall.SIGQUIT)
 	r := <-done
-	if r.code != 200 || !strings.HasPrefix(r.body, "slept 1500 ms") {
-		t.Fatalf("request in flight during SIGQUIT: %d %q", r.code, r.body)
+	if r.err != nil || r.code != 200 || !strings.HasPrefix(r.body, "slept 1500 ms") {
+		t.Fatalf("request in flight during SIGQUIT: %d %q %v", r.code, r.body, r.err)
 	}
 	if code := m.waitExit(10 * time.Second); code != 0 {
 		t.Fatalf("master exited with %d", code)

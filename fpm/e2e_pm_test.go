@@ -19,22 +19,30 @@ import (
 // TestOndemand: a pool at 0 processes answers its first request through
 // nginx, then goes back to 0 after pm_process_idle_timeout.
 func TestOndemand(t *testing.T) {
+	testOndemand(t, `command = ["{{HELLO}}"]`, "/", "hello from gofpm worker")
+}
+
+// testOndemand runs an ondemand pool of the given command lines: no
+// process at start, the first request through nginx starts one and gets
+// an answer starting with want, the idle timeout brings the pool back to 0.
+func testOndemand(t *testing.T, command, path, want string) {
 	dir := shortTempDir(t)
+	os.WriteFile(filepath.Join(dir, "i.php"), []byte(`<?php echo "php pid=", getmypid(), "\n";`), 0o644)
 	m := startMaster(t, dir, `
 [pool.od]
 listen = "{{DIR}}/od.sock"
 listen_mode = "0666"
-command = ["{{HELLO}}"]
+`+command+`
 pm = "ondemand"
-pm_max_children = 3
+pm_max_children = 2
 pm_process_idle_timeout = "2s"
 `)
 	if n := len(m.children()); n != 0 {
 		t.Fatalf("ondemand pool started with %d processes, want 0", n)
 	}
 	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "od.sock")))
-	code, body := httpGet(t, ng.client, "http://localhost/")
-	if code != 200 || !strings.HasPrefix(body, "hello from gofpm worker") {
+	code, body := httpGet(t, ng.client, "http://localhost"+path)
+	if code != 200 || !strings.HasPrefix(body, want) {
 		t.Fatalf("first request: %d %q", code, body)
 	}
 	if n := len(m.children()); n != 1 {
@@ -245,28 +253,8 @@ func requirePHPCGI(t *testing.T) string {
 // request through nginx starts one, idle timeout brings the pool back to 0.
 func TestPHPOndemand(t *testing.T) {
 	phpCGI := requirePHPCGI(t)
-	dir := shortTempDir(t)
-	os.WriteFile(filepath.Join(dir, "i.php"), []byte(`<?php echo "php pid=", getmypid(), "\n";`), 0o644)
-	m := startMaster(t, dir, `
-[pool.php]
-listen = "{{DIR}}/php.sock"
-listen_mode = "0666"
-command = ["`+phpCGI+`"]
-worker_graceful_signal = "SIGTERM"
-pm = "ondemand"
-pm_max_children = 2
-pm_process_idle_timeout = "2s"
-`)
-	if n := len(m.children()); n != 0 {
-		t.Fatalf("%d processes at start, want 0", n)
-	}
-	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "php.sock")))
-	code, body := httpGet(t, ng.client, "http://localhost/i.php")
-	if code != 200 || !strings.HasPrefix(body, "php pid=") {
-		t.Fatalf("first request: %d %q", code, body)
-	}
-	m.waitFor("has been killed by the process management", 10*time.Second)
-	eventually(t, 2*time.Second, "0 processes", func() bool { return len(m.children()) == 0 })
+	testOndemand(t, `command = ["`+phpCGI+`"]
+worker_graceful_signal = "SIGTERM"`, "/i.php", "php pid=")
 }
 
 // TestMaxRequestsRecycle: a Go worker leaves after pm_max_requests, as a

@@ -290,22 +290,7 @@ func TestGracefulStop(t *testing.T) {
 	base := m.frontURL()
 	kids := m.workerPids()
 
-	type result struct {
-		code int
-		body string
-		err  error
-	}
-	res := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(base + "/sleep?ms=1500")
-		if err != nil {
-			res <- result{err: err}
-			return
-		}
-		b, err := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		res <- result{resp.StatusCode, string(b), err}
-	}()
+	res := getAsync(http.DefaultClient, base+"/sleep?ms=1500")
 	// The worker says on stderr when the sleep starts (catch_workers_output).
 	m.waitFor("sleeping 1500 ms", 10*time.Second)
 	if err := m.cmd.Process.Signal(syscall.SIGQUIT); err != nil {

@@ -272,33 +272,35 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r = &r2
 	}
 	if u.access != nil {
-		fr := &frontReq{u: u, https: https}
+		fr := &frontReq{u: u, clean: clean, https: https}
 		u.access.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), frontReqKey{}, fr)))
 		return
 	}
-	f.passTo(w, r, u, &frontReq{u: u, https: https})
+	fr := frontReq{u: u, clean: clean, https: https}
+	f.passTo(w, r, &fr)
 }
 
-// frontReq rides in a request's context through the access-log wrapper.
+// frontReq is what ServeHTTP learnt of a request, for passTo; it rides in
+// the request's context through the access-log wrapper.
 type frontReq struct {
 	u      *upstream
-	https  bool // a trusted proxy said the client used https
-	logged bool // the worker wrote the access line
+	clean  string // the cleaned URL path
+	https  bool   // a trusted proxy said the client used https
+	logged bool   // the worker wrote the access line
 }
 
 type frontReqKey struct{}
 
 // pass is passTo for a request that went through the access-log wrapper.
 func (f *front) pass(w http.ResponseWriter, r *http.Request) {
-	fr := r.Context().Value(frontReqKey{}).(*frontReq)
-	f.passTo(w, r, fr.u, fr)
+	f.passTo(w, r, r.Context().Value(frontReqKey{}).(*frontReq))
 }
 
 // passTo serves r from a static file under root or from the pool behind
-// u; fr learns whether the worker wrote the access line.
-func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *frontReq) {
-	clean := path.Clean("/" + r.URL.Path)
-	script, pathInfo, static := f.resolve(clean)
+// fr.u; fr learns whether the worker wrote the access line.
+func (f *front) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
+	u := fr.u
+	script, pathInfo, static := f.resolve(fr.clean)
 	if static != "" {
 		http.ServeFile(w, r, static)
 		return
@@ -338,13 +340,14 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *
 	defer cancel(nil)
 	rt := f.cfg.ReadTimeout.D()
 	timer := time.AfterFunc(rt, func() { cancel(errReadTimeout) })
-	pr := &progressReader{r: r.Body, t: timer, d: rt}
+	var pr *progressReader
 	var body io.Reader
 	if r.ContentLength != 0 {
+		pr = &progressReader{r: r.Body, t: timer, d: rt}
 		body = pr
 	} // else nothing to stream: no stdin goroutine in the client
 	resp, err := u.client.Do(ctx, &fcgi.Request{Params: params, Body: body, ContentLength: r.ContentLength})
-	if !pr.stop() && err == nil && context.Cause(ctx) == errReadTimeout {
+	if !pr.stop(timer) && err == nil && context.Cause(ctx) == errReadTimeout {
 		resp.Body.Close() // the header came as the timer fired: too late
 		err = errReadTimeout
 	}
@@ -355,9 +358,7 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, u *upstream, fr *
 	defer resp.Body.Close()
 	if _, ok := resp.Header[worker.HeaderAccessLogged]; ok {
 		delete(resp.Header, worker.HeaderAccessLogged)
-		if fr != nil {
-			fr.logged = true
-		}
+		fr.logged = true
 	}
 	h := w.Header()
 	for k, v := range resp.Header {
@@ -421,8 +422,12 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
-// stop stops the timer for good; false if it had fired.
-func (p *progressReader) stop() bool {
+// stop stops the timer t (p's, or the one of a request without a body
+// when p is nil) for good; false if it had fired.
+func (p *progressReader) stop(t *time.Timer) bool {
+	if p == nil {
+		return t.Stop()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stopped = true

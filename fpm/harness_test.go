@@ -371,6 +371,30 @@ func httpGet(t *testing.T, c *http.Client, url string) (int, string) {
 }
 
 // unixHTTPClient returns an HTTP client that dials the Unix socket path
+// answer is the outcome of a request made by getAsync.
+type answer struct {
+	code int
+	body string
+	err  error
+}
+
+// getAsync GETs url with c in a goroutine (a request kept in flight while
+// the test stops something) and delivers the outcome on the channel.
+func getAsync(c *http.Client, url string) <-chan answer {
+	got := make(chan answer, 1)
+	go func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			got <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- answer{resp.StatusCode, string(b), err}
+	}()
+	return got
+}
+
 // (nginx listening on a socket in the test's temp dir).
 func unixHTTPClient(path string) *http.Client {
 	return &http.Client{Transport: &http.Transport{

@@ -390,13 +390,15 @@ func statusLabel(b *bytes.Buffer, label string) {
 }
 
 // statusPoolFields emits the pool section's fields, with php-fpm's labels,
-// in php-fpm's order, for the text and html pages.
-func statusPoolFields(s *statusSnapshot, p *statusPool, now time.Time, emit func(label, value string)) {
-	num := func(label string, v int64) { emit(label, strconv.FormatInt(v, 10)) }
-	unum := func(label string, v uint64) { emit(label, strconv.FormatUint(v, 10)) }
-	emit("pool", p.name)
-	emit("process manager", p.pm)
-	emit("start time", s.StartTime.In(now.Location()).Format(statusStrftime))
+// in php-fpm's order, for every format; start is the start time as the
+// format writes it (a date in text and html, Unix seconds in json and
+// xml), and text is set for the two string fields, which json quotes.
+func statusPoolFields(s *statusSnapshot, p *statusPool, start string, emit func(label, value string, text bool)) {
+	num := func(label string, v int64) { emit(label, strconv.FormatInt(v, 10), false) }
+	unum := func(label string, v uint64) { emit(label, strconv.FormatUint(v, 10), false) }
+	emit("pool", p.name, true)
+	emit("process manager", p.pm, true)
+	emit("start time", start, false)
 	unum("start since", p.since)
 	unum("accepted conn", s.Accepted)
 	num("listen queue", int64(s.ListenQueue))
@@ -419,7 +421,7 @@ func statusTextBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time
 	}
 	num := func(label string, v int64) { line(label, strconv.FormatInt(v, 10)) }
 	unum := func(label string, v uint64) { line(label, strconv.FormatUint(v, 10)) }
-	statusPoolFields(s, &p, now, line)
+	statusPoolFields(s, &p, s.StartTime.In(now.Location()).Format(statusStrftime), func(label, v string, _ bool) { line(label, v) })
 	if !full {
 		return
 	}
@@ -453,34 +455,22 @@ func statusTextBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time
 func statusJSONBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time) {
 	p := newStatusPool(s, now)
 	// The pool name goes out raw, as in php-fpm (it comes from the config).
-	b.WriteString(`{"pool":"`)
-	b.WriteString(p.name)
-	b.WriteString(`","process manager":"`)
-	b.WriteString(p.pm)
-	b.WriteString(`","start time":`)
-	statusAppendInt(b, s.StartTime.Unix())
-	b.WriteString(`,"start since":`)
-	statusAppendUint(b, p.since)
-	b.WriteString(`,"accepted conn":`)
-	statusAppendUint(b, s.Accepted)
-	b.WriteString(`,"listen queue":`)
-	statusAppendInt(b, int64(s.ListenQueue))
-	b.WriteString(`,"max listen queue":`)
-	statusAppendInt(b, int64(s.MaxListenQueue))
-	b.WriteString(`,"listen queue len":`)
-	statusAppendInt(b, int64(s.ListenQueueLen))
-	b.WriteString(`,"idle processes":`)
-	statusAppendInt(b, int64(s.Idle))
-	b.WriteString(`,"active processes":`)
-	statusAppendInt(b, int64(s.Active))
-	b.WriteString(`,"total processes":`)
-	statusAppendInt(b, int64(p.total))
-	b.WriteString(`,"max active processes":`)
-	statusAppendInt(b, int64(s.MaxActive))
-	b.WriteString(`,"max children reached":`)
-	statusAppendUint(b, s.MaxChildrenReached)
-	b.WriteString(`,"slow requests":`)
-	statusAppendUint(b, s.SlowRequests)
+	b.WriteByte('{')
+	statusPoolFields(s, &p, strconv.FormatInt(s.StartTime.Unix(), 10), func(label, v string, text bool) {
+		if label != "pool" {
+			b.WriteByte(',')
+		}
+		b.WriteByte('"')
+		b.WriteString(label)
+		b.WriteString(`":`)
+		if text {
+			b.WriteByte('"')
+			b.WriteString(v)
+			b.WriteByte('"')
+		} else {
+			b.WriteString(v)
+		}
+	})
 	if !full {
 		b.WriteByte('}')
 		return
@@ -550,34 +540,10 @@ func statusXMLBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time)
 	}
 	nl := func() { b.WriteByte('\n') }
 	b.WriteString("<?xml version=\"1.0\" ?>\n<status>\n")
-	elem("pool", p.name)
-	nl()
-	elem("process-manager", p.pm)
-	nl()
-	num("start-time", s.StartTime.Unix())
-	nl()
-	unum("start-since", p.since)
-	nl()
-	unum("accepted-conn", s.Accepted)
-	nl()
-	num("listen-queue", int64(s.ListenQueue))
-	nl()
-	num("max-listen-queue", int64(s.MaxListenQueue))
-	nl()
-	num("listen-queue-len", int64(s.ListenQueueLen))
-	nl()
-	num("idle-processes", int64(s.Idle))
-	nl()
-	num("active-processes", int64(s.Active))
-	nl()
-	num("total-processes", int64(p.total))
-	nl()
-	num("max-active-processes", int64(s.MaxActive))
-	nl()
-	unum("max-children-reached", s.MaxChildrenReached)
-	nl()
-	unum("slow-requests", s.SlowRequests)
-	nl()
+	statusPoolFields(s, &p, strconv.FormatInt(s.StartTime.Unix(), 10), func(label, v string, _ bool) {
+		elem(strings.ReplaceAll(label, " ", "-"), v)
+		nl()
+	})
 	if !full {
 		b.WriteString("</status>")
 		return
@@ -629,7 +595,7 @@ func statusHTMLBody(b *bytes.Buffer, s *statusSnapshot, full bool, now time.Time
 		"<head><title>PHP-FPM Status Page</title></head>\n" +
 		"<body>\n" +
 		"<table>\n")
-	statusPoolFields(s, &p, now, row)
+	statusPoolFields(s, &p, s.StartTime.In(now.Location()).Format(statusStrftime), func(label, v string, _ bool) { row(label, v) })
 	b.WriteString("</table>\n")
 	if !full {
 		b.WriteString("</body></html>")

@@ -361,11 +361,13 @@ func (c *conn) Write(p []byte) (int, error) {
 			return want, nil
 		default: // anything else: what is held goes first
 			c.holding = false
-			if _, err := c.Conn.Write(c.pending); err != nil {
+			if len(c.pending) > 0 {
+				_, err := c.Conn.Write(c.pending)
 				c.pending = c.pending[:0]
-				return 0, err
+				if err != nil {
+					return 0, err
+				}
 			}
-			c.pending = c.pending[:0]
 		}
 	}
 	if end {
