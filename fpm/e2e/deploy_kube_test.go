@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // deploy/kubernetes: no cluster runs here, so the tests parse the manifests
 // (yaml_test.go), check that their names, labels, ports, volumes, probes
@@ -549,7 +549,7 @@ func TestKubeManifests(t *testing.T) {
 	img := parseContainerfile(t, containerfile)
 
 	t.Run("sidecar", func(t *testing.T) {
-		docs := loadKube(t, "../deploy/kubernetes/gofpm-sidecar.yaml")
+		docs := loadKube(t, "../../deploy/kubernetes/gofpm-sidecar.yaml")
 		checkKubeRefs(t, docs)
 		g := checkGofpmPod(t, docs, "gofpm-sidecar", img)
 		n := checkNginxPod(t, docs, "gofpm-sidecar")
@@ -598,7 +598,7 @@ func TestKubeManifests(t *testing.T) {
 	})
 
 	t.Run("tcp", func(t *testing.T) {
-		docs := loadKube(t, "../deploy/kubernetes/gofpm-tcp.yaml")
+		docs := loadKube(t, "../../deploy/kubernetes/gofpm-tcp.yaml")
 		checkKubeRefs(t, docs)
 		g := checkGofpmPod(t, docs, "gofpm", img)
 		n := checkNginxPod(t, docs, "gofpm-nginx")
@@ -673,7 +673,7 @@ func TestKubeManifests(t *testing.T) {
 // the manifests have.
 func kubeDocShows(t *testing.T, want ...string) {
 	t.Helper()
-	doc, err := os.ReadFile("../docs/kubernetes.md")
+	doc, err := os.ReadFile("../../docs/kubernetes.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -796,7 +796,7 @@ func probeArgv(layout string, dirs podDirs, p []string) []string {
 // after it exits 0.
 func TestKubeSidecarPod(t *testing.T) {
 	img := parseContainerfile(t, containerfile)
-	docs := loadKube(t, "../deploy/kubernetes/gofpm-sidecar.yaml")
+	docs := loadKube(t, "../../deploy/kubernetes/gofpm-sidecar.yaml")
 	g := checkGofpmPod(t, docs, "gofpm-sidecar", img)
 	n := checkNginxPod(t, docs, "gofpm-sidecar")
 	requireNginx(t)
@@ -891,7 +891,7 @@ func TestKubeSidecarPod(t *testing.T) {
 // probes answer.
 func TestKubeTCPPods(t *testing.T) {
 	img := parseContainerfile(t, containerfile)
-	docs := loadKube(t, "../deploy/kubernetes/gofpm-tcp.yaml")
+	docs := loadKube(t, "../../deploy/kubernetes/gofpm-tcp.yaml")
 	g := checkGofpmPod(t, docs, "gofpm", img)
 	n := checkNginxPod(t, docs, "gofpm-nginx")
 	requireNginx(t)

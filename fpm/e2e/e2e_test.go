@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"bufio"

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // End-to-end test of the live dashboard (fpm/dashboard.go): a real master
 // with busy workers, the page served by the HTTP front, rendered by a

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // Socket hardening, end to end: permissions from the socket's first moment,
 // POSIX ACLs, listen_allowed_clients on TCP, a socket already in use, and

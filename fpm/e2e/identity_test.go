@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // Isolation and hardening (issue 7): per-pool identity, limits, nice value
 // and chroot of the workers; workers die with the master even by SIGKILL;
@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -541,12 +542,15 @@ pm_max_children = 2
 // call allowed is in ExecWorker, the trampoline, which runs in the worker's
 // process and execs.
 func TestNoLockOSThread(t *testing.T) {
-	files, _ := filepath.Glob("*.go")
-	files = append(files, "../main.go")
-	for _, f := range files {
-		if strings.HasSuffix(f, "_test.go") {
-			continue
+	var files []string // every non-test Go file of fpm/ and below, and main.go
+	filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") && !strings.HasSuffix(path, "_test.go") {
+			files = append(files, path)
 		}
+		return err
+	})
+	files = append(files, "../../main.go")
+	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -557,7 +561,7 @@ func TestNoLockOSThread(t *testing.T) {
 				n++
 			}
 		}
-		if want := map[string]int{"sys_linux.go": 1}[f]; n != want {
+		if want := map[string]int{"sys_linux.go": 1}[filepath.Base(f)]; n != want {
 			t.Errorf("%s calls LockOSThread %d times, want %d", f, n, want)
 		}
 	}

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // deploy/container: no container engine runs here, so the tests read the
 // Containerfile, lay out the image's files in a temp dir from its COPY
@@ -27,7 +27,7 @@ import (
 	"github.com/gofpm/gofpm/fpm"
 )
 
-const containerfile = "../deploy/container/Containerfile"
+const containerfile = "../../deploy/container/Containerfile"
 
 // cfInstr is one Containerfile instruction.
 type cfInstr struct {
@@ -242,7 +242,7 @@ func parseGoBuilds(t *testing.T, cmdline string) []goBuild {
 // its variables expanded (VERSION left as a name).
 func makefileBuilds(t *testing.T) []goBuild {
 	t.Helper()
-	b, err := os.ReadFile("../Makefile")
+	b, err := os.ReadFile("../../Makefile")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +405,7 @@ func imageLayout(t *testing.T, img *cfImage) string {
 					}
 					continue
 				}
-				b, err := os.ReadFile(filepath.Join("..", src))
+				b, err := os.ReadFile(filepath.Join("../..", src))
 				if err != nil {
 					t.Fatalf("Containerfile:%d: %v", c.line, err)
 				}
@@ -560,7 +560,7 @@ func TestContainerfile(t *testing.T) {
 			continue
 		}
 		for _, s := range c.srcs {
-			if _, err := os.Stat(filepath.Join("..", s)); err != nil {
+			if _, err := os.Stat(filepath.Join("../..", s)); err != nil {
 				t.Errorf("Containerfile:%d: COPY source %s: %v", c.line, s, err)
 			}
 			if excluded(rules, strings.TrimSuffix(filepath.Clean(s), "/")) {
@@ -572,13 +572,13 @@ func TestContainerfile(t *testing.T) {
 	list := exec.Command("go", "list", "-deps", "-f",
 		`{{if .Module}}{{if eq .Module.Path "github.com/gofpm/gofpm"}}{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}{{end}}{{end}}`,
 		".", "./examples/hello")
-	list.Dir = ".."
+	list.Dir = "../.."
 	list.Env = append(os.Environ(), "CGO_ENABLED=0") // as the build stage
 	out, err := list.Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	repo, _ := filepath.Abs("..")
+	repo, _ := filepath.Abs("../..")
 	need := []string{"go.mod", "go.sum"}
 	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if l == "" {
@@ -651,7 +651,7 @@ func TestContainerfile(t *testing.T) {
 	if slices.Index(args, "-R") >= 0 || slices.Index(args, "--allow-to-run-as-root") >= 0 {
 		t.Error("CMD passes -R: the image's master is not root")
 	}
-	cfg := loadAsNonRoot(t, filepath.Join("..", c.srcs[0]), uid)
+	cfg := loadAsNonRoot(t, filepath.Join("../..", c.srcs[0]), uid)
 	pool := cfg.Pools[cfg.PoolOrder[0]]
 	hc := img.healthcheck
 	if len(hc) < 2 || hc[0] != bin || hc[1] != "ping" {
@@ -673,7 +673,7 @@ func TestContainerfile(t *testing.T) {
 		t.Errorf("process_control_timeout %s: keep it below docker stop's 10 s default", d)
 	}
 	// docs/containers.md shows the health check and the timeout as they are.
-	doc, err := os.ReadFile("../docs/containers.md")
+	doc, err := os.ReadFile("../../docs/containers.md")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // This file builds the real binaries and starts real processes for the
 // end-to-end tests: the gofpm master, its workers, nginx and php-cgi.
@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,11 @@ var bins struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("e2e: skipped in -short mode (these tests start real processes)")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "gofpm-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

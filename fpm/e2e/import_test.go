@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"os"
@@ -13,7 +13,7 @@ import (
 func TestImportCLI(t *testing.T) {
 	dir := shortTempDir(t)
 	out := filepath.Join(dir, "pool.toml")
-	cmd := exec.Command(bins.gofpm, "import-php-fpm", "-o", out, "testdata/importphp/debian/www.conf")
+	cmd := exec.Command(bins.gofpm, "import-php-fpm", "-o", out, "../testdata/importphp/debian/www.conf")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("import-php-fpm: %v %q", err, b)
 	}

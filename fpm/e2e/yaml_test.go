@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // A strict parser for the YAML subset the Kubernetes manifests in
 // deploy/kubernetes use, so the tests can check them without a YAML

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // The bad-input table of docs/security.md, apart from the HTTP front: each
 // row sends one malformed thing to a real gofpm and its real workers, checks

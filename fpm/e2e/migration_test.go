@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ type migrationDoc struct {
 
 func readMigrationDoc(t *testing.T) *migrationDoc {
 	t.Helper()
-	b, err := os.ReadFile("../docs/migration.md")
+	b, err := os.ReadFile("../../docs/migration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestMigrationWalk(t *testing.T) {
 
 	// Step 2: Debian's stock www.conf, with its socket in the temp dir,
 	// translated. The doc shows its settings and the translation's.
-	stock, err := os.ReadFile("testdata/importphp/debian/www.conf")
+	stock, err := os.ReadFile("../testdata/importphp/debian/www.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

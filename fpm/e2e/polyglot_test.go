@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"encoding/json"
@@ -24,14 +24,14 @@ func TestPolyglot(t *testing.T) {
 	}
 	dir := shortTempDir(t)
 	helloC := filepath.Join(dir, "hello-c")
-	if out, err := exec.Command("cc", "-O2", "-o", helloC, "../examples/c/hello.c", "-lfcgi").CombinedOutput(); err != nil {
+	if out, err := exec.Command("cc", "-O2", "-o", helloC, "../../examples/c/hello.c", "-lfcgi").CombinedOutput(); err != nil {
 		t.Fatalf("building the C example: %v %s", err, out)
 	}
-	src, err := os.ReadFile("../examples/polyglot/pool.toml")
+	src, err := os.ReadFile("../../examples/polyglot/pool.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex, _ := filepath.Abs("../examples")
+	ex, _ := filepath.Abs("../../examples")
 	conf := strings.NewReplacer(
 		"/tmp/gofpm-polyglot-", dir+"/",
 		"127.0.0.1:8080", "127.0.0.1:0",

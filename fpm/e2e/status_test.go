@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // End-to-end tests of the status and ping pages: over pm_status_listen, over
 // the pool's own socket (Go workers pass the request to the master), over

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"bufio"
@@ -39,8 +39,8 @@ func readUnit(t *testing.T, path string) map[string]map[string][]string {
 // TestSystemdUnits: the units use what gofpm implements, and agree with
 // each other and with the example pool.
 func TestSystemdUnits(t *testing.T) {
-	svc := readUnit(t, "../deploy/systemd/gofpm.service")
-	sock := readUnit(t, "../deploy/systemd/gofpm.socket")
+	svc := readUnit(t, "../../deploy/systemd/gofpm.service")
+	sock := readUnit(t, "../../deploy/systemd/gofpm.socket")
 	s := svc["Service"]
 	for k, want := range map[string]string{
 		"Type": "notify", "NotifyAccess": "all", "KillSignal": "SIGQUIT",
@@ -51,7 +51,7 @@ func TestSystemdUnits(t *testing.T) {
 			t.Errorf("gofpm.service %s = %v, want %q", k, got, want)
 		}
 	}
-	pool, err := os.ReadFile("../deploy/systemd/pool.toml")
+	pool, err := os.ReadFile("../../deploy/systemd/pool.toml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"encoding/json"
@@ -36,7 +36,7 @@ func exampleTree(t *testing.T, dir, name string, withC bool) string {
 			t.Fatal(err)
 		}
 	}
-	ex, err := filepath.Abs("../examples")
+	ex, err := filepath.Abs("../../examples")
 	must(err)
 	must(os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
 	must(os.Symlink(bins.hello, filepath.Join(dir, "bin", "hello")))
@@ -86,7 +86,7 @@ func moveListen(s, dir string) string {
 // temp dir the sockets are in.
 func startExample(t *testing.T, name string, withC bool) (*master, string) {
 	t.Helper()
-	src, err := os.ReadFile(filepath.Join("..", "examples", name, "pool.toml"))
+	src, err := os.ReadFile(filepath.Join("../..", "examples", name, "pool.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,7 +232,7 @@ var (
 // through the front, and its nginx locations, put in a server block, answer
 // the same paths from the same pools.
 func TestExampleREADMEs(t *testing.T) {
-	repo, err := filepath.Abs("..")
+	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,7 +245,7 @@ func TestExampleREADMEs(t *testing.T) {
 			if name == "perl" || name == "cgi" || name == "polyglot" {
 				requirePerlFCGI(t)
 			}
-			b, err := os.ReadFile(filepath.Join("..", "examples", name, "README.md"))
+			b, err := os.ReadFile(filepath.Join("../..", "examples", name, "README.md"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 import (
 	"os"
@@ -15,7 +15,7 @@ import (
 // reaches a worker, a .php path that does not exist is nginx's 404 (it
 // never reaches the pool), and the status page answers from this machine.
 func TestDeployNginxConf(t *testing.T) {
-	b, err := os.ReadFile("../deploy/nginx/gofpm.conf")
+	b, err := os.ReadFile("../../deploy/nginx/gofpm.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package fpm_test
+package e2e
 
 // End-to-end tests of the process managers and request timeouts, against
 // the real gofpm binary, real Go and php-cgi workers and real nginx.
