@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-
 	"github.com/gofpm/gofpm/fpm"
 	"github.com/gofpm/gofpm/fpm/internal/phpimport"
 )
