@@ -26,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
+	"github.com/gofpm/gofpm/fpm/internal/oneline"
 	"golang.org/x/sys/unix"
 )
 
@@ -52,7 +53,7 @@ type PosError struct {
 
 // Error formats e as FILE:LINE:COL: message, always on one line.
 func (e PosError) Error() string {
-	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, cfgOneLine(e.Msg))
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Col, oneline.Escape(e.Msg))
 }
 
 // ConfigError is returned by Load when the file is not valid TOML or not a
@@ -1464,14 +1465,6 @@ func cfgKeyString(p cfgPath) string {
 		parts = append(parts, k)
 	}
 	return strings.Join(parts, ".")
-}
-
-// cfgOneLine keeps a message on one line.
-func cfgOneLine(s string) string {
-	if !strings.ContainsAny(s, "\r\n") {
-		return s
-	}
-	return strings.NewReplacer("\r", `\r`, "\n", `\n`).Replace(s)
 }
 
 // cfgKeyPos is where a key (or table header) starts: 1-based line and byte

@@ -13,7 +13,7 @@ import (
 func TestImportCLI(t *testing.T) {
 	dir := shortTempDir(t)
 	out := filepath.Join(dir, "pool.toml")
-	cmd := exec.Command(bins.gofpm, "import-php-fpm", "-o", out, "../testdata/importphp/debian/www.conf")
+	cmd := exec.Command(bins.gofpm, "import-php-fpm", "-o", out, "../internal/phpimport/testdata/debian/www.conf")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("import-php-fpm: %v %q", err, b)
 	}

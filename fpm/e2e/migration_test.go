@@ -117,7 +117,7 @@ func TestMigrationWalk(t *testing.T) {
 
 	// Step 2: Debian's stock www.conf, with its socket in the temp dir,
 	// translated. The doc shows its settings and the translation's.
-	stock, err := os.ReadFile("../testdata/importphp/debian/www.conf")
+	stock, err := os.ReadFile("../internal/phpimport/testdata/debian/www.conf")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
-package fpm
+package phpimport_test
 
-// Tests of `gofpm import-php-fpm` (importphp.go). Where php-fpm8.2 and
+// Tests of `gofpm import-php-fpm` (package phpimport). Where php-fpm8.2 and
 // php-cgi8.2 are installed, the ini reader is also checked against php-fpm
 // itself (php-fpm -tt dumps what it read) and the -d options against what
 // php-cgi reads back.
@@ -21,34 +21,36 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/gofpm/gofpm/fpm"
+	"github.com/gofpm/gofpm/fpm/internal/phpimport"
 )
 
-var updateImportGolden = flag.Bool("update-import", false, "rewrite testdata/importphp/*.toml from the importer's output")
+var updateImportGolden = flag.Bool("update-import", false, "rewrite testdata/*.toml from the importer's output")
 
 const importTestPHPCGI = "/usr/bin/php-cgi8.2"
 
-// importOK runs ImportPHPFPM and fails the test on an error.
-func importOK(t *testing.T, files []string, o ImportOptions) (string, []string) {
+// importOK runs phpimport.Import and fails the test on an error.
+func importOK(t *testing.T, files []string, o phpimport.Options) (string, []string) {
 	t.Helper()
 	if o.PHPCGI == "" {
 		o.PHPCGI = importTestPHPCGI
 	}
-	out, warns, err := ImportPHPFPM(files, o)
+	out, warns, err := phpimport.Import(files, o)
 	if err != nil {
-		t.Fatalf("ImportPHPFPM(%q): %v", files, err)
+		t.Fatalf("Import(%q): %v", files, err)
 	}
 	return string(out), warns
 }
 
 // importLoad writes the TOML to a temporary folder and loads it as a root
 // master would with -R, without looking for php-cgi.
-func importLoad(t *testing.T, out string) *Config {
+func importLoad(t *testing.T, out string) *fpm.Config {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gofpm.toml")
 	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(path, LoadOptions{AllowRoot: true, Euid: 0, SkipCommandCheck: true})
+	cfg, err := fpm.Load(path, fpm.LoadOptions{AllowRoot: true, Euid: 0, SkipCommandCheck: true})
 	if err != nil {
 		t.Fatalf("Load refuses the imported config:\n%v\n--- config:\n%s", err, out)
 	}
@@ -57,9 +59,9 @@ func importLoad(t *testing.T, out string) *Config {
 
 // importDecode decodes the TOML into Config with BurntSushi alone and
 // checks that every key is one Config knows.
-func importDecode(t testing.TB, out string) *Config {
+func importDecode(t testing.TB, out string) *fpm.Config {
 	t.Helper()
-	var c Config
+	var c fpm.Config
 	md, err := toml.Decode(out, &c)
 	if err != nil {
 		t.Fatalf("the output is not valid TOML: %v\n--- output:\n%s", err, out)
@@ -93,11 +95,11 @@ func importWantWarnings(t *testing.T, got, want []string) {
 // includes pool.d/*.conf, with its stock www.conf, and loads the result.
 func TestImportDebianStock(t *testing.T) {
 	dir := t.TempDir()
-	global, err := os.ReadFile("testdata/importphp/debian/php-fpm.conf")
+	global, err := os.ReadFile("testdata/debian/php-fpm.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
-	www, err := os.ReadFile("testdata/importphp/debian/www.conf")
+	www, err := os.ReadFile("testdata/debian/www.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +112,7 @@ func TestImportDebianStock(t *testing.T) {
 	main := importWrite(t, dir, "php-fpm.conf", string(global))
 	importWrite(t, dir, "pool.d/www.conf", string(www))
 
-	out, warns := importOK(t, []string{main}, ImportOptions{})
+	out, warns := importOK(t, []string{main}, phpimport.Options{})
 	importWantWarnings(t, warns, nil)
 	if !strings.Contains(out, "#   "+dir+"/pool.d/www.conf (included from "+main+":145)\n") {
 		t.Errorf("the header does not name the included www.conf:\n%s", out)
@@ -126,12 +128,12 @@ func TestImportDebianStock(t *testing.T) {
 		t.Fatalf("pools %v, want [www]", cfg.PoolOrder)
 	}
 	p := cfg.Pools["www"]
-	want := PoolConfig{
+	want := fpm.PoolConfig{
 		Name: "www", Listen: "/run/php/php8.2-fpm.sock", ListenBacklog: 511,
 		ListenOwner: "www-data", ListenGroup: "www-data", ListenMode: "0660",
 		User: "www-data", Group: "www-data", Worker: "exec", Command: []string{importTestPHPCGI},
 		PM: "dynamic", PMMaxChildren: 5, PMStartServers: 2, PMMinSpareServers: 1, PMMaxSpareServers: 3,
-		PMMaxSpawnRate: 32, PMProcessIdleTimeout: Duration(10 * time.Second),
+		PMMaxSpawnRate: 32, PMProcessIdleTimeout: fpm.Duration(10 * time.Second),
 		PingResponse: "pong", AccessFormat: `%R - %u %t "%m %r" %s`, WorkerConcurrency: 1,
 		WorkerGracefulSignal: "SIGTERM",
 	}
@@ -140,24 +142,24 @@ func TestImportDebianStock(t *testing.T) {
 	}
 
 	// The pool file alone gives the same pool.
-	out2, warns2 := importOK(t, []string{"testdata/importphp/debian/www.conf"}, ImportOptions{})
+	out2, warns2 := importOK(t, []string{"testdata/debian/www.conf"}, phpimport.Options{})
 	importWantWarnings(t, warns2, nil)
 	if p2 := importLoad(t, out2).Pools["www"]; !reflect.DeepEqual(*p2, want) {
 		t.Errorf("www.conf alone:\n  got  %+v\n  want %+v", *p2, want)
 	}
 	// Naming the included file again skips it.
-	_, warns3 := importOK(t, []string{main, filepath.Join(dir, "pool.d/www.conf")}, ImportOptions{})
+	_, warns3 := importOK(t, []string{main, filepath.Join(dir, "pool.d/www.conf")}, phpimport.Options{})
 	importWantWarnings(t, warns3, []string{filepath.Join(dir, "pool.d/www.conf") + ": skipped: already read (included from " + main + ":145)"})
-	const stockWWW = "testdata/importphp/debian/www.conf"
-	_, warns4 := importOK(t, []string{stockWWW, stockWWW}, ImportOptions{})
+	const stockWWW = "testdata/debian/www.conf"
+	_, warns4 := importOK(t, []string{stockWWW, stockWWW}, phpimport.Options{})
 	importWantWarnings(t, warns4, []string{stockWWW + ": skipped: already read"})
 }
 
 // TestImportIncludeGlob reads a global file whose relative include glob
 // names two pool files.
 func TestImportIncludeGlob(t *testing.T) {
-	const main = "testdata/importphp/include/php-fpm.conf"
-	abs, err := filepath.Abs("testdata/importphp/include")
+	const main = "testdata/include/php-fpm.conf"
+	abs, err := filepath.Abs("testdata/include")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,11 +170,11 @@ func TestImportIncludeGlob(t *testing.T) {
 		pool   string // folder of the pool files as the importer names them
 	}{
 		{"no prefix", "", `relative pattern "pool.d/*.conf" resolved against the folder of ` + main + ` (php-fpm uses its prefix, -p)`,
-			"testdata/importphp/include/pool.d"},
+			"testdata/include/pool.d"},
 		{"prefix", abs, `relative pattern "pool.d/*.conf" resolved against the prefix ` + abs, abs + "/pool.d"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			out, warns := importOK(t, []string{main}, ImportOptions{Prefix: tc.prefix})
+			out, warns := importOK(t, []string{main}, phpimport.Options{Prefix: tc.prefix})
 			importWantWarnings(t, warns, []string{
 				main + ":7: include: " + tc.note,
 				tc.pool + "/b.conf:7: php_value[upload_max_filesize]: passed to php-cgi as -d upload_max_filesize=16M in command",
@@ -205,11 +207,11 @@ func TestImportIncludeGlob(t *testing.T) {
 // TestImportFeatures translates a file with most directives: env[],
 // php_value & co, $pool, listen forms, allowed clients, durations, dropped
 // directives. The warnings are checked one by one, the TOML against
-// testdata/importphp/features.toml (go test -run ImportFeatures -update-import
+// testdata/features.toml (go test -run ImportFeatures -update-import
 // rewrites it), and Load must accept it.
 func TestImportFeatures(t *testing.T) {
-	const f = "testdata/importphp/features.conf"
-	out, warns := importOK(t, []string{f}, ImportOptions{})
+	const f = "testdata/features.conf"
+	out, warns := importOK(t, []string{f}, phpimport.Options{})
 	importWantWarnings(t, warns, []string{
 		f + `:3: pid: relative path "run/php-fpm.pid" kept: php-fpm resolves it against its localstatedir (Debian: /var) or -p, gofpm against the folder of the TOML file`,
 		f + `:4: error_log: dropped: gofpm cannot log to syslog; it logs to stderr (the journal under systemd)`,
@@ -240,7 +242,7 @@ func TestImportFeatures(t *testing.T) {
 		f + `:75: listen: "*:9002" becomes "9002" (every address; php-fpm looked "*" up as a host name)`,
 	})
 
-	golden := "testdata/importphp/features.toml"
+	golden := "testdata/features.toml"
 	if *updateImportGolden {
 		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
 			t.Fatal(err)
@@ -300,13 +302,13 @@ func TestImportFeatures(t *testing.T) {
 }
 
 // importText imports a single generated file.
-func importText(t *testing.T, text string, o ImportOptions) (path, out string, warns []string, err error) {
+func importText(t *testing.T, text string, o phpimport.Options) (path, out string, warns []string, err error) {
 	t.Helper()
 	path = importWrite(t, t.TempDir(), "pool.conf", text)
 	if o.PHPCGI == "" {
 		o.PHPCGI = importTestPHPCGI
 	}
-	b, warns, err := ImportPHPFPM([]string{path}, o)
+	b, warns, err := phpimport.Import([]string{path}, o)
 	return path, string(b), warns, err
 }
 
@@ -331,7 +333,7 @@ func TestImportListen(t *testing.T) {
 		{"run/www.sock", "/srv/fpm", "/srv/fpm/run/www.sock", "", `listen: relative path "run/www.sock" resolved against the prefix /srv/fpm`},
 	} {
 		t.Run(tc.listen, func(t *testing.T) {
-			path, out, warns, err := importText(t, "[www]\nlisten = "+tc.listen+"\npm = static\npm.max_children = 1\n", ImportOptions{Prefix: tc.prefix})
+			path, out, warns, err := importText(t, "[www]\nlisten = "+tc.listen+"\npm = static\npm.max_children = 1\n", phpimport.Options{Prefix: tc.prefix})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,7 +377,7 @@ func TestImportAllowedClients(t *testing.T) {
 			`listen.allowed_clients: "10.0.0.0/8" dropped: not an IP address (php-fpm ignores it too); no valid address, so php-fpm refuses every connection; the entries are kept so that gofpm check reports them`}},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
-			path, out, warns, err := importText(t, "[www]\nlisten = 127.0.0.1:9000\npm = static\npm.max_children = 1\nlisten.allowed_clients = "+tc.in+"\n", ImportOptions{})
+			path, out, warns, err := importText(t, "[www]\nlisten = 127.0.0.1:9000\npm = static\npm.max_children = 1\nlisten.allowed_clients = "+tc.in+"\n", phpimport.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -398,7 +400,7 @@ func TestImportPoolSubstitution(t *testing.T) {
 		"slowlog = /var/log/$pool/slow.log\naccess.log = /var/log/$pool.$pool.log\n" +
 		"env[POOL_$pool] = $pool\nphp_value[error_log] = /var/log/php-$pool.log\n" +
 		"[SHOP]\nchdir = /srv/$pool\n"
-	path, out, warns, err := importText(t, text, ImportOptions{})
+	path, out, warns, err := importText(t, text, phpimport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -424,7 +426,7 @@ func TestImportPrefix(t *testing.T) {
 		"[a]\nlisten = a.sock\npm = static\npm.max_children = 1\nslowlog = log/$pool.slow\nchroot = $prefix/jail\n" +
 		"php_admin_value[error_log] = log/php.log\nphp_admin_value[memory_limit] = 64M\nprefix = /srv/a\n" +
 		"[b]\nlisten = b.sock\npm = static\npm.max_children = 1\naccess.log = log/b.access\n"
-	path, out, warns, err := importText(t, text, ImportOptions{Prefix: "/opt/php"})
+	path, out, warns, err := importText(t, text, phpimport.Options{Prefix: "/opt/php"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +466,7 @@ func TestImportEnv(t *testing.T) {
 		"env[D] = first\nenv[D] = second\n" +
 		"env[E=F] = x\n" +
 		"env[G] = \"quoted value\"  ; comment\n"
-	path, out, warns, err := importText(t, text, ImportOptions{})
+	path, out, warns, err := importText(t, text, phpimport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +537,7 @@ func importIniValueConf() string {
 
 func TestImportIniValues(t *testing.T) {
 	t.Setenv("GOFPM_IMPORT_TEST_VAR", "/srv/t")
-	_, out, _, err := importText(t, importIniValueConf(), ImportOptions{})
+	_, out, _, err := importText(t, importIniValueConf(), phpimport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -553,7 +555,7 @@ func TestImportIniValues(t *testing.T) {
 	// Keys: blanks before "]" stay when they follow text, quotes go,
 	// constants are resolved; section names keep theirs.
 	_, out, _, err = importText(t, "[ww w]\nlisten = /run/a.sock\npm = static\npm.max_children = 1\n"+
-		"env[A ] = 1\nenv[ B] = 2\nenv[\"C\"] = 3\nenv['D'] = 4\nenv[E_ALL] = 5\n", ImportOptions{})
+		"env[A ] = 1\nenv[ B] = 2\nenv[\"C\"] = 3\nenv['D'] = 4\nenv[E_ALL] = 5\n", phpimport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -605,7 +607,7 @@ func TestImportErrors(t *testing.T) {
 		{pool + "env[X] = \xff", 5, "env[X]: not valid UTF-8"},
 	} {
 		t.Run(tc.msg, func(t *testing.T) {
-			path, _, _, err := importText(t, tc.text, ImportOptions{})
+			path, _, _, err := importText(t, tc.text, phpimport.Options{})
 			prefix := fmt.Sprintf("%s:%d: ", path, tc.line)
 			if err == nil || !strings.HasPrefix(err.Error(), prefix) || !strings.Contains(err.Error(), tc.msg) {
 				t.Errorf("error %v, want %q...%q", err, prefix, tc.msg)
@@ -614,18 +616,18 @@ func TestImportErrors(t *testing.T) {
 	}
 
 	// No pool, a missing file, includes nested too deep.
-	if _, _, _, err := importText(t, "[global]\npid = /run/x.pid\n", ImportOptions{}); err == nil || !strings.Contains(err.Error(), "no pool defined") {
+	if _, _, _, err := importText(t, "[global]\npid = /run/x.pid\n", phpimport.Options{}); err == nil || !strings.Contains(err.Error(), "no pool defined") {
 		t.Errorf("no pool: %v", err)
 	}
-	if _, _, err := ImportPHPFPM([]string{"testdata/importphp/missing.conf"}, ImportOptions{}); err == nil || !strings.Contains(err.Error(), "missing.conf") {
+	if _, _, err := phpimport.Import([]string{"testdata/missing.conf"}, phpimport.Options{}); err == nil || !strings.Contains(err.Error(), "missing.conf") {
 		t.Errorf("missing file: %v", err)
 	}
-	if _, _, err := ImportPHPFPM(nil, ImportOptions{}); err == nil {
+	if _, _, err := phpimport.Import(nil, phpimport.Options{}); err == nil {
 		t.Error("no file: no error")
 	}
 	dir := t.TempDir()
 	self := importWrite(t, dir, "self.conf", "[www]\ninclude = "+filepath.Join(dir, "self.conf")+"\n")
-	if _, _, err := ImportPHPFPM([]string{self}, ImportOptions{}); err == nil ||
+	if _, _, err := phpimport.Import([]string{self}, phpimport.Options{}); err == nil ||
 		!strings.Contains(err.Error(), self+":2: include: failed to include more than 5 files recursively") {
 		t.Errorf("recursive include: %v", err)
 	}
@@ -638,7 +640,7 @@ func TestImportDropped(t *testing.T) {
 		"[www]\nlisten = /run/www.sock\npm = static\npm.max_children = 1\nrlimit_core = 0\n" +
 		"request_terminate_timeout_track_finished = yes\naccess.suppress_path[] = /ping\n" +
 		"security.limit_extensions = php .\n"
-	path, out, warns, err := importText(t, text, ImportOptions{})
+	path, out, warns, err := importText(t, text, phpimport.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -660,7 +662,7 @@ func TestImportDropped(t *testing.T) {
 	}
 }
 
-// importPHPCGIWant is what php-fpm sets for testdata/importphp/phpcgi.conf, with
+// importPHPCGIWant is what php-fpm sets for testdata/phpcgi.conf, with
 // GOFPM_IMPORT_TEST_EXT=.html.
 var importPHPCGIWant = map[string]string{
 	"user_agent":                  `a"b;c=d $x`,
@@ -691,7 +693,7 @@ var importPHPCGIWant = map[string]string{
 // wrote and checks that PHP sees what php-fpm would have set.
 func TestImportPHPCGIReadsBack(t *testing.T) {
 	t.Setenv("GOFPM_IMPORT_TEST_EXT", ".html")
-	out, _ := importOK(t, []string{"testdata/importphp/phpcgi.conf"}, ImportOptions{})
+	out, _ := importOK(t, []string{"testdata/phpcgi.conf"}, phpimport.Options{})
 	cmd := importDecode(t, out).Pools["cgi"].Command
 	if len(cmd) != 1+2*len(importPHPCGIWant) {
 		t.Fatalf("command has %d -d options, want %d: %q", (len(cmd)-1)/2, len(importPHPCGIWant), cmd)
@@ -775,7 +777,7 @@ func TestImportMatchesPHPFPM(t *testing.T) {
 		}
 	}
 
-	text, err := os.ReadFile("testdata/importphp/phpcgi.conf")
+	text, err := os.ReadFile("testdata/phpcgi.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -806,7 +808,7 @@ func TestImportMatchesPHPFPM(t *testing.T) {
 		if out, ok := importPHPFPMTest(t, bin, pool+line+"\n"); ok {
 			t.Errorf("php-fpm accepts %q:\n%s", line, out)
 		}
-		if _, _, _, err := importText(t, pool+line+"\n", ImportOptions{}); err == nil {
+		if _, _, _, err := importText(t, pool+line+"\n", phpimport.Options{}); err == nil {
 			t.Errorf("the importer accepts %q, php-fpm does not", line)
 		}
 	}
@@ -816,8 +818,8 @@ func TestImportMatchesPHPFPM(t *testing.T) {
 // panic, every error and warning must name the file, and a translation
 // must be TOML that decodes into Config with no unknown key.
 func FuzzImportPHPFPM(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/importphp/*.conf")
-	seeds = append(seeds, "testdata/importphp/debian/www.conf", "testdata/importphp/include/pool.d/b.conf")
+	seeds, _ := filepath.Glob("testdata/*.conf")
+	seeds = append(seeds, "testdata/debian/www.conf", "testdata/include/pool.d/b.conf")
 	for _, s := range seeds {
 		b, err := os.ReadFile(s)
 		if err != nil {
@@ -836,7 +838,7 @@ func FuzzImportPHPFPM(f *testing.F) {
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		out, warns, err := ImportPHPFPM([]string{path}, ImportOptions{PHPCGI: "php-cgi", Prefix: "/srv/php"})
+		out, warns, err := phpimport.Import([]string{path}, phpimport.Options{PHPCGI: "php-cgi", Prefix: "/srv/php"})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), path) || strings.Contains(err.Error(), "\n") {
 				t.Fatalf("error %q does not name the file on one line", err)
