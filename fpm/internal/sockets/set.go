@@ -52,7 +52,7 @@ func (sp Spec) key() string {
 	return sp.Address
 }
 
-func (sp Spec) unix() bool { return sp.Network == "unix" }
+func (sp Spec) isUnix() bool { return sp.Network == "unix" }
 
 // Set is the master's sockets: the ones it inherited and has not used
 // yet, and the ones in use, in the order they were opened. The master
@@ -161,7 +161,7 @@ func (s *Set) forget(f *os.File) {
 // open returns sp's socket, inherited (and then its fd) or new (-1).
 func (s *Set) open(sp Spec) (f *os.File, inheritedFD int, err error) {
 	if f := s.take(sp); f != nil {
-		if !sp.unix() {
+		if !sp.isUnix() {
 			if err := SetAllowedClients(f, sp.AllowedClients); err != nil {
 				f.Close()
 				return nil, -1, err
@@ -173,7 +173,7 @@ func (s *Set) open(sp Spec) (f *os.File, inheritedFD int, err error) {
 	if backlog <= 0 {
 		backlog = unix.SOMAXCONN
 	}
-	if sp.unix() {
+	if sp.isUnix() {
 		f, err := s.probe.listenUnix(sp.Address, backlog, sp.Perms)
 		return f, -1, err
 	}
@@ -197,7 +197,7 @@ func (s *Set) open(sp Spec) (f *os.File, inheritedFD int, err error) {
 
 func (s *Set) use(sp Spec, f *os.File, ln net.Listener) {
 	e := entry{key: sp.key(), f: f, ln: ln}
-	if sp.unix() {
+	if sp.isUnix() {
 		e.path = sp.Address
 	}
 	s.used = append(s.used, e)
