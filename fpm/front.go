@@ -65,7 +65,8 @@ type upstream struct {
 // read_timeout.
 var errReadTimeout = errors.New("no response header within read_timeout")
 
-func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*front, error) {
+// newFront serves cfg's [http] on ln, which the master's socket set gave.
+func newFront(cfg *Config, log zerolog.Logger, pools []*pool, ln net.Listener) (*front, error) {
 	hc := cfg.HTTP
 	if hc.DefaultPool == "" && len(hc.Routes) == 0 {
 		return nil, errors.New("http: no default_pool and no route: the front would have nothing to serve")
@@ -123,21 +124,6 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 	}
 	routes := slices.Clone(hc.Routes)
 	slices.SortStableFunc(routes, func(a, b HTTPRoute) int { return len(b.Prefix) - len(a.Prefix) })
-	var ln net.Listener
-	var err error
-	sf := inh.take("http:"+hc.Listen, "http")
-	if sf == nil {
-		sf = inh.take(hc.Listen) // a systemd socket without a name
-	}
-	if sf != nil {
-		ln, err = net.FileListener(sf)
-		sf.Close()
-	} else {
-		ln, err = net.Listen("tcp", hc.Listen)
-	}
-	if err != nil {
-		return nil, err
-	}
 	f.ln = ln
 	f.routes = routes
 	f.srv = &http.Server{

@@ -2,7 +2,6 @@ package fpm
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/sockets"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -38,10 +38,9 @@ type Master struct {
 	front *front
 	pages []*pageServer // pm_status_listen servers
 
-	inh       inherited // sockets from the master this one replaced, or from systemd
-	activated bool      // the sockets came from systemd, which owns their files
-	reloaded  bool      // started by a reload: a predecessor waits for us
-	successor int       // pid of the master that took over after a reload
+	socks     *sockets.Set // every listening socket: inherited, created, handed over
+	reloaded  bool         // started by a reload: a predecessor waits for us
+	successor int          // pid of the master that took over after a reload
 
 	faultMu sync.Mutex
 	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
@@ -100,17 +99,16 @@ func (m *Master) Run(ctx context.Context) (err error) {
 
 	m.log.Info().Int("pid", os.Getpid()).Str("version", m.opt.Version).Msgf("fpm is running, pid %d", os.Getpid())
 	m.log.Info().Msgf("gofpm version %s", m.opt.Version)
-	inh, err := takeInherited()
+	m.socks = sockets.New(sockProbe())
+	inherited, err := takeInherited(m.socks)
 	if err != nil {
 		return err
 	}
-	if inh == nil { // not a reload: systemd may have passed sockets
-		if inh, err = socketActivation(); err != nil {
+	if !inherited { // not a reload: systemd may have passed sockets
+		if err := socketActivation(m.socks); err != nil {
 			return err
 		}
-		m.activated = inh != nil
 	}
-	m.inh = inh
 	if os.Getpid() == 1 {
 		// A container's init: orphans of the namespace become ours.
 		enableReaper()
@@ -138,7 +136,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		defer removePIDFile(pidFile, os.Getpid())
 	}
 	m.log.Info().Msg("ready to handle connections")
-	m.inh.closeRest(!m.activated) // pools the new configuration dropped
+	m.socks.CloseInherited() // pools the new configuration dropped
 	go m.announceReady(pidFile)
 
 	graceful := false
@@ -202,7 +200,7 @@ loop:
 func (m *Master) start() error {
 	for _, name := range m.cfg.PoolOrder {
 		pc := m.cfg.Pools[name]
-		sock, err := m.listen(pc)
+		sock, err := listen(m, pc, pc.Listen, pc.Name, m.socks.Listen)
 		if err != nil {
 			return fmt.Errorf("pool %q: %w", name, err)
 		}
@@ -218,20 +216,20 @@ func (m *Master) start() error {
 		if p.cfg.PMStatusListen == "" {
 			continue
 		}
-		sc := *p.cfg
-		sc.Listen, sc.Name = p.cfg.PMStatusListen, p.cfg.Name+"-status"
-		f, err := m.listen(&sc) // inherited too, by its address or "<pool>-status"
+		// Inherited too, by its address or "<pool>-status".
+		ln, err := listen(m, p.cfg, p.cfg.PMStatusListen, p.cfg.Name+"-status", m.socks.Listener)
 		if err != nil {
 			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
 		}
-		ps, err := newPageServer(p, f)
-		if err != nil {
-			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
-		}
-		m.pages = append(m.pages, ps)
+		m.pages = append(m.pages, newPageServer(p, ln))
 	}
 	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {
-		f, err := newFront(m.cfg, m.log, m.pools, m.inh)
+		l := m.cfg.HTTP.Listen // inherited by name "http", or a systemd socket by its address alone
+		ln, _, err := m.socks.GoListener(sockets.Spec{Network: "tcp", Address: l, Key: "http:" + l, Names: []string{"http"}, Aliases: []string{l}})
+		if err != nil {
+			return err
+		}
+		f, err := newFront(m.cfg, m.log, m.pools, ln)
 		if err != nil {
 			return err
 		}
@@ -270,29 +268,24 @@ func (m *Master) announceReady(pidFile string) {
 	sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=Ready to handle connections", os.Getpid()))
 }
 
-// listen creates the pool's listening socket (listen.go), or takes the one
-// a previous master handed over and brings its allowed-clients filter up to
-// date.
-func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
-	if f := m.inh.take(pc.Listen, pc.Name); f != nil {
-		m.log.Info().Msgf("using inherited socket fd=%d, %q", f.Fd(), pc.Listen)
-		if !pc.IsUnix() {
-			if err := setAllowedClients(f, pc.ListenAllowedClients); err != nil {
-				f.Close()
-				return nil, err
-			}
-		}
-		return f, nil
+// listen has open, one of the socket set's methods, create the socket at
+// addr (a pool's listen or pm_status_listen) with pc's listen_* settings,
+// or take the one a previous master handed over (found by addr or name),
+// whose allowed-clients filter the set brings up to date.
+func listen[S any](m *Master, pc *PoolConfig, addr, name string, open func(sockets.Spec) (S, int, error)) (s S, err error) {
+	spec, warnings, err := socketSpec(pc, addr, name)
+	if err != nil {
+		return s, err
 	}
-	backlog := pc.ListenBacklog
-	if backlog <= 0 {
-		backlog = unix.SOMAXCONN
+	s, inheritedFD, err := open(spec)
+	if inheritedFD >= 0 {
+		m.log.Info().Msgf("using inherited socket fd=%d, %q", inheritedFD, addr)
+		return s, nil
 	}
-	f, warnings, err := openPoolSocket(pc, backlog)
 	for _, w := range warnings {
 		m.log.Warn().Str("pool", pc.Name).Msgf("[pool %s] %s", pc.Name, w)
 	}
-	return f, err
+	return s, err
 }
 
 // stop shuts everything down. Order matters: on a graceful stop the HTTP
@@ -321,23 +314,12 @@ func (m *Master) stop(graceful bool) {
 	m.closeSockets()
 }
 
-// closeSockets closes the pools' sockets and removes the socket files,
-// unless a successor has them now.
+// closeSockets closes every socket and removes the socket files, unless a
+// successor has them now (or systemd owns them).
 func (m *Master) closeSockets() {
-	for _, p := range m.pools {
-		p.sock.Close()
-		if m.successor != 0 || m.activated {
-			continue
-		}
-		for _, path := range []string{p.cfg.Listen, p.cfg.PMStatusListen} {
-			if path == "" || !isUnixAddr(path) {
-				continue
-			}
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				m.log.Warn().Err(err).Msgf("removing socket %s: %v", path, err)
-			}
-		}
-	}
+	m.socks.Close(m.successor == 0, func(path string, err error) {
+		m.log.Warn().Err(err).Msgf("removing socket %s: %v", path, err)
+	})
 }
 
 // reopenLogs is SIGUSR1, as php-fpm: reopen the error log and the pools'

@@ -130,13 +130,8 @@ type pageServer struct {
 	done chan struct{}
 }
 
-func newPageServer(p *pool, f *os.File) (*pageServer, error) {
-	ln, err := net.FileListener(f)
-	f.Close()
-	if err != nil {
-		return nil, err
-	}
-	return &pageServer{pool: p, ln: ln, log: p.log, done: make(chan struct{})}, nil
+func newPageServer(p *pool, ln net.Listener) *pageServer {
+	return &pageServer{pool: p, ln: ln, log: p.log, done: make(chan struct{})}
 }
 
 func (s *pageServer) serve() {

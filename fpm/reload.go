@@ -18,13 +18,13 @@ package fpm
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/sockets"
 	"golang.org/x/sys/unix"
 )
 
@@ -37,74 +37,26 @@ const (
 // readyTimeout bounds how long the old master waits for the new one.
 const readyTimeout = 60 * time.Second
 
-// inherited are the sockets a master got from its predecessor, by address.
-type inherited map[string]*os.File
-
-// takeInherited reads GOFPM_INHERIT and clears it, so the master's own
-// children do not see it.
+// takeInherited gives socks the sockets named in GOFPM_INHERIT and clears
+// it, so the master's own children do not see it; false when there is
+// none (not a reload).
 //
-// Every inherited fd, and the ready pipe, is made close-on-exec at once: a
-// worker must get its own pool's socket as fd 0 and nothing else, not the
-// other pools' sockets (which it could accept on) nor the pipe.
-func takeInherited() (inherited, error) {
+// The ready pipe is made close-on-exec at once, as socks does with every
+// inherited fd: a worker must get its own pool's socket as fd 0 and
+// nothing else.
+func takeInherited(socks *sockets.Set) (bool, error) {
 	if fd, err := strconv.Atoi(os.Getenv(envReadyFD)); err == nil && fd >= 3 {
 		unix.CloseOnExec(fd)
 	}
 	v := os.Getenv(envInherit)
 	os.Unsetenv(envInherit)
 	if v == "" {
-		return nil, nil
+		return false, nil
 	}
-	in := inherited{}
-	for _, item := range strings.Split(v, ",") {
-		fdText, addr, ok := strings.Cut(item, "=")
-		fd, err := strconv.Atoi(fdText)
-		if !ok || err != nil || fd < 3 {
-			return nil, fmt.Errorf("%s: malformed entry %q", envInherit, item)
-		}
-		unix.CloseOnExec(fd)
-		in[addr] = os.NewFile(uintptr(fd), addr)
+	if err := socks.Inherit(v); err != nil {
+		return false, fmt.Errorf("%s: %w", envInherit, err)
 	}
-	return in, nil
-}
-
-// take returns the inherited socket for addr (or, from systemd, for the
-// name given in LISTEN_FDNAMES) and forgets it.
-func (in inherited) take(addr string, name ...string) *os.File {
-	for _, n := range name {
-		if f := in["name:"+n]; f != nil {
-			in.forget(f)
-			return f
-		}
-	}
-	f := in[addr]
-	if f != nil {
-		in.forget(f)
-	}
-	return f
-}
-
-// forget drops every key of f (a systemd socket is there by name and by
-// address).
-func (in inherited) forget(f *os.File) {
-	for k, g := range in {
-		if g == f {
-			delete(in, k)
-		}
-	}
-}
-
-// closeRest closes the sockets nobody took (pools the new configuration
-// dropped) and, with unlink, removes their socket files: the old master
-// leaves them in place for its successor.
-func (in inherited) closeRest(unlink bool) {
-	for addr, f := range in {
-		in.forget(f)
-		f.Close()
-		if unlink && strings.HasPrefix(addr, "/") {
-			os.Remove(addr)
-		}
-	}
+	return true, nil
 }
 
 // signalReady tells the predecessor, if any, that this master's workers
@@ -128,31 +80,11 @@ func (m *Master) reload() error {
 	if _, err := Load(m.cfg.Path, m.opt.LoadOptions); err != nil {
 		return fmt.Errorf("the new configuration is not valid, keeping the running one:\n%w", err)
 	}
-	var files []*os.File
-	var names []string
-	add := func(addr string, f *os.File) {
-		names = append(names, strconv.Itoa(3+len(files))+"="+addr)
-		files = append(files, f)
+	inherit, files, release, err := m.socks.HandOver(3)
+	if err != nil {
+		return err
 	}
-	for _, p := range m.pools {
-		add(p.cfg.Listen, p.sock)
-	}
-	for _, ps := range m.pages {
-		f, err := listenerFile(ps.ln)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		add(ps.pool.cfg.PMStatusListen, f)
-	}
-	if m.front != nil {
-		f, err := listenerFile(m.front.ln)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		add("http:"+m.cfg.HTTP.Listen, f)
-	}
+	defer release()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return err
@@ -166,7 +98,7 @@ func (m *Master) reload() error {
 		exe, _ = os.Executable()
 	}
 	cmd := exec.Command(exe, os.Args[1:]...)
-	cmd.Env = append(os.Environ(), envInherit+"="+strings.Join(names, ","), envReadyFD+"="+strconv.Itoa(readyFD))
+	cmd.Env = append(os.Environ(), envInherit+"="+inherit, envReadyFD+"="+strconv.Itoa(readyFD))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, os.Stdout, os.Stderr
 	cmd.ExtraFiles = files
 	m.log.Info().Msgf("reloading: starting %s %s", exe, strings.Join(os.Args[1:], " "))
@@ -198,16 +130,6 @@ func (m *Master) reload() error {
 	}
 	cmd.Process.Kill()
 	return err
-}
-
-// listenerFile returns a dup of a net.Listener's socket.
-func listenerFile(ln net.Listener) (*os.File, error) {
-	type filer interface{ File() (*os.File, error) }
-	f, ok := ln.(filer)
-	if !ok {
-		return nil, fmt.Errorf("cannot hand over a %T", ln)
-	}
-	return f.File()
 }
 
 // monotonicUsec is CLOCK_MONOTONIC in microseconds, for systemd's reload

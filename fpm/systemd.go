@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/gofpm/gofpm/fpm/internal/sockets"
 )
 
 // sdNotify sends state ("READY=1", ...) to $NOTIFY_SOCKET, if set.
@@ -34,10 +34,10 @@ func sdNotify(state string) error {
 	return nil
 }
 
-// socketActivation takes the sockets systemd passed (LISTEN_FDS, fds 3
-// and up, for this pid) and returns them keyed by their LISTEN_FDNAMES name
-// and by their bound address, so pools find them by either.
-func socketActivation() (inherited, error) {
+// socketActivation gives socks the sockets systemd passed (LISTEN_FDS,
+// fds 3 and up, for this pid), found by their LISTEN_FDNAMES name and by
+// their bound address, so pools find them by either.
+func socketActivation(socks *sockets.Set) error {
 	pid, _ := strconv.Atoi(os.Getenv("LISTEN_PID"))
 	n, _ := strconv.Atoi(os.Getenv("LISTEN_FDS"))
 	names := strings.Split(os.Getenv("LISTEN_FDNAMES"), ":")
@@ -45,30 +45,7 @@ func socketActivation() (inherited, error) {
 		os.Unsetenv(k)
 	}
 	if n <= 0 || pid != os.Getpid() {
-		return nil, nil
+		return nil
 	}
-	in := inherited{}
-	for i := range n {
-		fd := 3 + i
-		unix.CloseOnExec(fd)
-		f := os.NewFile(uintptr(fd), "systemd")
-		if i < len(names) && names[i] != "" && names[i] != "unknown" {
-			in["name:"+names[i]] = f
-		}
-		sa, err := unix.Getsockname(fd)
-		if err != nil {
-			return nil, fmt.Errorf("socket activation: fd %d: %w", fd, err)
-		}
-		switch a := sa.(type) {
-		case *unix.SockaddrUnix:
-			in[a.Name] = f
-		case *unix.SockaddrInet4:
-			in[net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))] = f
-			in[":"+strconv.Itoa(a.Port)] = f
-		case *unix.SockaddrInet6:
-			in[net.JoinHostPort(net.IP(a.Addr[:]).String(), strconv.Itoa(a.Port))] = f
-			in[":"+strconv.Itoa(a.Port)] = f
-		}
-	}
-	return in, nil
+	return socks.InheritSystemd(n, names)
 }

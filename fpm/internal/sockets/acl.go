@@ -1,4 +1,4 @@
-package fpm
+package sockets
 
 // POSIX access ACLs for the pools' Unix sockets (listen_acl_users,
 // listen_acl_groups), in the form Linux stores them: the extended attribute
@@ -11,7 +11,7 @@ package fpm
 // the file's mode to the MASK.
 //
 // The same entries, read back from a directory, drive the access decision
-// of `gofpm check --as` (aclAllows).
+// of `gofpm check --as` (fileAccess.allows, access.go).
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package fpm
+package sockets
 
 import (
 	"context"
@@ -165,7 +165,11 @@ func TestClientFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		if err := setAllowedClients(f, allowed); err != nil {
+		var addrs []netip.Addr
+		for _, a := range allowed {
+			addrs = append(addrs, netip.MustParseAddr(a))
+		}
+		if err := SetAllowedClients(f, addrs); err != nil {
 			t.Fatal(err)
 		}
 		ap := netip.MustParseAddrPort(ln.Addr().String())
@@ -209,8 +213,8 @@ func TestListenUnixLongPath(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	path := dir + "/" + strings.Repeat("s", maxUnixPath-len(dir)-1)
-	f, err := listenUnix(path, 16, socketPerms{mode: 0o640, own: socketOwner{-1, -1}})
+	path := dir + "/" + strings.Repeat("s", MaxUnixPath-len(dir)-1)
+	f, err := Probe{}.listenUnix(path, 16, Perms{Mode: 0o640, UID: -1, GID: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
