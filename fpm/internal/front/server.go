@@ -123,6 +123,7 @@ func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
 
 // New makes the front for opts; Serve starts it.
 func New(opts Options) *Server {
+	opts.Pools = slices.Clone(opts.Pools) // s.pages points into it
 	s := &Server{
 		opts:    opts,
 		log:     opts.Log,
