@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 )
@@ -54,20 +55,20 @@ func (p *pool) page(params map[string]string, now time.Time) pageResponse {
 	var r pageResponse
 	switch {
 	case p.cfg.PingPath != "" && name == p.cfg.PingPath:
-		r.header, r.body = renderPing(p.cfg.PingResponse)
+		r.header, r.body = status.RenderPing(p.cfg.PingResponse)
 		if head {
 			r.body = nil
 		}
 	case p.cfg.PMStatusPath != "" && name == p.cfg.PMStatusPath:
 		if head { // php-fpm answers HEAD before it picks the format
-			return pageResponse{header: renderStatusHead()}
+			return pageResponse{header: status.RenderHead()}
 		}
 		snap := p.statusSnapshot()
 		if snap == nil {
 			return pageResponse{status: 500, header: []string{"Content-type: text/plain;charset=UTF-8"}, body: []byte("Internal error. Please review log file for errors.")}
 		}
-		format, full := parseStatusQuery(params["QUERY_STRING"])
-		r.header, r.body = renderStatus(snap, format, full, now)
+		format, full := status.ParseQuery(params["QUERY_STRING"])
+		r.header, r.body = status.Render(snap, format, full, now)
 	default:
 		return notFound
 	}
@@ -77,7 +78,7 @@ func (p *pool) page(params map[string]string, now time.Time) pageResponse {
 // poolReport is what the pool loop tells about itself: the status page's
 // snapshot and the counters behind /metrics.
 type poolReport struct {
-	status      *statusSnapshot
+	status      *status.Snapshot
 	count       poolCounters // recycled is a copy
 	hist        worker.Histogram
 	maxChildren int
@@ -97,7 +98,7 @@ func (p *pool) report(now time.Time) *poolReport {
 
 // statusSnapshot asks the pool loop for a snapshot; nil when the pool has
 // stopped or does not answer in time.
-func (p *pool) statusSnapshot() *statusSnapshot {
+func (p *pool) statusSnapshot() *status.Snapshot {
 	if r := p.askReport(); r != nil {
 		return r.status
 	}
@@ -323,8 +324,8 @@ type noDeadline struct{ net.Conn }
 func (noDeadline) SetDeadline(time.Time) error { return nil }
 
 // buildStatus is the pool's status snapshot, from the run goroutine.
-func (p *pool) buildStatus(now time.Time) *statusSnapshot {
-	s := &statusSnapshot{
+func (p *pool) buildStatus(now time.Time) *status.Snapshot {
+	s := &status.Snapshot{
 		Pool: p.cfg.Name, PM: p.cfg.PM, StartTime: p.started,
 		Accepted:    p.count.accepted,
 		ListenQueue: p.count.listenQueue, MaxListenQueue: p.count.maxListenQueue, ListenQueueLen: p.count.listenBacklog,
@@ -332,7 +333,7 @@ func (p *pool) buildStatus(now time.Time) *statusSnapshot {
 	}
 	for _, pid := range sortedPids(p.children) {
 		c := p.children[pid]
-		pr := statusProc{PID: pid, StartTime: c.started, Requests: c.seenReqs}
+		pr := status.Proc{PID: pid, StartTime: c.started, Requests: c.seenReqs}
 		switch c.state {
 		case wsBusy:
 			s.Active++

@@ -1,4 +1,4 @@
-package fpm
+package status
 
 import (
 	"bytes"
@@ -180,8 +180,8 @@ var (
 
 // sampleSnapshot is the pool state of the samples with the given accepted
 // conn and workers.
-func sampleSnapshot(accepted uint64, procs ...statusProc) *statusSnapshot {
-	return &statusSnapshot{
+func sampleSnapshot(accepted uint64, procs ...Proc) *Snapshot {
+	return &Snapshot{
 		Pool: "www", PM: "dynamic", StartTime: sampleStart,
 		Accepted: accepted,
 		Idle:     0, Active: 2, Total: 2, MaxActive: 2,
@@ -190,8 +190,8 @@ func sampleSnapshot(accepted uint64, procs ...statusProc) *statusSnapshot {
 }
 
 // sampleSleeper is pid 14976 (GET /sleep.php?s=3&x=<a>"q", running).
-func sampleSleeper(requests uint64, durUS int64) statusProc {
-	return statusProc{
+func sampleSleeper(requests uint64, durUS int64) Proc {
+	return Proc{
 		PID: 14976, State: "Running", StartTime: sampleStart, Requests: requests,
 		RequestDuration: time.Duration(durUS) * time.Microsecond,
 		RequestMethod:   "GET", RequestURI: "/sleep.php", QueryString: `s=3&x=<a>"q"`,
@@ -200,8 +200,8 @@ func sampleSleeper(requests uint64, durUS int64) statusProc {
 }
 
 // samplePoster is pid 14977 (POST /sleep.php?s=3 with 5000 bytes).
-func samplePoster(state string, requests uint64, durUS int64, memory int64) statusProc {
-	return statusProc{
+func samplePoster(state string, requests uint64, durUS int64, memory int64) Proc {
+	return Proc{
 		PID: 14977, State: state, StartTime: sampleStart, Requests: requests,
 		RequestDuration: time.Duration(durUS) * time.Microsecond,
 		RequestMethod:   "POST", RequestURI: "/sleep.php", QueryString: "s=3",
@@ -213,8 +213,8 @@ func samplePoster(state string, requests uint64, durUS int64, memory int64) stat
 // sampleSelf is pid 15126 serving the status request itself (no
 // SCRIPT_FILENAME kept, so script is "-"). The URI is given whole to use
 // the "uri?query" split.
-func sampleSelf(requests uint64, durUS int64, uri string) statusProc {
-	return statusProc{
+func sampleSelf(requests uint64, durUS int64, uri string) Proc {
+	return Proc{
 		PID: 15126, State: "Running", StartTime: time.Unix(1795654051, 0), Requests: requests,
 		RequestDuration: time.Duration(durUS) * time.Microsecond,
 		RequestMethod:   "GET", RequestURI: uri,
@@ -222,22 +222,22 @@ func sampleSelf(requests uint64, durUS int64, uri string) statusProc {
 }
 
 var statusWantHeader = map[string][]string{
-	statusText: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
+	Text: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
 		"Content-type: text/plain;charset=UTF-8"},
-	statusJSON: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
+	JSON: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
 		"Content-Type: application/json"},
-	statusXML: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
+	XML: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
 		"Content-type: text/xml;charset=UTF-8"},
-	statusHTML: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
+	HTML: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
 		"Content-type: text/html;charset=UTF-8"},
-	statusOpenMetrics: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
+	OpenMetrics: {"Expires: Thu, 01 Jan 1970 00:00:00 GMT", "Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
 		"Content-Type: application/openmetrics-text; version=1.0.0; charset=utf-8"},
 }
 
 // checkStatus renders and compares header and body byte for byte.
-func checkStatus(t *testing.T, name string, s *statusSnapshot, format string, full bool, now time.Time, want string) {
+func checkStatus(t *testing.T, name string, s *Snapshot, format string, full bool, now time.Time, want string) {
 	t.Helper()
-	header, body := renderStatus(s, format, full, now)
+	header, body := Render(s, format, full, now)
 	if !reflect.DeepEqual(header, statusWantHeader[format]) {
 		t.Errorf("%s: header\n got %q\nwant %q", name, header, statusWantHeader[format])
 	}
@@ -256,7 +256,7 @@ func firstDiff(a, b string) int {
 }
 
 func TestStatusSamplesText(t *testing.T) {
-	checkStatus(t, "text", sampleSnapshot(5), statusText, false, sampleAt7, sampleTextShort)
+	checkStatus(t, "text", sampleSnapshot(5), Text, false, sampleAt7, sampleTextShort)
 
 	// The full sample shows only the process part; its short part is the
 	// same page at start+14.
@@ -264,16 +264,16 @@ func TestStatusSamplesText(t *testing.T) {
 		sampleSleeper(8, 505888),
 		samplePoster("Running", 3, 505637, 0),
 		sampleSelf(1, 592, "/status?full"))
-	_, short := renderStatus(s, statusText, false, sampleAt14)
+	_, short := Render(s, Text, false, sampleAt14)
 	wantShort := strings.Replace(sampleTextShort, "start since:          7\n", "start since:          14\n", 1)
 	if string(short) != wantShort {
 		t.Fatalf("short part at start+14:\n%s", short)
 	}
-	checkStatus(t, "text&full", s, statusText, true, sampleAt14, wantShort+sampleTextProcs)
+	checkStatus(t, "text&full", s, Text, true, sampleAt14, wantShort+sampleTextProcs)
 }
 
 func TestStatusSamplesJSON(t *testing.T) {
-	checkStatus(t, "json", sampleSnapshot(6), statusJSON, false, sampleAt7, sampleJSONShort)
+	checkStatus(t, "json", sampleSnapshot(6), JSON, false, sampleAt7, sampleJSONShort)
 
 	s := sampleSnapshot(13,
 		sampleSleeper(8, 510464),
@@ -285,11 +285,11 @@ func TestStatusSamplesJSON(t *testing.T) {
 	if want == sampleJSONFull {
 		t.Fatal("sample splice not found")
 	}
-	checkStatus(t, "json&full", s, statusJSON, true, sampleAt14, want)
+	checkStatus(t, "json&full", s, JSON, true, sampleAt14, want)
 
 	// pid 14977 as captured, 27 s after the start, byte for byte.
 	one := sampleSnapshot(13, samplePoster("Idle", 3, 3000241, 2097152))
-	_, body := renderStatus(one, statusJSON, true, sampleStart.Add(27*time.Second))
+	_, body := Render(one, JSON, true, sampleStart.Add(27*time.Second))
 	_, entry, _ := strings.Cut(string(body), `"processes":[`)
 	entry = strings.TrimSuffix(entry, "]}")
 	if !strings.Contains(sampleJSONFull, ","+entry+",") {
@@ -301,28 +301,28 @@ func TestStatusSamplesXML(t *testing.T) {
 	s := sampleSnapshot(14,
 		sampleSleeper(8, 514190),
 		sampleSelf(3, 97, "/status?xml&full"))
-	checkStatus(t, "xml&full", s, statusXML, true, sampleAt14, sampleXMLFull)
+	checkStatus(t, "xml&full", s, XML, true, sampleAt14, sampleXMLFull)
 
 	// The short form stops after <slow-requests> and closes </status>.
 	short, _, _ := strings.Cut(sampleXMLFull, "<processes>\n")
-	checkStatus(t, "xml", s, statusXML, false, sampleAt14, short+"</status>")
+	checkStatus(t, "xml", s, XML, false, sampleAt14, short+"</status>")
 }
 
 func TestStatusSamplesHTML(t *testing.T) {
 	s := sampleSnapshot(15,
 		sampleSleeper(8, 517884),
 		sampleSelf(4, 117, "/status?html&full"))
-	checkStatus(t, "html&full", s, statusHTML, true, sampleAt14, sampleHTMLFull)
+	checkStatus(t, "html&full", s, HTML, true, sampleAt14, sampleHTMLFull)
 
 	// The short form ends with "</table>\n</body></html>".
 	short, _, _ := strings.Cut(sampleHTMLFull, "<table border=\"1\">")
-	checkStatus(t, "html", s, statusHTML, false, sampleAt14, short+"</body></html>")
+	checkStatus(t, "html", s, HTML, false, sampleAt14, short+"</body></html>")
 }
 
 func TestStatusSamplesOpenMetrics(t *testing.T) {
 	s := sampleSnapshot(9, sampleSleeper(8, 1), sampleSelf(1, 1, "/status?openmetrics&full"))
-	checkStatus(t, "openmetrics", s, statusOpenMetrics, false, sampleAt7, sampleOpenMetrics)
-	checkStatus(t, "openmetrics&full", s, statusOpenMetrics, true, sampleAt7, sampleOpenMetrics)
+	checkStatus(t, "openmetrics", s, OpenMetrics, false, sampleAt7, sampleOpenMetrics)
+	checkStatus(t, "openmetrics&full", s, OpenMetrics, true, sampleAt7, sampleOpenMetrics)
 }
 
 // TestStatusStructure checks what a scraper relies on beyond the samples:
@@ -335,7 +335,7 @@ func TestStatusStructure(t *testing.T) {
 	s.Procs[0].User = `al"i<ce>`
 	s.Procs[0].Script = `/srv/www/a"b<c>&.php`
 
-	_, body := renderStatus(s, statusJSON, true, sampleAt14)
+	_, body := Render(s, JSON, true, sampleAt14)
 	if !json.Valid(body) {
 		t.Fatalf("invalid JSON: %s", body)
 	}
@@ -399,11 +399,11 @@ func TestStatusStructure(t *testing.T) {
 		t.Errorf("idle cpu %s", cpu)
 	}
 
-	for _, format := range []string{statusXML, statusHTML} {
+	for _, format := range []string{XML, HTML} {
 		for _, full := range []bool{false, true} {
-			_, body := renderStatus(s, format, full, sampleAt14)
+			_, body := Render(s, format, full, sampleAt14)
 			names := xmlElements(t, body)
-			if format == statusXML {
+			if format == XML {
 				want := []string{"status", "pool", "process-manager", "start-time", "start-since", "accepted-conn",
 					"listen-queue", "max-listen-queue", "listen-queue-len", "idle-processes", "active-processes",
 					"total-processes", "max-active-processes", "max-children-reached", "slow-requests"}
@@ -491,7 +491,7 @@ func TestStatusParseQuery(t *testing.T) {
 		{"xml", "xml", false},
 		{"html", "html", false},
 		{"openmetrics", "openmetrics", false},
-		{"openmetrics&full", "openmetrics", true}, // renderStatus ignores full here
+		{"openmetrics&full", "openmetrics", true}, // Render ignores full here
 		{"json&full", "json", true},
 		{"full&json", "json", true},
 		{"json=0&full=no", "json", true}, // only presence counts
@@ -522,23 +522,23 @@ func TestStatusParseQuery(t *testing.T) {
 		{"a=b;json", "text", false}, // ';' is not a separator
 		{"%zzjson", "text", false},
 	} {
-		format, full := parseStatusQuery(tc.q)
+		format, full := ParseQuery(tc.q)
 		if format != tc.format || full != tc.full {
-			t.Errorf("parseStatusQuery(%q) = %q, %v; want %q, %v", tc.q, format, full, tc.format, tc.full)
+			t.Errorf("ParseQuery(%q) = %q, %v; want %q, %v", tc.q, format, full, tc.format, tc.full)
 		}
 	}
 	// max_input_vars: only the first 1000 pairs reach $_GET.
 	q := strings.Repeat("a&", 999)
-	if f, _ := parseStatusQuery(q + "json"); f != "json" {
+	if f, _ := ParseQuery(q + "json"); f != "json" {
 		t.Errorf("1000th pair: %q", f)
 	}
-	if f, _ := parseStatusQuery(q + "b&json"); f != "text" {
+	if f, _ := ParseQuery(q + "b&json"); f != "text" {
 		t.Errorf("1001st pair: %q", f)
 	}
 }
 
 func TestStatusEscaping(t *testing.T) {
-	p := statusProc{
+	p := Proc{
 		PID: 1, State: "Running", StartTime: sampleStart, RequestMethod: "GET",
 		RequestURI:  `/a<b>&"c'd`,
 		QueryString: `x=<y>&z="w'"`,
@@ -547,28 +547,28 @@ func TestStatusEscaping(t *testing.T) {
 	}
 	s := sampleSnapshot(1, p)
 	for _, tc := range []struct{ format, want string }{
-		{statusText, "request URI:          /a<b>&\"c'd?x=<y>&z=\"w'\"\n"},
-		{statusText, "user:                 al\"i<ce>\n"},
-		{statusText, "script:               /srv/www/my script/a\"b<c>&.php\n"},
-		{statusJSON, `"request uri":"\/a<b>&\"c'd?x=<y>&z=\"w'\"",`},
-		{statusJSON, `"user":"al\"i<ce>",`},
-		{statusJSON, `"script":"\/srv\/www\/my script\/a\"b<c>&.php",`},
-		{statusXML, "<request-uri>/a&lt;b&gt;&amp;&quot;c'd?x=&lt;y&gt;&amp;z=&quot;w'&quot;</request-uri>"},
-		{statusXML, "<user>al&quot;i&lt;ce&gt;</user>"},
-		{statusXML, "<script>/srv/www/my script/a&quot;b&lt;c&gt;&amp;.php</script>"},
-		{statusHTML, "<td>/a&lt;b&gt;&amp;&quot;c'd?x=&lt;y&gt;&amp;z=&quot;w'&quot;</td>"},
-		{statusHTML, "<td>al&quot;i&lt;ce&gt;</td><td>/srv/www/my script/a&quot;b&lt;c&gt;&amp;.php</td>"},
+		{Text, "request URI:          /a<b>&\"c'd?x=<y>&z=\"w'\"\n"},
+		{Text, "user:                 al\"i<ce>\n"},
+		{Text, "script:               /srv/www/my script/a\"b<c>&.php\n"},
+		{JSON, `"request uri":"\/a<b>&\"c'd?x=<y>&z=\"w'\"",`},
+		{JSON, `"user":"al\"i<ce>",`},
+		{JSON, `"script":"\/srv\/www\/my script\/a\"b<c>&.php",`},
+		{XML, "<request-uri>/a&lt;b&gt;&amp;&quot;c'd?x=&lt;y&gt;&amp;z=&quot;w'&quot;</request-uri>"},
+		{XML, "<user>al&quot;i&lt;ce&gt;</user>"},
+		{XML, "<script>/srv/www/my script/a&quot;b&lt;c&gt;&amp;.php</script>"},
+		{HTML, "<td>/a&lt;b&gt;&amp;&quot;c'd?x=&lt;y&gt;&amp;z=&quot;w'&quot;</td>"},
+		{HTML, "<td>al&quot;i&lt;ce&gt;</td><td>/srv/www/my script/a&quot;b&lt;c&gt;&amp;.php</td>"},
 	} {
-		_, body := renderStatus(s, tc.format, true, sampleAt14)
+		_, body := Render(s, tc.format, true, sampleAt14)
 		if !bytes.Contains(body, []byte(tc.want)) {
 			t.Errorf("%s: no %s in\n%s", tc.format, tc.want, body)
 		}
 	}
-	_, body := renderStatus(s, statusJSON, true, sampleAt14)
+	_, body := Render(s, JSON, true, sampleAt14)
 	if !json.Valid(body) {
 		t.Errorf("invalid JSON: %s", body)
 	}
-	_, body = renderStatus(s, statusXML, true, sampleAt14)
+	_, body = Render(s, XML, true, sampleAt14)
 	xmlElements(t, body)
 }
 
@@ -586,26 +586,26 @@ func TestStatusJSONEscape(t *testing.T) {
 		{"\ufffd", `\ufffd`},
 	} {
 		var b bytes.Buffer
-		statusJSONEscape(&b, tc.in)
+		jsonEscape(&b, tc.in)
 		if b.String() != tc.want {
-			t.Errorf("statusJSONEscape(%q) = %s, want %s", tc.in, b.String(), tc.want)
+			t.Errorf("jsonEscape(%q) = %s, want %s", tc.in, b.String(), tc.want)
 		}
 	}
 	var b bytes.Buffer
-	statusHTMLEscape(&b, "a&b<c>d\"e'f é\xffg")
+	htmlEscape(&b, "a&b<c>d\"e'f é\xffg")
 	if want := "a&amp;b&lt;c&gt;d&quot;e'f ég"; b.String() != want {
-		t.Errorf("statusHTMLEscape = %q, want %q", b.String(), want)
+		t.Errorf("htmlEscape = %q, want %q", b.String(), want)
 	}
 }
 
 func TestStatusTruncation(t *testing.T) {
 	long := func(c string, n int) string { return strings.Repeat(c, n) }
-	s := &statusSnapshot{Pool: long("p", 40), PM: "static", StartTime: sampleStart, Procs: []statusProc{{
+	s := &Snapshot{Pool: long("p", 40), PM: "static", StartTime: sampleStart, Procs: []Proc{{
 		PID: 7, State: "Running", StartTime: sampleStart,
 		RequestMethod: long("M", 20), RequestURI: "/" + long("u", 200), QueryString: long("q", 600),
 		User: long("U", 40), Script: long("s", 300),
 	}}}
-	_, body := renderStatus(s, statusText, true, sampleAt14)
+	_, body := Render(s, Text, true, sampleAt14)
 	for _, want := range []string{
 		"pool:                 " + long("p", 31) + "\n",
 		"request method:       " + long("M", 15) + "\n",
@@ -621,7 +621,7 @@ func TestStatusTruncation(t *testing.T) {
 	// drops; a NUL ends a C string.
 	s.Procs[0].Script = long("s", 254) + "é"
 	s.Procs[0].User = "bob\x00ignored"
-	_, body = renderStatus(s, statusJSON, true, sampleAt14)
+	_, body = Render(s, JSON, true, sampleAt14)
 	if !bytes.Contains(body, []byte(`"user":"bob","script":"`+long("s", 254)+`"`)) {
 		t.Errorf("cut: %s", body)
 	}
@@ -630,14 +630,14 @@ func TestStatusTruncation(t *testing.T) {
 	}
 	// The uri and the query are cut separately, also when given together.
 	s.Procs[0].RequestURI, s.Procs[0].QueryString = "/"+long("u", 200)+"?"+long("q", 600), ""
-	_, body = renderStatus(s, statusText, true, sampleAt14)
+	_, body = Render(s, Text, true, sampleAt14)
 	if !bytes.Contains(body, []byte("request URI:          /"+long("u", 126)+"?"+long("q", 511)+"\n")) {
 		t.Errorf("combined uri not split")
 	}
 }
 
 func TestStatusProcessFields(t *testing.T) {
-	base := statusProc{PID: 9, StartTime: sampleStart, Requests: 2, RequestDuration: 1500 * time.Millisecond,
+	base := Proc{PID: 9, StartTime: sampleStart, Requests: 2, RequestDuration: 1500 * time.Millisecond,
 		LastRequestCPU: 98.675, LastRequestMemory: 7344128}
 	for _, tc := range []struct {
 		state string
@@ -651,8 +651,8 @@ func TestStatusProcessFields(t *testing.T) {
 	} {
 		p := base
 		p.State = tc.state
-		_, body := renderStatus(&statusSnapshot{Pool: "www", PM: "ondemand", StartTime: sampleStart, Procs: []statusProc{p}},
-			statusText, true, sampleAt14)
+		_, body := Render(&Snapshot{Pool: "www", PM: "ondemand", StartTime: sampleStart, Procs: []Proc{p}},
+			Text, true, sampleAt14)
 		if !bytes.HasSuffix(body, []byte(tc.want)) {
 			t.Errorf("%s:\n%s", tc.state, body)
 		}
@@ -666,14 +666,14 @@ func TestStatusProcessFields(t *testing.T) {
 	// A query without a uri prints "-?query", as php-fpm's "%s%s%s" does.
 	p := base
 	p.State, p.QueryString = "Running", "a=1"
-	_, body := renderStatus(&statusSnapshot{Procs: []statusProc{p}}, statusText, true, sampleAt14)
+	_, body := Render(&Snapshot{Procs: []Proc{p}}, Text, true, sampleAt14)
 	if !bytes.Contains(body, []byte("request URI:          -?a=1\n")) {
 		t.Errorf("query without uri:\n%s", body)
 	}
 	// NaN cpu prints 0.00; a clock that went back prints 0 seconds.
 	p.State, p.LastRequestCPU, p.StartTime = "Idle", 0, sampleAt14.Add(time.Hour)
 	p.LastRequestCPU = p.LastRequestCPU / p.LastRequestCPU
-	_, body = renderStatus(&statusSnapshot{Procs: []statusProc{p}}, statusJSON, true, sampleAt14)
+	_, body = Render(&Snapshot{Procs: []Proc{p}}, JSON, true, sampleAt14)
 	if !bytes.Contains(body, []byte(`"start since":0,`)) || !bytes.Contains(body, []byte(`"last request cpu":0.00,`)) {
 		t.Errorf("NaN cpu or negative since: %s", body)
 	}
@@ -685,20 +685,20 @@ func TestStatusTimeZone(t *testing.T) {
 	zone := time.FixedZone("CEST", 2*3600)
 	s := sampleSnapshot(5)
 	now := sampleAt7.In(zone)
-	_, body := renderStatus(s, statusText, false, now)
+	_, body := Render(s, Text, false, now)
 	if !bytes.Contains(body, []byte("start time:           26/Nov/2026:02:47:17 +0200\n")) {
 		t.Errorf("text:\n%s", body)
 	}
-	_, body = renderStatus(s, statusHTML, false, now)
+	_, body = Render(s, HTML, false, now)
 	if !bytes.Contains(body, []byte("<tr><th>start time</th><td>26/Nov/2026:02:47:17 +0200</td></tr>\n")) {
 		t.Errorf("html:\n%s", body)
 	}
-	_, body = renderStatus(sampleSnapshot(6), statusJSON, false, now)
+	_, body = Render(sampleSnapshot(6), JSON, false, now)
 	if string(body) != sampleJSONShort {
 		t.Errorf("json in another zone:\n%s", body)
 	}
 	west := time.FixedZone("X", -(9*3600 + 30*60))
-	_, body = renderStatus(s, statusText, false, time.Date(2027, 1, 5, 0, 0, 0, 0, west))
+	_, body = Render(s, Text, false, time.Date(2027, 1, 5, 0, 0, 0, 0, west))
 	if !bytes.Contains(body, []byte("start time:           25/Nov/2026:15:17:17 -0930\n")) {
 		t.Errorf("negative offset:\n%s", body)
 	}
@@ -706,16 +706,16 @@ func TestStatusTimeZone(t *testing.T) {
 
 // TestStatusTotal: "total processes" is idle + active, as in php-fpm.
 func TestStatusTotal(t *testing.T) {
-	s := &statusSnapshot{Pool: "www", PM: "static", StartTime: sampleStart, Idle: 3, Active: 1, Total: 7}
-	_, body := renderStatus(s, statusText, false, sampleAt7)
+	s := &Snapshot{Pool: "www", PM: "static", StartTime: sampleStart, Idle: 3, Active: 1, Total: 7}
+	_, body := Render(s, Text, false, sampleAt7)
 	if !bytes.Contains(body, []byte("total processes:      4\n")) {
 		t.Errorf("%s", body)
 	}
 }
 
 func TestStatusUnknownFormat(t *testing.T) {
-	h, body := renderStatus(sampleSnapshot(5), "yaml", true, sampleAt7)
-	if !reflect.DeepEqual(h, statusWantHeader[statusText]) || string(body) != sampleTextShort {
+	h, body := Render(sampleSnapshot(5), "yaml", true, sampleAt7)
+	if !reflect.DeepEqual(h, statusWantHeader[Text]) || string(body) != sampleTextShort {
 		t.Errorf("unknown format: %q\n%s", h, body)
 	}
 }
@@ -724,7 +724,7 @@ func TestStatusHead(t *testing.T) {
 	want := []string{"Expires: Thu, 01 Jan 1970 00:00:00 GMT",
 		"Cache-Control: no-cache, no-store, must-revalidate, max-age=0",
 		"Content-type: text/html; charset=UTF-8"}
-	if got := renderStatusHead(); !reflect.DeepEqual(got, want) {
+	if got := RenderHead(); !reflect.DeepEqual(got, want) {
 		t.Errorf("HEAD header %q", got)
 	}
 }
@@ -738,12 +738,12 @@ func TestStatusPing(t *testing.T) {
 		{"", "pong"},
 		{"alive & well", "alive & well"},
 	} {
-		h, body := renderPing(tc.response)
+		h, body := RenderPing(tc.response)
 		if !reflect.DeepEqual(h, want) {
 			t.Errorf("ping header %q", h)
 		}
 		if string(body) != tc.body {
-			t.Errorf("renderPing(%q) body %q, want %q", tc.response, body, tc.body)
+			t.Errorf("RenderPing(%q) body %q, want %q", tc.response, body, tc.body)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package fpm
+package front
 
 import (
 	"net"
@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	gofcgi "github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/fcgi"
 	"github.com/rs/zerolog"
 )
 
@@ -22,17 +22,17 @@ func serveCanned(ln net.Listener) {
 		}
 		go func() {
 			defer c.Close()
-			buf := make([]byte, gofcgi.MaxRecordSize)
+			buf := make([]byte, fcgi.MaxRecordSize)
 			var resp []byte
 			for {
-				rec, err := gofcgi.ReadRecord(c, buf)
+				rec, err := fcgi.ReadRecord(c, buf)
 				if err != nil {
 					return
 				}
-				if rec.Type == gofcgi.TypeStdin && len(rec.Content) == 0 {
-					resp = gofcgi.AppendRecords(resp[:0], gofcgi.TypeStdout, rec.RequestID, []byte(page))
-					resp = gofcgi.AppendRecords(resp, gofcgi.TypeStdout, rec.RequestID, nil)
-					resp = gofcgi.AppendEndRequest(resp, rec.RequestID, 0, gofcgi.StatusRequestComplete)
+				if rec.Type == fcgi.TypeStdin && len(rec.Content) == 0 {
+					resp = fcgi.AppendRecords(resp[:0], fcgi.TypeStdout, rec.RequestID, []byte(page))
+					resp = fcgi.AppendRecords(resp, fcgi.TypeStdout, rec.RequestID, nil)
+					resp = fcgi.AppendEndRequest(resp, rec.RequestID, 0, fcgi.StatusRequestComplete)
 					c.Write(resp)
 					return
 				}
@@ -52,9 +52,9 @@ func BenchmarkFrontServeHTTP(b *testing.B) {
 	}
 	defer ln.Close()
 	go serveCanned(ln)
-	cfg := &HTTPConfig{ReadTimeout: Duration(time.Minute), MaxBodyBytes: 8 << 20}
-	u := &upstream{name: "bench", client: &gofcgi.Client{Network: "unix", Address: sock}}
-	f := &front{cfg: cfg, log: zerolog.Nop(), def: u, byName: map[string]*upstream{"bench": u}}
+	opts := Options{ReadTimeout: time.Minute, MaxBodyBytes: 8 << 20}
+	u := &upstream{name: "bench", client: &fcgi.Client{Network: "unix", Address: sock}}
+	f := &Server{opts: opts, log: zerolog.Nop(), def: u, byName: map[string]*upstream{"bench": u}}
 	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/index.php?a=1", nil)
 	req.Header.Set("User-Agent", "wrk")
 	req.Header.Set("Accept", "*/*")

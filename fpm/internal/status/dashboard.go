@@ -1,4 +1,4 @@
-package fpm
+package status
 
 // This file serves the live dashboard of the default pool on the HTTP
 // front: one self-contained page (dashboard.html, embedded; no external
@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"path"
 	"strconv"
+	"time"
 )
 
 //go:embed dashboard.html
@@ -60,40 +61,47 @@ type dashboardConfig struct {
 	PollIntervalMS          int    `json:"poll_interval_ms"`
 }
 
-// dashboardPath is the path the dashboard of a pool with config pc is
-// served at, or "" when it has none: without a status path, or with the
-// status path "/" (allowed with pm_status_listen), which the front does not
-// answer either and under which "/dashboard" would shadow the application.
-func dashboardPath(pc *PoolConfig) string {
-	if pc == nil || pc.PMStatusPath == "" || pc.PMStatusPath == "/" {
+// DashboardPath is the path the dashboard of a pool with the status path
+// statusPath (pm_status_path) is served at, or "" when it has none: without
+// a status path, or with the status path "/" (allowed with
+// pm_status_listen), which the front does not answer either and under
+// which "/dashboard" would shadow the application.
+func DashboardPath(statusPath string) string {
+	if statusPath == "" || statusPath == "/" {
 		return ""
 	}
-	return path.Join(pc.PMStatusPath, "dashboard")
+	return path.Join(statusPath, "dashboard")
 }
 
-// dashboardPath is the path the front serves the dashboard at, "" when none.
-func (f *front) dashboardPath() string {
-	if f.pool == nil {
-		return ""
-	}
-	return dashboardPath(f.pool.cfg)
+// Dashboard is the dashboard page of one pool, from the pool's config.
+type Dashboard struct {
+	Pool                    string // the pool's name
+	PM                      string // "static", "dynamic" or "ondemand"
+	StatusPath              string // pm_status_path
+	MaxChildren             int    // pm_max_children
+	StartServers            int    // pm_start_servers, shown for dynamic
+	MinSpareServers         int    // pm_min_spare_servers, shown for dynamic
+	MaxSpareServers         int    // pm_max_spare_servers, shown for dynamic
+	MaxRequests             int    // pm_max_requests; 0: unlimited
+	RequestSlowlogTimeout   time.Duration
+	RequestTerminateTimeout time.Duration
 }
 
-// renderDashboard returns the page for pool config pc, with the config
-// block and the Content-Security-Policy nonce filled in.
-func renderDashboard(pc *PoolConfig, nonce string) []byte {
+// render returns the page, with the config block and the
+// Content-Security-Policy nonce filled in.
+func (d *Dashboard) render(nonce string) []byte {
 	cfg := dashboardConfig{
-		Pool:                    statusCString(pc.Name, statusMaxPool), // as the status page shows it
-		PM:                      pc.PM,
-		StatusPath:              pc.PMStatusPath,
-		MaxChildren:             pc.PMMaxChildren,
-		MaxRequests:             pc.PMMaxRequests,
-		RequestSlowlogTimeoutMS: pc.RequestSlowlogTimeout.D().Milliseconds(),
-		RequestTerminateTimeout: pc.RequestTerminateTimeout.D().Milliseconds(),
+		Pool:                    cString(d.Pool, maxPool), // as the status page shows it
+		PM:                      d.PM,
+		StatusPath:              d.StatusPath,
+		MaxChildren:             d.MaxChildren,
+		MaxRequests:             d.MaxRequests,
+		RequestSlowlogTimeoutMS: d.RequestSlowlogTimeout.Milliseconds(),
+		RequestTerminateTimeout: d.RequestTerminateTimeout.Milliseconds(),
 		PollIntervalMS:          dashboardPollInterval,
 	}
-	if pc.PM == "dynamic" {
-		cfg.StartServers, cfg.MinSpareServers, cfg.MaxSpareServers = pc.PMStartServers, pc.PMMinSpareServers, pc.PMMaxSpareServers
+	if d.PM == "dynamic" {
+		cfg.StartServers, cfg.MinSpareServers, cfg.MaxSpareServers = d.StartServers, d.MinSpareServers, d.MaxSpareServers
 	}
 	// encoding/json writes '<', '>' and '&' as \u003c, \u003e and \u0026,
 	// so no value can close the <script> block it goes into.
@@ -105,13 +113,8 @@ func renderDashboard(pc *PoolConfig, nonce string) []byte {
 	return bytes.ReplaceAll(page, dashboardNonceMark, []byte(nonce))
 }
 
-// serveDashboard answers GET and HEAD for the dashboard page of the
-// default pool.
-func (f *front) serveDashboard(w http.ResponseWriter, r *http.Request) {
-	if f.pool == nil {
-		http.NotFound(w, r)
-		return
-	}
+// ServeHTTP answers GET and HEAD for the dashboard page.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "Method Not Allowed", http.StatusMethodNotAllowed)
@@ -120,7 +123,7 @@ func (f *front) serveDashboard(w http.ResponseWriter, r *http.Request) {
 	var n [18]byte
 	rand.Read(n[:]) // never fails (crypto/rand panics rather than return an error)
 	nonce := base64.StdEncoding.EncodeToString(n[:])
-	body := renderDashboard(f.pool.cfg, nonce)
+	body := d.render(nonce)
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache, no-store, must-revalidate, max-age=0")

@@ -1,0 +1,36 @@
+package status
+
+// This file writes the status page's openmetrics format.
+
+import (
+	"bytes"
+	"strconv"
+	"time"
+)
+
+func openMetricsBody(b *bytes.Buffer, s *Snapshot, now time.Time) {
+	p := newPoolView(s, now)
+	metric := func(name, typ, help, value string) {
+		b.WriteString("# HELP " + name + " " + help + "\n")
+		b.WriteString("# TYPE " + name + " " + typ + "\n")
+		b.WriteString(name + " " + value + "\n")
+	}
+	i := func(v int) string { return strconv.Itoa(v) }
+	u := func(v uint64) string { return strconv.FormatUint(v, 10) }
+	metric("phpfpm_up", "gauge", "Could pool "+p.name+" using a "+p.pm+" PM on PHP-FPM be reached?", "1")
+	metric("phpfpm_start_since", "counter", "The number of seconds since FPM has started.", u(p.since))
+	metric("phpfpm_accepted_connections", "counter", "The number of requests accepted by the pool.", u(s.Accepted))
+	metric("phpfpm_listen_queue", "gauge", "The number of requests in the queue of pending connections.", i(s.ListenQueue))
+	metric("phpfpm_max_listen_queue", "counter", "The maximum number of requests in the queue of pending connections since FPM has started.", i(s.MaxListenQueue))
+	// php-fpm's one irregularity: TYPE before HELP for this metric.
+	b.WriteString("# TYPE phpfpm_listen_queue_length gauge\n" +
+		"# HELP phpfpm_listen_queue_length The size of the socket queue of pending connections.\n" +
+		"phpfpm_listen_queue_length " + i(s.ListenQueueLen) + "\n")
+	metric("phpfpm_idle_processes", "gauge", "The number of idle processes.", i(s.Idle))
+	metric("phpfpm_active_processes", "gauge", "The number of active processes.", i(s.Active))
+	metric("phpfpm_total_processes", "gauge", "The number of idle + active processes.", i(p.total))
+	metric("phpfpm_max_active_processes", "counter", "The maximum number of active processes since FPM has started.", i(s.MaxActive))
+	metric("phpfpm_max_children_reached", "counter", "The number of times, the process limit has been reached, when pm tries to start more children (works only for pm 'dynamic' and 'ondemand').", u(s.MaxChildrenReached))
+	metric("phpfpm_slow_requests", "counter", "The number of requests that exceeded your 'request_slowlog_timeout' value.", u(s.SlowRequests))
+	b.WriteString("# EOF\n")
+}
