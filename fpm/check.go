@@ -16,6 +16,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,30 +35,31 @@ func CheckSockets(cfg *Config, users []string) (lines []string, ok bool) {
 	type target struct {
 		pc     *PoolConfig
 		listen string
+		isUnix bool
 	}
 	var targets []target
 	for _, name := range cfg.PoolOrder {
 		pc := cfg.Pools[name]
-		targets = append(targets, target{pc, pc.Listen})
+		targets = append(targets, target{pc, pc.Listen, pc.ListenAddr.Network == "unix"})
 		if pc.PMStatusListen != "" {
-			targets = append(targets, target{pc, pc.PMStatusListen})
+			targets = append(targets, target{pc, pc.PMStatusListen, pc.StatusAddr.Network == "unix"})
 		}
 	}
 	for _, t := range targets {
-		for _, l := range checkBind(t.pc, t.listen, running) {
+		for _, l := range checkBind(t.pc, t.listen, t.isUnix, running) {
 			lines = append(lines, fmt.Sprintf("pool %q: %s", t.pc.Name, l.text))
 			ok = ok && l.ok
 		}
 	}
 	for _, name := range users {
-		u, err := lookupUser(name)
+		u, err := config.LookupUser(name)
 		if err != nil {
 			lines = append(lines, fmt.Sprintf("--as %s: unknown user", name))
 			ok = false
 			continue
 		}
 		for _, t := range targets {
-			if !isUnixAddr(t.listen) {
+			if !t.isUnix {
 				lines = append(lines, fmt.Sprintf("pool %q: %s is TCP; --as applies to Unix sockets (see listen_allowed_clients)", t.pc.Name, t.listen))
 				continue
 			}
@@ -97,8 +99,9 @@ func pidFromFile(path string) int {
 	return n
 }
 
-// checkBind tells whether listen could be bound by a master starting now.
-func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
+// checkBind tells whether listen (a Unix socket path if isUnix) could be
+// bound by a master starting now.
+func checkBind(pc *PoolConfig, listen string, isUnix bool, running int) []checkLine {
 	inUse := func(err error) []checkLine {
 		var iu *inUseError
 		switch {
@@ -112,7 +115,7 @@ func checkBind(pc *PoolConfig, listen string, running int) []checkLine {
 		}
 		return []checkLine{{err.Error(), false}}
 	}
-	if !isUnixAddr(listen) {
+	if !isUnix {
 		fd, err := bindTCP(listen)
 		if errors.Is(err, unix.EADDRNOTAVAIL) {
 			// An address of the machine the config is for, not of this

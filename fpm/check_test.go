@@ -165,7 +165,11 @@ func TestClientFilter(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer f.Close()
-		if err := setAllowedClients(f, allowed); err != nil {
+		var addrs []netip.Addr
+		for _, s := range allowed {
+			addrs = append(addrs, netip.MustParseAddr(s))
+		}
+		if err := setAllowedClients(f, addrs); err != nil {
 			t.Fatal(err)
 		}
 		ap := netip.MustParseAddrPort(ln.Addr().String())

@@ -76,20 +76,11 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 		byName: map[string]*upstream{},
 		pools:  pools,
 	}
-	for _, tp := range hc.TrustedProxies {
-		pfx, err := parseTrusted(tp)
-		if err != nil {
-			return nil, fmt.Errorf("http: trusted_proxies: %w", err)
-		}
-		f.trusted = append(f.trusted, pfx)
-	}
+	f.trusted = hc.TrustedPrefixes
 	for _, name := range cfg.PoolOrder {
-		network, address, err := fcgi.ParseAddress(cfg.Pools[name].Listen)
-		if err != nil {
-			return nil, fmt.Errorf("http: pool %q: %w", name, err)
-		}
+		la := cfg.Pools[name].ListenAddr
 		u := &upstream{name: name, client: &fcgi.Client{
-			Network: network, Address: address,
+			Network: la.Network, Address: la.Dial,
 			DialTimeout:     hc.ConnectTimeout.D(),
 			MaxBufferedBody: int64(hc.MaxBodyBytes),
 		}}
@@ -502,20 +493,6 @@ func (f *front) isTrusted(a netip.Addr) bool {
 		}
 	}
 	return false
-}
-
-// parseTrusted reads one trusted_proxies entry: an address or a prefix.
-func parseTrusted(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // servePage answers the default pool's status or ping page from the master,

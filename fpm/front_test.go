@@ -4,13 +4,15 @@ import (
 	"net/http"
 	"net/netip"
 	"testing"
+
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 // TestClientOf: which address the front believes for REMOTE_ADDR.
 func TestClientOf(t *testing.T) {
 	var trusted []netip.Prefix
 	for _, s := range []string{"127.0.0.0/8", "10.0.0.1", "::1"} {
-		p, err := parseTrusted(s)
+		p, err := config.ParseTrusted(s)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -45,10 +47,10 @@ func TestClientOf(t *testing.T) {
 			}
 		})
 	}
-	if _, err := parseTrusted("10.0.0.0/33"); err == nil {
+	if _, err := config.ParseTrusted("10.0.0.0/33"); err == nil {
 		t.Fatal("10.0.0.0/33 accepted")
 	}
-	if _, err := parseTrusted("example.com"); err == nil {
+	if _, err := config.ParseTrusted("example.com"); err == nil {
 		t.Fatal("a host name accepted")
 	}
 }

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -35,30 +34,12 @@ type socketPerms struct {
 
 func (p socketPerms) hasACL() bool { return len(p.aclUsers)+len(p.aclGrps) > 0 }
 
-// resolveSocketPerms reads a pool's listen_mode, listen_owner, listen_group
-// and ACL lists. Like php-fpm, ACLs make listen_owner and listen_group be
-// ignored, with a warning.
+// resolveSocketPerms takes a pool's listen_mode, listen_owner, listen_group
+// and ACL lists as Load resolved them. Like php-fpm, ACLs make listen_owner
+// and listen_group be ignored, with a warning.
 func resolveSocketPerms(pc *PoolConfig) (p socketPerms, warnings []string, err error) {
-	p = socketPerms{mode: 0o660, own: socketOwner{uid: -1, gid: -1}}
-	if pc.ListenMode != "" {
-		if p.mode, err = parseMode(pc.ListenMode); err != nil {
-			return p, nil, err
-		}
-	}
-	for _, u := range pc.ListenACLUsers {
-		uid, _, ok := cfgLookupUser(u)
-		if !ok {
-			return p, nil, fmt.Errorf("listen_acl_users: unknown user %q", u)
-		}
-		p.aclUsers = append(p.aclUsers, uint32(uid))
-	}
-	for _, g := range pc.ListenACLGroups {
-		gid, ok := cfgLookupGroup(g)
-		if !ok {
-			return p, nil, fmt.Errorf("listen_acl_groups: unknown group %q", g)
-		}
-		p.aclGrps = append(p.aclGrps, uint32(gid))
-	}
+	p = socketPerms{mode: pc.ListenPerm, own: socketOwner{uid: -1, gid: -1}}
+	p.aclUsers, p.aclGrps = pc.ListenACLUIDs, pc.ListenACLGIDs
 	if p.hasACL() {
 		if pc.ListenOwner != "" {
 			warnings = append(warnings, fmt.Sprintf("ACL set, listen_owner = %q is ignored", pc.ListenOwner))
@@ -69,18 +50,10 @@ func resolveSocketPerms(pc *PoolConfig) (p socketPerms, warnings []string, err e
 		return p, warnings, nil
 	}
 	if pc.ListenOwner != "" {
-		uid, gid, ok := cfgLookupUser(pc.ListenOwner)
-		if !ok {
-			return p, nil, fmt.Errorf("listen_owner: unknown user %q", pc.ListenOwner)
-		}
-		p.own.uid, p.own.gid = uid, gid
+		p.own.uid, p.own.gid = pc.ListenOwnerUID, pc.ListenOwnerGID
 	}
 	if pc.ListenGroup != "" {
-		gid, ok := cfgLookupGroup(pc.ListenGroup)
-		if !ok {
-			return p, nil, fmt.Errorf("listen_group: unknown group %q", pc.ListenGroup)
-		}
-		p.own.gid = gid
+		p.own.gid = pc.ListenGroupGID
 	}
 	return p, nil, nil
 }
@@ -96,7 +69,7 @@ func openPoolSocket(pc *PoolConfig, backlog int) (f *os.File, warnings []string,
 			return nil, nil, err
 		}
 		f = os.NewFile(uintptr(fd), pc.Listen)
-		if err := setAllowedClients(f, pc.ListenAllowedClients); err != nil {
+		if err := setAllowedClients(f, pc.AllowedClients); err != nil {
 			f.Close()
 			return nil, nil, err
 		}
@@ -345,13 +318,4 @@ func addrPort(ta *net.TCPAddr) netip.AddrPort {
 		a = netip.IPv4Unspecified()
 	}
 	return netip.AddrPortFrom(a.Unmap(), uint16(ta.Port))
-}
-
-// parseMode parses an octal listen_mode such as "0660".
-func parseMode(s string) (os.FileMode, error) {
-	m, err := strconv.ParseUint(strings.TrimPrefix(s, "0o"), 8, 32)
-	if err != nil || m > 0o7777 {
-		return 0, fmt.Errorf("listen_mode %q is not an octal mode such as \"0660\"", s)
-	}
-	return os.FileMode(m), nil
 }

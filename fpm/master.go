@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -219,7 +220,7 @@ func (m *Master) start() error {
 			continue
 		}
 		sc := *p.cfg
-		sc.Listen, sc.Name = p.cfg.PMStatusListen, p.cfg.Name+"-status"
+		sc.Listen, sc.ListenAddr, sc.Name = p.cfg.PMStatusListen, p.cfg.StatusAddr, p.cfg.Name+"-status"
 		f, err := m.listen(&sc) // inherited too, by its address or "<pool>-status"
 		if err != nil {
 			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
@@ -277,7 +278,7 @@ func (m *Master) listen(pc *PoolConfig) (*os.File, error) {
 	if f := m.inh.take(pc.Listen, pc.Name); f != nil {
 		m.log.Info().Msgf("using inherited socket fd=%d, %q", f.Fd(), pc.Listen)
 		if !pc.IsUnix() {
-			if err := setAllowedClients(f, pc.ListenAllowedClients); err != nil {
+			if err := setAllowedClients(f, pc.AllowedClients); err != nil {
 				f.Close()
 				return nil, err
 			}
@@ -329,8 +330,9 @@ func (m *Master) closeSockets() {
 		if m.successor != 0 || m.activated {
 			continue
 		}
-		for _, path := range []string{p.cfg.Listen, p.cfg.PMStatusListen} {
-			if path == "" || !isUnixAddr(path) {
+		for _, a := range []config.Addr{p.cfg.ListenAddr, p.cfg.StatusAddr} {
+			path := a.Address
+			if a.Network != "unix" {
 				continue
 			}
 			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {

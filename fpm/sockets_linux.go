@@ -166,15 +166,7 @@ func clientFilter(addrs []netip.Addr) []unix.SockFilter {
 // setAllowedClients attaches the allowed-clients filter to the TCP socket
 // f, or removes any filter when addrs is empty (a socket inherited across
 // a reload keeps the filter the previous master gave it).
-func setAllowedClients(f *os.File, list []string) error {
-	var addrs []netip.Addr
-	for _, s := range list {
-		a, err := netip.ParseAddr(s)
-		if err != nil {
-			return fmt.Errorf("listen_allowed_clients: %q is not an IP address", s)
-		}
-		addrs = append(addrs, a)
-	}
+func setAllowedClients(f *os.File, addrs []netip.Addr) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		return err

@@ -22,8 +22,8 @@ func fsName(string) string                        { return "unknown filesystem" 
 func unixHolder(string) (sockHolder, bool)        { return sockHolder{}, false }
 func tcpHolder(netip.AddrPort) (sockHolder, bool) { return sockHolder{}, false }
 
-func setAllowedClients(f *os.File, list []string) error {
-	if len(list) > 0 {
+func setAllowedClients(f *os.File, addrs []netip.Addr) error {
+	if len(addrs) > 0 {
 		return errors.New("listen_allowed_clients needs Linux here (a kernel socket filter)")
 	}
 	return nil
