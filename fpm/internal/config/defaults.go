@@ -44,8 +44,8 @@ func (c *Config) setDefaults(set func(key string) bool) {
 }
 
 // setDefaults fills the pool keys the file leaves out and normalises pm to
-// lower case (validatePool puts the signal in canonical case). set reports whether the file sets a
-// key.
+// lower case (validatePool puts the signal in canonical case). set reports
+// whether the file sets a key.
 func (p *Pool) setDefaults(set func(key string) bool) {
 	if !set("listen_backlog") {
 		p.ListenBacklog = defaultListenBacklog

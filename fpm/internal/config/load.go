@@ -1,7 +1,8 @@
 package config
 
 // This file loads a configuration file (SPEC §3): strict decoding with a
-// position for every error, defaults, relative paths and validation. Every
+// position for every error, defaults, relative paths, and validation, which
+// also fills in the resolved values (see config.go). Every
 // problem is collected, so `gofpm check` reports all of them at once, each as
 // FILE:LINE:COL: message (SPEC §8).
 
