@@ -65,7 +65,7 @@ unit:
 # A fuzz run that fails without a failing input (Go 1.26's coordinator can
 # report a bare "context deadline exceeded", golang/go#75804) is run once more.
 fuzz:
-	@set -e; for pkg in $$($(GO) list ./fcgi/... ./fpm/... ./worker/...); do \
+	@set -e; for pkg in $$($(GO) list ./...); do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 			out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) && continue; \

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/sockets"
 )
 
@@ -30,18 +31,19 @@ func CheckSockets(cfg *Config, users []string) (lines []string, ok bool) {
 	type target struct {
 		pc     *PoolConfig
 		listen string
+		isUnix bool
 	}
 	var targets []target
 	for _, name := range cfg.PoolOrder {
 		pc := cfg.Pools[name]
-		targets = append(targets, target{pc, pc.Listen})
+		targets = append(targets, target{pc, pc.Listen, pc.ListenAddr.Network == "unix"})
 		if pc.PMStatusListen != "" {
-			targets = append(targets, target{pc, pc.PMStatusListen})
+			targets = append(targets, target{pc, pc.PMStatusListen, pc.StatusAddr.Network == "unix"})
 		}
 	}
 	for _, t := range targets {
 		network := "tcp"
-		if isUnixAddr(t.listen) {
+		if t.isUnix {
 			network = "unix"
 		}
 		acl := len(t.pc.ListenACLUsers)+len(t.pc.ListenACLGroups) > 0
@@ -51,14 +53,14 @@ func CheckSockets(cfg *Config, users []string) (lines []string, ok bool) {
 		}
 	}
 	for _, name := range users {
-		u, err := lookupUser(name)
+		u, err := config.LookupUser(name)
 		if err != nil {
 			lines = append(lines, fmt.Sprintf("--as %s: unknown user", name))
 			ok = false
 			continue
 		}
 		for _, t := range targets {
-			if !isUnixAddr(t.listen) {
+			if !t.isUnix {
 				lines = append(lines, fmt.Sprintf("pool %q: %s is TCP; --as applies to Unix sockets (see listen_allowed_clients)", t.pc.Name, t.listen))
 				continue
 			}
@@ -96,9 +98,6 @@ func pidFromFile(path string) int {
 // userCanConnect lists what stops u from connecting to the socket pc would
 // create at path: directories it cannot search, the socket's permissions.
 func userCanConnect(pc *PoolConfig, path string, u *user.User) ([]string, error) {
-	perms, _, err := resolveSocketPerms(pc)
-	if err != nil {
-		return nil, err
-	}
+	perms, _ := socketPerms(pc)
 	return sockets.AccessProblems(path, perms, pc.ListenACLUsers, pc.ListenGroup != "", u), nil
 }

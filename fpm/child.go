@@ -10,12 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -128,7 +128,7 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 	var err error
 	if pc.Chroot != "" {
 		// The command is exec'd after the chroot: it is a path inside it.
-		path, err = lookPathIn(pc.Chroot, args[0])
+		path, err = config.LookPathIn(pc.Chroot, args[0])
 	} else {
 		path, err = exec.LookPath(args[0])
 	}
@@ -139,35 +139,16 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
-	// are exactly pc.Groups (none unless configured).
+	// are exactly pc.Groups (none unless configured). Load resolved them (a
+	// number without a passwd entry: gid 0 without group, as in php-fpm).
 	home, uname := "", ""
 	if os.Geteuid() == 0 && pc.User != "" {
-		u, err := lookupUser(pc.User)
-		if err != nil {
-			// A number needs no passwd entry (containers). Without group
-			// its gid is 0, as in php-fpm; Load allows that only with -R.
-			if n, numErr := strconv.Atoi(pc.User); numErr != nil || n < 0 {
-				return nil, fmt.Errorf("pool %q: user: %w", pc.Name, err)
-			}
-			u = &user.User{Uid: pc.User, Gid: "0", Username: pc.User, HomeDir: "/"}
+		id := pc.Identity
+		if id == nil {
+			return nil, fmt.Errorf("pool %q: user %q was not resolved by Load", pc.Name, pc.User)
 		}
-		uid, _ := strconv.Atoi(u.Uid)
-		gid, _ := strconv.Atoi(u.Gid)
-		if pc.Group != "" {
-			if gid, err = lookupGroup(pc.Group); err != nil {
-				return nil, fmt.Errorf("pool %q: group: %w", pc.Name, err)
-			}
-		}
-		groups := []uint32{}
-		for _, g := range pc.Groups {
-			id, err := lookupGroup(g)
-			if err != nil {
-				return nil, fmt.Errorf("pool %q: groups: %w", pc.Name, err)
-			}
-			groups = append(groups, uint32(id))
-		}
-		s.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), Groups: groups}
-		home, uname = u.HomeDir, u.Username
+		s.cred = &syscall.Credential{Uid: id.UID, Gid: id.GID, Groups: append([]uint32{}, id.Groups...)}
+		home, uname = id.Home, id.Name
 	} else if u, err := user.Current(); err == nil {
 		home, uname = u.HomeDir, u.Username
 	}
@@ -204,8 +185,12 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 		env[worker.EnvPingPath] = pc.PingPath
 	}
 	env[worker.EnvConcurrency] = strconv.Itoa(max(pc.WorkerConcurrency, 1))
-	if !pc.IsUnix() && len(pc.ListenAllowedClients) > 0 { // Go workers; libfcgi (php-cgi ignores it on fd 0)
-		env[worker.EnvAllowedClients] = strings.Join(pc.ListenAllowedClients, ",")
+	if !pc.IsUnix() && len(pc.AllowedClients) > 0 { // Go workers; libfcgi (php-cgi ignores it on fd 0)
+		clients := make([]string, len(pc.AllowedClients))
+		for i, a := range pc.AllowedClients {
+			clients[i] = a.String()
+		}
+		env[worker.EnvAllowedClients] = strings.Join(clients, ",")
 		if env["FCGI_WEB_SERVER_ADDRS"] == "" {
 			env["FCGI_WEB_SERVER_ADDRS"] = env[worker.EnvAllowedClients]
 		}
@@ -261,49 +246,6 @@ func (s *spawnSpec) trampoline(pc *PoolConfig, exe string) {
 	s.args = append(a, s.args...)
 	s.path, s.dir, s.cred = exe, "", nil
 	s.tramp = true
-}
-
-// lookPathIn finds the program name inside the folder root as exec.LookPath
-// would after a chroot there, and returns its path inside root. A name with
-// a "/" must be absolute; a bare name is looked up in the master's $PATH.
-func lookPathIn(root, name string) (string, error) {
-	isExec := func(p string) bool {
-		fi, err := os.Stat(filepath.Join(root, p))
-		return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-	}
-	if strings.Contains(name, "/") {
-		if !filepath.IsAbs(name) {
-			return "", fmt.Errorf("%q must be an absolute path inside the chroot %s", name, root)
-		}
-		if !isExec(name) {
-			return "", fmt.Errorf("%q not found (or not executable) inside the chroot %s", name, root)
-		}
-		return name, nil
-	}
-	for _, d := range filepath.SplitList(os.Getenv("PATH")) {
-		if filepath.IsAbs(d) && isExec(filepath.Join(d, name)) {
-			return filepath.Join(d, name), nil
-		}
-	}
-	return "", fmt.Errorf("%q not found in $PATH inside the chroot %s", name, root)
-}
-
-func lookupUser(name string) (*user.User, error) {
-	if _, err := strconv.Atoi(name); err == nil {
-		return user.LookupId(name)
-	}
-	return user.Lookup(name)
-}
-
-func lookupGroup(name string) (int, error) {
-	if id, err := strconv.Atoi(name); err == nil {
-		return id, nil
-	}
-	g, err := user.LookupGroup(name)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(g.Gid)
 }
 
 // start forks one worker with the pool's socket as fd 0. maxRequests is this

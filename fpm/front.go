@@ -10,11 +10,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/netip"
-	"strings"
 	"time"
 
-	"github.com/gofpm/gofpm/fcgi"
 	httpfront "github.com/gofpm/gofpm/fpm/internal/front"
 	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/gofpm/gofpm/worker"
@@ -52,13 +49,7 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, ln net.Listener) (
 		MaxHeaderBytes:    int(hc.MaxHeaderBytes),
 		MaxBodyBytes:      int64(hc.MaxBodyBytes),
 	}
-	for _, tp := range hc.TrustedProxies {
-		pfx, err := parseTrusted(tp)
-		if err != nil {
-			return nil, fmt.Errorf("http: trusted_proxies: %w", err)
-		}
-		opts.TrustedProxies = append(opts.TrustedProxies, pfx)
-	}
+	opts.TrustedProxies = hc.TrustedPrefixes
 	for _, rt := range hc.Routes {
 		opts.Routes = append(opts.Routes, httpfront.Route{Prefix: rt.Prefix, Pool: rt.Pool})
 	}
@@ -66,11 +57,8 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, ln net.Listener) (
 		opts.ScriptExtensions = append(opts.ScriptExtensions, p.cfg.SecurityLimitExtensions...)
 	}
 	for _, name := range cfg.PoolOrder {
-		network, address, err := fcgi.ParseAddress(cfg.Pools[name].Listen)
-		if err != nil {
-			return nil, fmt.Errorf("http: pool %q: %w", name, err)
-		}
-		fp := httpfront.Pool{Name: name, Network: network, Address: address}
+		la := cfg.Pools[name].ListenAddr
+		fp := httpfront.Pool{Name: name, Network: la.Network, Address: la.Dial}
 		for _, p := range pools {
 			if p.cfg.Name == name {
 				if err := p.frontPool(&fp); err != nil {
@@ -133,18 +121,4 @@ func metricsHandler(pools []*pool) http.Handler {
 		w.Header().Set("Content-Type", status.MetricsContentType)
 		status.WriteMetrics(w, ms)
 	})
-}
-
-// parseTrusted reads one trusted_proxies entry: an address or a prefix.
-func parseTrusted(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/sockets"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -200,7 +201,7 @@ loop:
 func (m *Master) start() error {
 	for _, name := range m.cfg.PoolOrder {
 		pc := m.cfg.Pools[name]
-		sock, err := listen(m, pc, pc.Listen, pc.Name, m.socks.Listen)
+		sock, err := listen(m, pc, pc.ListenAddr, pc.Name, m.socks.Listen)
 		if err != nil {
 			return fmt.Errorf("pool %q: %w", name, err)
 		}
@@ -217,7 +218,7 @@ func (m *Master) start() error {
 			continue
 		}
 		// Inherited too, by its address or "<pool>-status".
-		ln, err := listen(m, p.cfg, p.cfg.PMStatusListen, p.cfg.Name+"-status", m.socks.Listener)
+		ln, err := listen(m, p.cfg, p.cfg.StatusAddr, p.cfg.Name+"-status", m.socks.Listener)
 		if err != nil {
 			return fmt.Errorf("pool %q: pm_status_listen: %w", p.cfg.Name, err)
 		}
@@ -272,14 +273,11 @@ func (m *Master) announceReady(pidFile string) {
 // addr (a pool's listen or pm_status_listen) with pc's listen_* settings,
 // or take the one a previous master handed over (found by addr or name),
 // whose allowed-clients filter the set brings up to date.
-func listen[S any](m *Master, pc *PoolConfig, addr, name string, open func(sockets.Spec) (S, int, error)) (s S, err error) {
-	spec, warnings, err := socketSpec(pc, addr, name)
-	if err != nil {
-		return s, err
-	}
+func listen[S any](m *Master, pc *PoolConfig, addr config.Addr, name string, open func(sockets.Spec) (S, int, error)) (s S, err error) {
+	spec, warnings := socketSpec(pc, addr, name)
 	s, inheritedFD, err := open(spec)
 	if inheritedFD >= 0 {
-		m.log.Info().Msgf("using inherited socket fd=%d, %q", inheritedFD, addr)
+		m.log.Info().Msgf("using inherited socket fd=%d, %q", inheritedFD, addr.Address)
 		return s, nil
 	}
 	for _, w := range warnings {

@@ -92,11 +92,9 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe s
 	if err != nil {
 		return nil, err
 	}
-	grace := unix.SIGQUIT
-	if pc.WorkerGracefulSignal != "" {
-		if grace, err = signalByName(pc.WorkerGracefulSignal); err != nil {
-			return nil, fmt.Errorf("pool %q: worker_graceful_signal: %w", pc.Name, err)
-		}
+	grace := pc.GracefulSignal
+	if grace == 0 {
+		grace = unix.SIGQUIT
 	}
 	p := &pool{
 		cfg:      pc,

@@ -12,17 +12,21 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/gofpm/gofpm/fpm"
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/phpimport"
+	"golang.org/x/sys/unix"
 )
 
 var updateImportGolden = flag.Bool("update-import", false, "rewrite testdata/*.toml from the importer's output")
@@ -137,6 +141,17 @@ func TestImportDebianStock(t *testing.T) {
 		PingResponse: "pong", AccessFormat: `%R - %u %t "%m %r" %s`, WorkerConcurrency: 1,
 		WorkerGracefulSignal: "SIGTERM",
 	}
+	// What Load resolves, www-data as this machine has it.
+	wd, err := user.Lookup("www-data")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(wd.Uid)
+	gid, _ := strconv.Atoi(wd.Gid)
+	want.ListenAddr = config.Addr{Network: "unix", Address: want.Listen, Dial: want.Listen}
+	want.ListenPerm, want.ListenOwnerUID, want.ListenOwnerGID, want.ListenGroupGID = 0o660, uid, gid, gid
+	want.Identity = &config.Identity{UID: uint32(uid), GID: uint32(gid), Groups: []uint32{}, Name: "www-data", Home: wd.HomeDir}
+	want.GracefulSignal = unix.SIGTERM
 	if !reflect.DeepEqual(*p, want) {
 		t.Errorf("pool www:\n  got  %+v\n  want %+v", *p, want)
 	}

@@ -22,22 +22,14 @@ const MaxUnixPath = len(unix.RawSockaddrUnix{}.Path) - 1
 // php-fpm.
 type Perms struct {
 	Mode                os.FileMode
-	UID, GID            int   // the owner; -1 leaves either unchanged
-	ACLUsers, ACLGroups []int // uids and gids given read and write
+	UID, GID            int      // the owner; -1 leaves either unchanged
+	ACLUsers, ACLGroups []uint32 // uids and gids given read and write
 }
 
 func (p Perms) hasACL() bool { return len(p.ACLUsers)+len(p.ACLGroups) > 0 }
 
 // acl is the access ACL php-fpm gives a socket with p's ACL lists.
-func (p Perms) acl() []aclEntry { return socketACL(p.Mode, ids32(p.ACLUsers), ids32(p.ACLGroups)) }
-
-func ids32(ids []int) []uint32 {
-	var out []uint32
-	for _, id := range ids {
-		out = append(out, uint32(id))
-	}
-	return out
-}
+func (p Perms) acl() []aclEntry { return socketACL(p.Mode, p.ACLUsers, p.ACLGroups) }
 
 // listenUnix creates a Unix socket at path with the given permissions.
 //

@@ -1,4 +1,4 @@
-package fpm
+package config
 
 // Tests of config loading: one good file compared field by field, a table of
 // bad files each holding one mistake with its exact message, and focused
@@ -7,6 +7,7 @@ package fpm
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -75,7 +78,7 @@ func TestConfigGood(t *testing.T) {
 		EmergencyRestartInterval:  Duration(time.Minute),
 		ProcessControlTimeout:     Duration(10 * time.Second),
 		PoolOrder:                 []string{"www", "search"},
-		Pools: map[string]*PoolConfig{
+		Pools: map[string]*Pool{
 			"www": {
 				Name:                    "www",
 				Listen:                  in("run/www.sock"),
@@ -123,6 +126,16 @@ func TestConfigGood(t *testing.T) {
 				WorkerMaxMemory:         256 << 20,
 				WorkerConcurrency:       1,
 				WorkerGracefulSignal:    "SIGTERM",
+				// resolved
+				ListenAddr:     Addr{Network: "unix", Address: in("run/www.sock"), Dial: in("run/www.sock")},
+				StatusAddr:     Addr{Network: "unix", Address: in("run/status.sock"), Dial: in("run/status.sock")},
+				ListenPerm:     0o660,
+				ListenOwnerUID: 65534, ListenOwnerGID: 65534, ListenGroupGID: 65534,
+				ListenACLUIDs:  []uint32{65534},
+				ListenACLGIDs:  []uint32{65534},
+				AllowedClients: []netip.Addr{netip.MustParseAddr("127.0.0.1")},
+				Identity:       &Identity{UID: 65534, GID: 65534, Groups: []uint32{65534}, Name: "nobody", Home: "/nonexistent"},
+				GracefulSignal: unix.SIGTERM,
 			},
 			"search": {
 				Name:                 "search",
@@ -141,9 +154,15 @@ func TestConfigGood(t *testing.T) {
 				AccessFormat:         `%R - %u %t "%m %r" %s`,
 				WorkerConcurrency:    1,
 				WorkerGracefulSignal: "SIGQUIT",
+				// resolved
+				ListenAddr:     Addr{Network: "tcp", Address: "127.0.0.1:9001", Dial: "127.0.0.1:9001"},
+				ListenPerm:     0o660,
+				AllowedClients: []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")},
+				Identity:       &Identity{UID: 65534, GID: 65534, Groups: []uint32{}, Name: "nobody", Home: "/nonexistent"},
+				GracefulSignal: unix.SIGQUIT,
 			},
 		},
-		HTTP: &HTTPConfig{
+		HTTP: &HTTP{
 			Listen:      "127.0.0.1:8080",
 			Root:        in("www"),
 			Index:       []string{"index.php", "index.html"},
@@ -159,6 +178,7 @@ func TestConfigGood(t *testing.T) {
 			MaxHeaderBytes:    64 << 10,
 			MaxBodyBytes:      32 << 20,
 			TrustedProxies:    []string{"10.0.0.0/8", "::1"},
+			TrustedPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 			Routes: []HTTPRoute{
 				{Prefix: "/api/search", Pool: "search"},
 				{Prefix: "/status", Pool: "www"},
@@ -193,7 +213,7 @@ func TestConfigDefaults(t *testing.T) {
 		LogLevel:              "notice",
 		ProcessControlTimeout: Duration(10 * time.Second),
 		PoolOrder:             []string{"app"},
-		Pools: map[string]*PoolConfig{"app": {
+		Pools: map[string]*Pool{"app": {
 			Name:                 "app",
 			Listen:               ":9000", // php-fpm's bare port
 			ListenBacklog:        511,
@@ -208,6 +228,10 @@ func TestConfigDefaults(t *testing.T) {
 			AccessFormat:         `%R - %u %t "%m %r" %s`,
 			WorkerConcurrency:    1,
 			WorkerGracefulSignal: "SIGQUIT",
+			// resolved
+			ListenAddr:     Addr{Network: "tcp", Address: ":9000", Dial: "127.0.0.1:9000"},
+			ListenPerm:     0o660,
+			GracefulSignal: unix.SIGQUIT,
 		}},
 	}
 	checkFields(t, "Config", reflect.ValueOf(got), reflect.ValueOf(want))
@@ -733,35 +757,35 @@ e = 1
 [ "sp ace" . 'x' ]
 y = 1
 `
-	keys := cfgFindKeys([]byte(src))
+	keys := findKeys([]byte(src))
 	tests := []struct {
-		path      cfgPath
+		path      keyPath
 		line, col int
 	}{
-		{cfgPath{"top"}, 2, 1},
-		{cfgPath{"lit.key"}, 3, 1},
-		{cfgPath{`q"k`}, 4, 1},
-		{cfgPath{`q"k`, "x"}, 4, 1},
-		{cfgPath{"s"}, 5, 1},
-		{cfgPath{"arr"}, 8, 1},
-		{cfgPath{"arr", "[1]"}, 8, 12},
-		{cfgPath{"arr", "[2]", "in"}, 9, 5},
-		{cfgPath{"pool", "www"}, 10, 1},
-		{cfgPath{"pool"}, 10, 1},
-		{cfgPath{"pool", "www", "env"}, 11, 3},
-		{cfgPath{"pool", "www", "env", "A"}, 11, 11},
-		{cfgPath{"pool", "www", "env", "B", "c"}, 12, 11},
-		{cfgPath{"pool", "www", "a", "b", "c"}, 13, 3},
-		{cfgPath{"pool", "www", "a"}, 13, 3},
-		{cfgPath{"pool", "www", "sub"}, 14, 1},
-		{cfgPath{"pool", "www", "sub", "k"}, 15, 1},
-		{cfgPath{"http", "route"}, 17, 1},
-		{cfgPath{"http", "route", "[0]"}, 17, 1},
-		{cfgPath{"http", "route", "[0]", "prefix"}, 18, 1},
-		{cfgPath{"http", "route", "[1]"}, 19, 1},
-		{cfgPath{"http", "route", "[1]", "pool"}, 20, 2},
-		{cfgPath{"http", "route", "[1]", "extra", "e"}, 22, 1},
-		{cfgPath{"sp ace", "x", "y"}, 24, 1},
+		{keyPath{"top"}, 2, 1},
+		{keyPath{"lit.key"}, 3, 1},
+		{keyPath{`q"k`}, 4, 1},
+		{keyPath{`q"k`, "x"}, 4, 1},
+		{keyPath{"s"}, 5, 1},
+		{keyPath{"arr"}, 8, 1},
+		{keyPath{"arr", "[1]"}, 8, 12},
+		{keyPath{"arr", "[2]", "in"}, 9, 5},
+		{keyPath{"pool", "www"}, 10, 1},
+		{keyPath{"pool"}, 10, 1},
+		{keyPath{"pool", "www", "env"}, 11, 3},
+		{keyPath{"pool", "www", "env", "A"}, 11, 11},
+		{keyPath{"pool", "www", "env", "B", "c"}, 12, 11},
+		{keyPath{"pool", "www", "a", "b", "c"}, 13, 3},
+		{keyPath{"pool", "www", "a"}, 13, 3},
+		{keyPath{"pool", "www", "sub"}, 14, 1},
+		{keyPath{"pool", "www", "sub", "k"}, 15, 1},
+		{keyPath{"http", "route"}, 17, 1},
+		{keyPath{"http", "route", "[0]"}, 17, 1},
+		{keyPath{"http", "route", "[0]", "prefix"}, 18, 1},
+		{keyPath{"http", "route", "[1]"}, 19, 1},
+		{keyPath{"http", "route", "[1]", "pool"}, 20, 2},
+		{keyPath{"http", "route", "[1]", "extra", "e"}, 22, 1},
+		{keyPath{"sp ace", "x", "y"}, 24, 1},
 	}
 	for _, tt := range tests {
 		p, ok := keys[tt.path.id()]
@@ -769,7 +793,7 @@ y = 1
 			t.Errorf("%q at %d:%d (found %v), want %d:%d", []string(tt.path), p.line, p.col, ok, tt.line, tt.col)
 		}
 	}
-	for _, fake := range []cfgPath{{"fake"}, {"not"}, {"c"}, {"b"}} {
+	for _, fake := range []keyPath{{"fake"}, {"not"}, {"c"}, {"b"}} {
 		if p, ok := keys[fake.id()]; ok {
 			t.Errorf("%q found at %d:%d, but it is not a key", []string(fake), p.line, p.col)
 		}
@@ -796,8 +820,8 @@ func TestConfigSuggest(t *testing.T) {
 		"listn": "listen", "LISTEN": "listen", "listen_mod": "listen_mode", "pm_max_childen": "pm_max_children",
 		"usr": "user", "x": "", "pn": "pm", "groups": "", "totally_else": "",
 	} {
-		if got := cfgSuggest(in, known); got != want {
-			t.Errorf("cfgSuggest(%q) = %q, want %q", in, got, want)
+		if got := suggest(in, known); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -1,16 +1,31 @@
-package fpm
+// Package config reads a gofpm configuration file (SPEC §3) into resolved
+// values: it decodes, fills in defaults, validates, and resolves every value
+// the rest of gofpm needs in machine form (uids and gids, file modes,
+// signals, IP addresses and prefixes, the network and address of each
+// listener), so that no other package parses a configuration string again.
+// Every problem is reported with its FILE:LINE:COL.
+//
+// The files: config.go the types, load.go Load and the errors, decode.go the
+// reflection decoder and the TOML forms of Duration, Size and Rlimit,
+// defaults.go defaults and paths, validate*.go and identity.go the checks
+// (which also resolve), keypos.go the key positions, suggest.go "did you
+// mean", signal.go signal names, summary.go the `gofpm check` summary.
+package config
 
-// This file holds the configuration types (SPEC §3). Loading, defaults and
-// validation live in config_load.go.
+// This file holds the configuration types (SPEC §3).
 
 import (
+	"net/netip"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Duration is a time.Duration that decodes from a TOML string in Go syntax
 // ("10s", "500ms"), from an integer or a string of digits meaning seconds
 // (php-fpm's habit), or from php-fpm's day suffix ("1d"). Negative durations
-// are refused. See UnmarshalTOML in config_load.go.
+// are refused. See UnmarshalTOML in decode.go.
 type Duration time.Duration
 
 // D returns d as a time.Duration.
@@ -23,7 +38,7 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 type Size int64
 
 // Rlimit is a worker resource limit: a TOML integer >= 0, or "unlimited"
-// (also written -1), stored as -1. See UnmarshalTOML in config_load.go.
+// (also written -1), stored as -1. See UnmarshalTOML in decode.go.
 type Rlimit int64
 
 // Config is one gofpm configuration file, as returned by Load: defaults
@@ -56,15 +71,15 @@ type Config struct {
 	// Pools by name; PoolOrder lists the names in the order they first
 	// appear in the file. At least one pool is required. Pool names use
 	// letters, digits, "_", "-" and "." only.
-	Pools     map[string]*PoolConfig `toml:"pool"`
-	PoolOrder []string               `toml:"-"`
+	Pools     map[string]*Pool `toml:"pool"`
+	PoolOrder []string         `toml:"-"`
 
 	// HTTP is the optional built-in HTTP front; nil when [http] is absent.
-	HTTP *HTTPConfig `toml:"http"`
+	HTTP *HTTP `toml:"http"`
 }
 
-// PoolConfig is one [pool.NAME] table. Defaults are php-fpm's unless noted.
-type PoolConfig struct {
+// Pool is one [pool.NAME] table. Defaults are php-fpm's unless noted.
+type Pool struct {
 	// Name is the NAME of [pool.NAME].
 	Name string `toml:"-"`
 
@@ -161,21 +176,63 @@ type PoolConfig struct {
 	// "sigquit" are accepted and stored as "SIGQUIT"; SIGKILL and SIGSTOP are
 	// refused (they cannot be graceful).
 	WorkerGracefulSignal string `toml:"worker_graceful_signal"`
+
+	// Resolved by Load from the strings above (nothing else parses them).
+
+	// ListenAddr is Listen; StatusAddr is PMStatusListen (zero when unset).
+	ListenAddr Addr `toml:"-"`
+	StatusAddr Addr `toml:"-"`
+	// ListenPerm is ListenMode (default 0660).
+	ListenPerm os.FileMode `toml:"-"`
+	// ListenOwnerUID and ListenOwnerGID are listen_owner's uid and primary
+	// gid (-1 when a number has no passwd entry); ListenGroupGID is
+	// listen_group's gid. Each is meaningful only when its key is set.
+	ListenOwnerUID, ListenOwnerGID, ListenGroupGID int `toml:"-"`
+	// ListenACLUIDs and ListenACLGIDs are listen_acl_users and
+	// listen_acl_groups, in order.
+	ListenACLUIDs, ListenACLGIDs []uint32 `toml:"-"`
+	// AllowedClients is ListenAllowedClients.
+	AllowedClients []netip.Addr `toml:"-"`
+	// Identity is User, Group and Groups resolved, for a root master; nil
+	// when the pool sets no user (or the master is not root).
+	Identity *Identity `toml:"-"`
+	// GracefulSignal is WorkerGracefulSignal (default SIGQUIT).
+	GracefulSignal unix.Signal `toml:"-"`
+}
+
+// Addr is a resolved listen address.
+type Addr struct {
+	Network string // "unix" or "tcp"; empty when the address is unset
+	// Address is what is bound: the socket path, or "host:port" as
+	// written (":9000" listens on every address).
+	Address string
+	// Dial is where a client on this machine connects: Address, with an
+	// empty host made "127.0.0.1".
+	Dial string
+}
+
+// Identity is who a pool's workers run as.
+type Identity struct {
+	UID, GID uint32
+	Groups   []uint32 // the supplementary groups: exactly these (none when empty)
+	// Name and Home are the user's name and home folder (USER and HOME);
+	// a number without a passwd entry is its own name, with home "/".
+	Name, Home string
 }
 
 // ClearEnvOn reports whether clear_env is on (the default).
-func (p *PoolConfig) ClearEnvOn() bool { return p.ClearEnv == nil || *p.ClearEnv }
+func (p *Pool) ClearEnvOn() bool { return p.ClearEnv == nil || *p.ClearEnv }
 
 // DecorateOn reports whether decorate_workers_output is on (the default).
-func (p *PoolConfig) DecorateOn() bool {
+func (p *Pool) DecorateOn() bool {
 	return p.DecorateWorkersOutput == nil || *p.DecorateWorkersOutput
 }
 
 // IsUnix reports whether Listen names a Unix socket path.
-func (p *PoolConfig) IsUnix() bool { return isUnixAddr(p.Listen) }
+func (p *Pool) IsUnix() bool { return p.ListenAddr.Network == "unix" }
 
-// HTTPConfig is the [http] table: the built-in HTTP front.
-type HTTPConfig struct {
+// HTTP is the [http] table: the built-in HTTP front.
+type HTTP struct {
 	Listen string   `toml:"listen"` // required, "host:port" ("127.0.0.1:8080"); not shared with a pool
 	Root   string   `toml:"root"`
 	Index  []string `toml:"index"` // default ["index.php"] when absent; an explicit [] is kept
@@ -208,6 +265,8 @@ type HTTPConfig struct {
 	// trusted (nginx's real_ip_recursive on). Empty: the headers are passed
 	// to the worker as they are and REMOTE_ADDR is the peer.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// TrustedPrefixes is TrustedProxies resolved (see ParseTrusted).
+	TrustedPrefixes []netip.Prefix `toml:"-"`
 }
 
 // HTTPRoute sends requests whose path starts with Prefix ("/...") to Pool,

@@ -1,4 +1,4 @@
-package fpm
+package config
 
 // FuzzLoad feeds arbitrary files to Load: it must never panic, and every
 // error must be one FILE:LINE:COL: message line (SPEC §8). It also checks the
@@ -62,7 +62,7 @@ func FuzzLoad(f *testing.F) {
 	})
 }
 
-// checkFinder checks that cfgFindKeys finds every key of a valid document.
+// checkFinder checks that findKeys finds every key of a valid document.
 func checkFinder(t *testing.T, data []byte) {
 	var raw map[string]any
 	md, err := toml.Decode(string(data), &raw)
@@ -70,8 +70,8 @@ func checkFinder(t *testing.T, data []byte) {
 		return
 	}
 	found := map[string]bool{}
-	for id := range cfgFindKeys(data) {
-		var p cfgPath
+	for id := range findKeys(data) {
+		var p keyPath
 		for _, k := range strings.Split(id, "\x00") {
 			if !strings.HasPrefix(k, "[") || !strings.HasSuffix(k, "]") {
 				p = append(p, k)
@@ -80,8 +80,8 @@ func checkFinder(t *testing.T, data []byte) {
 		found[p.id()] = true
 	}
 	for _, k := range md.Keys() {
-		if !found[cfgPath(k).id()] {
-			t.Errorf("key %q not found by cfgFindKeys", k.String())
+		if !found[keyPath(k).id()] {
+			t.Errorf("key %q not found by findKeys", k.String())
 		}
 	}
 }

@@ -1,0 +1,44 @@
+package config
+
+// The one-line-per-pool summary of `gofpm check`.
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Summary returns one line per pool for `gofpm check`, in file order.
+func (c *Config) Summary() []string {
+	var out []string
+	for _, name := range c.PoolOrder {
+		p := c.Pools[name]
+		var mode string
+		switch p.PM {
+		case "dynamic":
+			mode = fmt.Sprintf("dynamic, %d max children, %d at start, %d-%d spare",
+				p.PMMaxChildren, p.PMStartServers, p.PMMinSpareServers, p.PMMaxSpareServers)
+		case "ondemand":
+			mode = fmt.Sprintf("ondemand, %d max children, idle timeout %s", p.PMMaxChildren, p.PMProcessIdleTimeout.D())
+		default:
+			unit := "children"
+			if p.PMMaxChildren == 1 {
+				unit = "child"
+			}
+			mode = fmt.Sprintf("%s, %d %s", p.PM, p.PMMaxChildren, unit)
+		}
+		run := "worker cgi"
+		if p.Worker != "cgi" {
+			args := make([]string, len(p.Command))
+			for i, a := range p.Command {
+				if a == "" || strings.ContainsAny(a, " \t\n\"'\\") {
+					a = strconv.Quote(a)
+				}
+				args[i] = a
+			}
+			run = "command " + strings.Join(args, " ")
+		}
+		out = append(out, fmt.Sprintf("pool %s: %s, listen %s, %s", name, mode, p.Listen, run))
+	}
+	return out
+}
