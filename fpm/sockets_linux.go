@@ -6,8 +6,6 @@ package fpm
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -17,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
+	"github.com/gofpm/gofpm/fpm/internal/sockdiag"
 	"golang.org/x/sys/unix"
 )
 
@@ -203,104 +203,6 @@ func setAllowedClients(f *os.File, list []string) error {
 
 // ---- who holds an address ----
 
-// sock_diag constants for the lookups below (linux/unix_diag.h).
-const (
-	kdUDIAG_SHOW_VFS = 0x02
-	kdUNIX_DIAG_VFS  = 1
-)
-
-// unixListenerAt returns the socket inode of the listening Unix socket
-// whose file is path (same device and inode: the name the kernel recorded
-// at bind time may be another, as listenUnix binds under a temporary name).
-// found is false when no listener in this network namespace has it.
-func unixListenerAt(path string) (ino uint64, found bool, err error) {
-	var st unix.Stat_t
-	if err := unix.Lstat(path, &st); err != nil {
-		return 0, false, err
-	}
-	k := &kernelProbe{nl: -1, rbuf: make([]byte, kdRecvBuf)}
-	defer k.nlReset()
-	req := kdUnixReq(1<<kdTCP_LISTEN, 0, kdUDIAG_SHOW_VFS)
-	err = k.nlRequest(req, true, func(b []byte) error {
-		m, ok := kdParseUnix(b, false)
-		if !ok || found {
-			return nil
-		}
-		kdAttrs(b[kdUnixMsgLen:], func(t uint16, v []byte) {
-			if t != kdUNIX_DIAG_VFS || len(v) < 8 {
-				return
-			}
-			vino := uint64(nativeU32(v[0:4]))
-			kdev := nativeU32(v[4:8]) // the kernel's dev_t: major<<20 | minor
-			dev := unix.Mkdev(kdev>>20, kdev&0xfffff)
-			if vino == st.Ino && dev == st.Dev {
-				ino, found = uint64(m.ino), true
-			}
-		})
-		return nil
-	})
-	return ino, found, err
-}
-
-func nativeU32(b []byte) uint32 { return binary.NativeEndian.Uint32(b) }
-
-// tcpListenersOn returns the socket inodes of the TCP listeners that a
-// bind to ap conflicts with: same port, and same address or a wildcard on
-// either side.
-func tcpListenersOn(ap netip.AddrPort) ([]uint64, error) {
-	var out []uint64
-	want := ap.Addr().Unmap()
-	for _, fam := range []int{unix.AF_INET, unix.AF_INET6} {
-		k := &kernelProbe{nl: -1, rbuf: make([]byte, kdRecvBuf), family: fam, port: ap.Port()}
-		err := k.inetDump(1<<kdTCP_LISTEN, func(m kdInetMsg) {
-			var a netip.Addr
-			if fam == unix.AF_INET {
-				a = netip.AddrFrom4([4]byte(m.src[:4]))
-			} else {
-				a = netip.AddrFrom16(m.src).Unmap()
-			}
-			if a.IsUnspecified() || !want.IsValid() || want.IsUnspecified() || a == want {
-				out = append(out, uint64(m.inode))
-			}
-		})
-		k.nlReset()
-		if err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-// socketHolders lists the processes with an fd on socket inode ino.
-func socketHolders(ino uint64) []int {
-	want := []byte("socket:[" + strconv.FormatUint(ino, 10) + "]")
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	var pids []int
-	buf := make([]byte, 64)
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		dir := "/proc/" + e.Name() + "/fd/"
-		fds, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			n, err := unix.Readlink(dir+fd.Name(), buf)
-			if err == nil && bytes.Equal(buf[:n], want) {
-				pids = append(pids, pid)
-				break
-			}
-		}
-	}
-	return pids
-}
-
 // pickHolder chooses the process to blame for holding a socket among
 // pids: the ones whose parent is not a holder too (a master rather than
 // its workers, which share the socket), preferring a gofpm or php-fpm
@@ -312,7 +214,7 @@ func pickHolder(pids []int) (sockHolder, bool) {
 	slices.Sort(pids)
 	var tops []int
 	for _, p := range pids {
-		if !slices.Contains(pids, procPPID(p)) {
+		if st, _ := procfs.ReadStat(p); !slices.Contains(pids, st.PPID) {
 			tops = append(tops, p)
 		}
 	}
@@ -330,47 +232,30 @@ func pickHolder(pids []int) (sockHolder, bool) {
 }
 
 func procComm(pid int) string {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	c, err := procfs.Comm(pid)
 	if err != nil {
 		return "?"
 	}
-	return strings.TrimSpace(string(b))
-}
-
-func procPPID(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[1])
-	return n
+	return c
 }
 
 // unixHolder names the process listening on the Unix socket file path;
 // false when none is found in this network namespace.
 func unixHolder(path string) (sockHolder, bool) {
-	ino, found, err := unixListenerAt(path)
+	ino, found, err := sockdiag.UnixListenerAt(path)
 	if err != nil || !found {
 		return sockHolder{}, false
 	}
-	return pickHolder(socketHolders(ino))
+	return pickHolder(procfs.SocketHolders(ino))
 }
 
 // tcpHolder names the process listening on a TCP address that conflicts
 // with ap; false when none is found.
 func tcpHolder(ap netip.AddrPort) (sockHolder, bool) {
-	inos, _ := tcpListenersOn(ap)
+	inos, _ := sockdiag.TCPListenersOn(ap)
 	var pids []int
 	for _, ino := range inos {
-		for _, p := range socketHolders(ino) {
+		for _, p := range procfs.SocketHolders(ino) {
 			if !slices.Contains(pids, p) {
 				pids = append(pids, p)
 			}
