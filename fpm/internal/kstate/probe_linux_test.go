@@ -18,7 +18,6 @@ import (
 
 	"github.com/gofpm/gofpm/fcgi"
 	"github.com/gofpm/gofpm/fpm/internal/socktest"
-	"golang.org/x/sys/unix"
 )
 
 // ktProbe makes a probe of f, closed in t.Cleanup.
@@ -61,14 +60,7 @@ func TestKernelReadable(t *testing.T) {
 			}
 			socktest.Blocking(t, f)
 			// A worker can still take it.
-			rc, _ := f.SyscallConn()
-			var nfd int
-			var aerr error
-			rc.Control(func(fd uintptr) { nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC) })
-			if aerr != nil {
-				t.Fatal(aerr)
-			}
-			unix.Close(nfd)
+			socktest.Accept(t, f).Close()
 			if k.Readable() {
 				t.Fatal("readable() after the connection was accepted")
 			}
@@ -77,13 +69,7 @@ func TestKernelReadable(t *testing.T) {
 }
 
 func TestKernelProbeRejectsNonListener(t *testing.T) {
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
-	defer a.Close()
-	defer b.Close()
+	a, _ := socktest.SocketPair(t)
 	if k, err := New(a); err == nil {
 		k.Close()
 		t.Fatal("New accepted a connected socket")
@@ -312,12 +298,7 @@ func TestKernelHeldConnections(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { cf.Close() })
-			sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			spf := os.NewFile(uintptr(sp[0]), "pair")
-			t.Cleanup(func() { spf.Close(); unix.Close(sp[1]) })
+			spf, _ := socktest.SocketPair(t)
 			b := sleep(cf, spf)
 			// c: nothing but the listener.
 			c := sleep()
@@ -463,14 +444,7 @@ func BenchmarkKernelBusyWorkers(b *testing.B) {
 						pids[i] = socktest.Start(b, f, nil, nil, "sleep", "3600")
 					case "busy-sleep":
 						socktest.Dial(b, "unix", path)
-						rc, _ := f.SyscallConn()
-						var nfd int
-						var aerr error
-						rc.Control(func(fd uintptr) { nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC) })
-						if aerr != nil {
-							b.Fatal(aerr)
-						}
-						conn := os.NewFile(uintptr(nfd), "conn")
+						conn := socktest.Accept(b, f)
 						pids[i] = socktest.Start(b, f, nil, []*os.File{conn}, "sleep", "3600")
 						conn.Close()
 					}

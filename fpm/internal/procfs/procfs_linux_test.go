@@ -23,27 +23,6 @@ func sleeper(t *testing.T, extra ...*os.File) int {
 	return socktest.Start(t, nil, nil, extra, "sleep", "3600")
 }
 
-// socketPair returns both ends, closed in t.Cleanup.
-func socketPair(t *testing.T) (a, b *os.File) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b = os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
-	t.Cleanup(func() { a.Close(); b.Close() })
-	return a, b
-}
-
-func inode(t *testing.T, f *os.File) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Ino
-}
-
 func TestReadStat(t *testing.T) {
 	me, err := ReadStat(os.Getpid())
 	if err != nil || me.PPID != os.Getppid() {
@@ -174,7 +153,7 @@ func TestParseSyscall(t *testing.T) {
 }
 
 func TestFDReader(t *testing.T) {
-	a, _ := socketPair(t)
+	a, _ := socktest.SocketPair(t)
 	plain, err := os.Create(filepath.Join(t.TempDir(), "plain"))
 	if err != nil {
 		t.Fatal(err)
@@ -196,16 +175,16 @@ func TestFDReader(t *testing.T) {
 	if err := r.Sockets(pid, func(fd int, ino uint64) { got = append(got, fdIno{fd, ino}) }); err != nil {
 		t.Fatal(err)
 	}
-	if want := []fdIno{{4, inode(t, a)}}; !slices.Equal(got, want) {
+	if want := []fdIno{{4, socktest.FileInode(t, a)}}; !slices.Equal(got, want) {
 		t.Fatalf("Sockets(sleep) = %v; want %v", got, want)
 	}
-	if ino, ok := r.Socket(pid, 4); !ok || ino != inode(t, a) {
-		t.Fatalf("Socket(sleep, 4) = %d, %v; want %d", ino, ok, inode(t, a))
+	if ino, ok := r.Socket(pid, 4); !ok || ino != socktest.FileInode(t, a) {
+		t.Fatalf("Socket(sleep, 4) = %d, %v; want %d", ino, ok, socktest.FileInode(t, a))
 	}
 	if _, ok := r.Socket(pid, 3); ok {
 		t.Fatal("Socket(sleep, 3): a regular file read as a socket")
 	}
-	if holders := SocketHolders(inode(t, a)); !slices.Contains(holders, pid) || !slices.Contains(holders, os.Getpid()) {
+	if holders := SocketHolders(socktest.FileInode(t, a)); !slices.Contains(holders, pid) || !slices.Contains(holders, os.Getpid()) {
 		t.Fatalf("SocketHolders = %v; want %d and %d", holders, pid, os.Getpid())
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
@@ -219,8 +198,8 @@ func TestFDReader(t *testing.T) {
 func TestFDReaderMany(t *testing.T) {
 	want := map[uint64]bool{}
 	for range 600 {
-		a, b := socketPair(t)
-		want[inode(t, a)], want[inode(t, b)] = true, true
+		a, b := socktest.SocketPair(t)
+		want[socktest.FileInode(t, a)], want[socktest.FileInode(t, b)] = true, true
 	}
 	var r FDReader
 	n := 0

@@ -36,15 +36,6 @@ func identify(t testing.TB, f *os.File) (*Conn, *Listener) {
 	return c, &l
 }
 
-func fileInode(t testing.TB, f *os.File) uint64 {
-	t.Helper()
-	var st unix.Stat_t
-	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-		t.Fatal(err)
-	}
-	return st.Ino
-}
-
 func TestListenQueue(t *testing.T) {
 	for _, l := range socktest.AllListeners {
 		t.Run(l.Network, func(t *testing.T) {
@@ -89,8 +80,8 @@ func TestIdentify(t *testing.T) {
 		t.Run(l.Network, func(t *testing.T) {
 			f, addr := l.Listen(t, 8)
 			_, ln := identify(t, f)
-			if ln.Ino != fileInode(t, f) || ln.Type != unix.SOCK_STREAM {
-				t.Fatalf("Identify = %+v; want inode %d, SOCK_STREAM", ln, fileInode(t, f))
+			if ln.Ino != socktest.FileInode(t, f) || ln.Type != unix.SOCK_STREAM {
+				t.Fatalf("Identify = %+v; want inode %d, SOCK_STREAM", ln, socktest.FileInode(t, f))
 			}
 			if l.Network == "unix" {
 				// The name at bind time, not the file's.
@@ -123,13 +114,7 @@ func TestIdentify(t *testing.T) {
 func TestIdentifyRejects(t *testing.T) {
 	var c Conn
 	defer c.Close()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
-	defer a.Close()
-	defer b.Close()
+	a, _ := socktest.SocketPair(t)
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +147,7 @@ func TestAccepted(t *testing.T) {
 			var want []uint64
 			for range 2 {
 				socktest.Dial(t, l.Net(), addr)
-				want = append(want, fileInode(t, socktest.Accept(t, f)))
+				want = append(want, socktest.FileInode(t, socktest.Accept(t, f)))
 			}
 			queued := socktest.Inode(t, socktest.Dial(t, l.Net(), addr))
 			socktest.Dial(t, l.Net(), otherAddr)
@@ -190,8 +175,8 @@ func has(m map[uint64]bool, inos ...uint64) bool {
 func TestUnixListenerAt(t *testing.T) {
 	f, path := socktest.ListenUnix(t, 8)
 	ino, found, err := UnixListenerAt(path)
-	if err != nil || !found || ino != fileInode(t, f) {
-		t.Fatalf("UnixListenerAt(%s) = %d, %v, %v; want %d", path, ino, found, err, fileInode(t, f))
+	if err != nil || !found || ino != socktest.FileInode(t, f) {
+		t.Fatalf("UnixListenerAt(%s) = %d, %v, %v; want %d", path, ino, found, err, socktest.FileInode(t, f))
 	}
 	plain := filepath.Join(t.TempDir(), "plain")
 	if err := os.WriteFile(plain, nil, 0o600); err != nil {
@@ -207,7 +192,7 @@ func TestUnixListenerAt(t *testing.T) {
 
 func TestTCPListenersOn(t *testing.T) {
 	f, addr := socktest.ListenTCP(t, 8)
-	ino := fileInode(t, f)
+	ino := socktest.FileInode(t, f)
 	ap := netip.MustParseAddrPort(addr)
 	for _, tc := range []struct {
 		ap   netip.AddrPort
@@ -226,8 +211,8 @@ func TestTCPListenersOn(t *testing.T) {
 	}
 	fa, addrAny := socktest.ListenTCPAny(t, 8)
 	other := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), netip.MustParseAddrPort(addrAny).Port())
-	if inos, err := TCPListenersOn(other); err != nil || !slices.Contains(inos, fileInode(t, fa)) {
-		t.Errorf("TCPListenersOn(%v) = %v, %v; want the wildcard listener %d", other, inos, err, fileInode(t, fa))
+	if inos, err := TCPListenersOn(other); err != nil || !slices.Contains(inos, socktest.FileInode(t, fa)) {
+		t.Errorf("TCPListenersOn(%v) = %v, %v; want the wildcard listener %d", other, inos, err, socktest.FileInode(t, fa))
 	}
 }
 

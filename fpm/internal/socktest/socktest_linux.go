@@ -184,6 +184,29 @@ func Inode(t testing.TB, c net.Conn) uint64 {
 	return uint64(st.Ino)
 }
 
+// FileInode returns the inode of f (a socket's inode for a socket).
+func FileInode(t testing.TB, f *os.File) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// SocketPair returns both ends of a connected Unix socket pair, closed in
+// t.Cleanup.
+func SocketPair(t testing.TB) (a, b *os.File) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b = os.NewFile(uintptr(fds[0]), "a"), os.NewFile(uintptr(fds[1]), "b")
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b
+}
+
 // Blocking checks that the listener is still in blocking mode.
 func Blocking(t testing.TB, f *os.File) {
 	t.Helper()
