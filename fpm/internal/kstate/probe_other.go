@@ -19,10 +19,14 @@ type Probe struct{}
 // New fails outside Linux.
 func New(sock *os.File) (*Probe, error) { return nil, errUnsupported }
 
+// Close does nothing.
 func (k *Probe) Close() error { return nil }
 
+// Snapshot fails outside Linux.
 func (k *Probe) Snapshot(pids []int) (map[int]Worker, error) { return nil, errUnsupported }
 
+// ListenQueue fails outside Linux.
 func (k *Probe) ListenQueue() (queued, backlog int, err error) { return 0, 0, errUnsupported }
 
+// Readable is false outside Linux.
 func (k *Probe) Readable() bool { return false }
