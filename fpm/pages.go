@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
@@ -363,7 +364,7 @@ func (p *pool) buildStatus(now time.Time) *status.Snapshot {
 			}
 		}
 		if pr.State == "Idle" {
-			if rss, err := processRSS(pid); err == nil {
+			if rss, err := procfs.RSS(pid); err == nil {
 				pr.LastRequestMemory = rss
 			}
 		}

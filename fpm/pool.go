@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/kstate"
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/worker"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
@@ -65,8 +67,8 @@ type pool struct {
 	out    *outputCatcher
 	grace  unix.Signal   // worker_graceful_signal
 	ctlTO  time.Duration // process_control_timeout
-	probe  *kernelProbe  // kernel-derived state; nil when unavailable
-	kclock kworkerClock  // since-times of the foreign workers
+	probe  *kstate.Probe // kernel-derived state; nil when unavailable
+	kclock kstate.Clock  // since-times of the foreign workers
 	slow   *LogFile      // slowlog; nil when unset
 	access *LogFile      // access_log, written by Go workers; nil when unset
 	fault  func(time.Time)
@@ -117,7 +119,7 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe s
 	if pc.CatchWorkersOutput {
 		p.out = &outputCatcher{log: p.log, pool: pc.Name, decorate: pc.DecorateOn(), limit: 1024}
 	}
-	if p.probe, err = newKernelProbe(sock); err != nil {
+	if p.probe, err = kstate.New(sock); err != nil {
 		p.log.Warn().Err(err).Msgf("[pool %s] worker state from the kernel is unavailable: %v", pc.Name, err)
 		p.probe = nil
 	}
@@ -303,7 +305,7 @@ func (p *pool) run() {
 				p.maintain(now)
 				// ondemand: a connection may wait whose edge came while a
 				// worker was starting.
-				if p.cfg.PM == "ondemand" && p.probe != nil && p.probe.readable() {
+				if p.cfg.PM == "ondemand" && p.probe != nil && p.probe.Readable() {
 					a, st := onConnectionWaiting(p.cfg, p.pm, p.snapshot(), now)
 					p.pm = st
 					p.act(a)
@@ -418,7 +420,7 @@ func (p *pool) maintain(now time.Time) {
 			if c.stopping || c.state != wsIdle {
 				continue // never mid-request
 			}
-			if rss, err := processRSS(pid); err == nil && rss > limit {
+			if rss, err := procfs.RSS(pid); err == nil && rss > limit {
 				p.count.recycledMemory++
 				c.memory = true
 				p.retire(c, fmt.Sprintf("uses %d MiB, more than worker_max_memory (%d MiB)", rss>>20, limit>>20), false)
@@ -432,7 +434,7 @@ func (p *pool) sampleListenQueue() {
 	if p.probe == nil {
 		return
 	}
-	q, backlog, err := p.probe.listenQueue()
+	q, backlog, err := p.probe.ListenQueue()
 	if err != nil {
 		return
 	}
@@ -562,17 +564,4 @@ func (p *pool) stop(graceful bool) {
 	req := stopReq{graceful: graceful, done: make(chan struct{})}
 	p.stopC <- req
 	<-req.done
-}
-
-// processRSS returns the resident set size of pid in bytes.
-func processRSS(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/statm", pid))
-	if err != nil {
-		return 0, err
-	}
-	var size, rss int64
-	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
-		return 0, err
-	}
-	return rss * int64(os.Getpagesize()), nil
 }

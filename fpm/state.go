@@ -2,14 +2,14 @@ package fpm
 
 // This file keeps each child's state current, from the scoreboard slot a
 // Go worker writes or, for workers that know nothing of gofpm, from what
-// the kernel shows (kstate_linux.go); and acts on request timeouts.
+// the kernel shows (fpm/internal/kstate); and acts on request timeouts.
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/worker"
 	"golang.org/x/sys/unix"
 )
@@ -44,7 +44,7 @@ func (p *pool) refresh(now time.Time) {
 	if len(foreign) == 0 || p.probe == nil {
 		return
 	}
-	snap, err := p.probe.snapshot(foreign)
+	snap, err := p.probe.Snapshot(foreign)
 	if err != nil {
 		p.log.Debug().Err(err).Msgf("[pool %s] reading worker state from the kernel: %v", p.cfg.Name, err)
 		return
@@ -52,27 +52,27 @@ func (p *pool) refresh(now time.Time) {
 	// The clock dates each change at the first snapshot that saw it, tells
 	// a new connection from the previous one by its inode, and pauses the
 	// request clock while a worker waits on a kept-alive connection.
-	p.kclock.observe(now, snap)
+	p.kclock.Observe(now, snap)
 	for _, pid := range foreign {
 		c := p.children[pid]
-		t, ok := p.kclock.get(pid)
+		t, ok := p.kclock.Get(pid)
 		if !ok {
 			continue
 		}
-		if t.busy {
-			if t.conn != c.lastConn { // a connection not seen before: a request begun
-				c.lastConn = t.conn
+		if t.Busy {
+			if t.Conn != c.lastConn { // a connection not seen before: a request begun
+				c.lastConn = t.Conn
 				c.seenReqs++
 				p.count.accepted++
 			}
-			c.state, c.since = wsBusy, t.since
-			c.req = request{start: t.request}
+			c.state, c.since = wsBusy, t.Since
+			c.req = request{start: t.Request}
 		} else {
 			if c.state == wsBusy && !c.req.start.IsZero() {
 				c.lastDuration = now.Sub(c.req.start)
 				p.count.hist.Observe(c.lastDuration)
 			}
-			c.state, c.since = wsIdle, t.since
+			c.state, c.since = wsIdle, t.Since
 		}
 	}
 }
@@ -180,9 +180,9 @@ func (p *pool) writeSlowlog(c *child, now time.Time) {
 			b.WriteByte('\n')
 		}
 	} else {
-		wchan, _ := os.ReadFile(fmt.Sprintf("/proc/%d/wchan", c.pid))
-		fmt.Fprintf(&b, "wchan = %s\n", strings.TrimSpace(string(wchan)))
-		if ks, err := os.ReadFile(fmt.Sprintf("/proc/%d/stack", c.pid)); err == nil && len(ks) > 0 {
+		wchan, _ := procfs.Wchan(c.pid)
+		fmt.Fprintf(&b, "wchan = %s\n", wchan)
+		if ks, err := procfs.KernelStack(c.pid); err == nil && len(ks) > 0 {
 			b.WriteString("kernel stack:\n")
 			b.Write(ks)
 		}
@@ -219,7 +219,7 @@ func (p *pool) workerStack(c *child) string {
 // noAcceptAfter is how long connections may wait on the socket, with no
 // worker busy and none accepted, before the pool warns that its workers do
 // not accept. php-fpm cannot tell; gofpm sees the listen queue and what
-// each worker does (kstate_linux.go).
+// each worker does (fpm/internal/kstate).
 const noAcceptAfter = 10 * time.Second
 
 // noAcceptState follows one stretch of "connections wait, nobody takes

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -243,14 +244,14 @@ func reapOrphans() []int {
 	}
 	reaper.gate.Lock()
 	defer reaper.gate.Unlock()
-	kids, err := childPids()
+	kids, err := procfs.Children(os.Getpid())
 	if err != nil {
 		return nil
 	}
 	reaper.mu.Lock()
 	defer reaper.mu.Unlock()
 	var reaped []int
-	for pid := range kids {
+	for _, pid := range kids {
 		if reaper.owned[pid] {
 			continue
 		}
@@ -260,52 +261,4 @@ func reapOrphans() []int {
 		}
 	}
 	return reaped
-}
-
-// childPids lists the master's children: from /proc/self/task/*/children
-// when the kernel has it, else by scanning /proc for our pid as parent.
-func childPids() (map[int]bool, error) {
-	kids := map[int]bool{}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return nil, err
-	}
-	ok := true
-	for _, t := range tasks {
-		b, err := os.ReadFile("/proc/self/task/" + t.Name() + "/children")
-		if errors.Is(err, os.ErrNotExist) && t.Name() == strconv.Itoa(os.Getpid()) {
-			ok = false
-			break
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if n, err := strconv.Atoi(f); err == nil {
-				kids[n] = true
-			}
-		}
-	}
-	if ok {
-		return kids, nil
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil, err
-	}
-	me := strconv.Itoa(os.Getpid())
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		if i := strings.LastIndexByte(s, ')'); i >= 0 {
-			if f := strings.Fields(s[i+1:]); len(f) > 1 && f[1] == me {
-				kids[pid] = true
-			}
-		}
-	}
-	return kids, nil
 }
