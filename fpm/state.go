@@ -125,7 +125,7 @@ func (p *pool) checkRequests(now time.Time) {
 		if !c.killAt.IsZero() && now.After(c.killAt) {
 			c.killAt = time.Time{}
 			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d ignored SIGTERM for %s, sending SIGKILL", p.cfg.Name, pid, terminateGrace)
-			unix.Kill(pid, unix.SIGKILL)
+			p.spawner.signal(pid, unix.SIGKILL)
 			continue
 		}
 		if c.state != wsBusy || c.req.start.IsZero() || c.terminating {
@@ -145,7 +145,7 @@ func (p *pool) checkRequests(now time.Time) {
 			p.count.terminated++
 			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d, script '%s' (request: \"%s\") execution timed out (%.6f sec), terminating",
 				p.cfg.Name, pid, c.req.script, c.req.describe(), elapsed.Seconds())
-			unix.Kill(pid, unix.SIGTERM)
+			p.spawner.signal(pid, unix.SIGTERM)
 		}
 	}
 }
