@@ -97,6 +97,9 @@ type pool struct {
 	pm       pmState
 	count    poolCounters
 	noAccept noAcceptState // the never-accepts warning (state.go)
+
+	stacks    map[int]*stackAsk // slowlog entries waiting for a Go worker's stack, by pid
+	stackTick timer             // polls their slots while any waits
 }
 
 func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
@@ -176,6 +179,7 @@ func (p *pool) run() {
 	defer func() {
 		stopTimer(respawn)
 		stopTimer(killAt)
+		stopTimer(p.stackTick)
 		if p.probe != nil {
 			p.probe.Close()
 		}
@@ -300,6 +304,8 @@ func (p *pool) run() {
 			}
 			p.signalAll(sig)
 			killAt = p.clock.NewTimer(p.ctlTO)
+		case now := <-timerC(p.stackTick):
+			p.pollStacks(now)
 		case <-timerC(killAt):
 			killAt = stopTimer(killAt)
 			for pid := range p.children {

@@ -26,6 +26,7 @@ func (p *pool) reap(e childExit, stopping bool) (failed bool) {
 		return false
 	}
 	delete(p.children, e.pid)
+	p.stackGone(c)
 	if c.slot != nil {
 		p.count.hist.Add(c.slot.Histogram())
 	}
