@@ -87,6 +87,8 @@ type pool struct {
 	stopC    chan stopReq
 	waiting  chan struct{} // ondemand: a connection waits on the socket
 	recycle  chan string   // recycle every worker gracefully, for the reason given
+	reopenC  chan reopenReq
+	reopened chan reopenedLogs // from openLogsBeside
 	statusC  chan chan *poolReport
 	ready    chan struct{} // closed once the first workers are up (reload handover)
 	done     chan struct{} // closed when run returns
@@ -157,6 +159,8 @@ func makePool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, sp s
 		stopC:    make(chan stopReq),
 		waiting:  make(chan struct{}, 1),
 		recycle:  make(chan string, 1),
+		reopenC:  make(chan reopenReq),
+		reopened: make(chan reopenedLogs),
 		statusC:  make(chan chan *poolReport),
 		ready:    make(chan struct{}),
 		done:     make(chan struct{}),
@@ -284,6 +288,10 @@ func (p *pool) run() {
 				}
 				schedule()
 			}
+		case req := <-p.reopenC:
+			p.openLogsBeside(req)
+		case r := <-p.reopened:
+			p.installLogs(r)
 		case req := <-p.stopC:
 			if stopping != nil { // a second request: fast stop wins
 				if !req.graceful {
