@@ -20,7 +20,8 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// notifyLog collects log lines and wakes waiters on each.
+// notifyLog collects log lines and wakes waiters on each (also the
+// pool loop tests' log).
 type notifyLog struct {
 	mu    sync.Mutex
 	lines []string

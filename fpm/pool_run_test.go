@@ -218,30 +218,6 @@ var (
 	kBusy = kworker{busy: true, wait: kwaitRunning}
 )
 
-// logLines collects the pool's log lines.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, string(p))
-	return len(p), nil
-}
-
-func (l *logLines) has(s string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, line := range l.lines {
-		if strings.Contains(line, s) {
-			return true
-		}
-	}
-	return false
-}
-
 // loopTest is one pool running on fakes.
 type loopTest struct {
 	t     *testing.T
@@ -249,7 +225,7 @@ type loopTest struct {
 	sp    *fakeSpawner
 	clk   *fakeClock
 	probe *fakeProbe
-	log   *logLines
+	log   *notifyLog
 	exits map[int]bool
 }
 
@@ -262,7 +238,7 @@ func startLoop(t *testing.T, pc *PoolConfig) *loopTest {
 	}
 	clk := newFakeClock(loopT0)
 	sp := &fakeSpawner{clk: clk}
-	logs := &logLines{}
+	logs := newNotifyLog()
 	g := &Config{ProcessControlTimeout: Duration(10 * time.Second)}
 	p, err := makePool(pc, g, zerolog.New(logs).Level(zerolog.DebugLevel), nil, sp, clk)
 	if err != nil {
