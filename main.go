@@ -292,6 +292,9 @@ func runMaster(c *cli.Context) error {
 		LogFile: lf, PIDFile: c.String("pid"), Executable: exe, Version: version,
 		LoadOptions: fpm.LoadOptions{AllowRoot: c.Bool("allow-to-run-as-root"), Euid: os.Geteuid()},
 	})
+	// Signals first, so none is missed while the master starts: the
+	// master carries out what came once its pools are up.
+	defer handleSignals(m)()
 	if err := m.Run(context.Background()); err != nil {
 		log.Error().Err(err).Msg(err.Error())
 		return cli.Exit("", exitRuntime)

@@ -60,22 +60,37 @@ func (c *child) close() {
 
 // childExit is what the waiter goroutine reports when a child is gone.
 type childExit struct {
-	pid   int
-	state *os.ProcessState
-	at    time.Time
+	pid    int
+	status syscall.WaitStatus
+	known  bool // false: its status went elsewhere (should not happen)
+	at     time.Time
+}
+
+// exitOf is the exit of pid as os/exec reports it.
+func exitOf(pid int, ps *os.ProcessState, at time.Time) childExit {
+	e := childExit{pid: pid, at: at}
+	if ps != nil {
+		e.status, e.known = ps.Sys().(syscall.WaitStatus)
+	}
+	return e
+}
+
+// code is the exit code, -1 for a death by signal or an unknown status.
+func (e childExit) code() int {
+	if !e.known {
+		return -1
+	}
+	return e.status.ExitStatus()
 }
 
 // describe renders an exit the way php-fpm does: "with code 3" or
 // "on signal 9 (SIGKILL)". clean is an exit with code 0 or by SIGQUIT;
 // fault a death by SIGSEGV or SIGBUS (emergency_restart_threshold).
 func (e childExit) describe() (how string, clean, fault bool) {
-	if e.state == nil { // its status went elsewhere (should not happen)
+	if !e.known {
 		return "with an unknown status", false, false
 	}
-	ws, ok := e.state.Sys().(syscall.WaitStatus)
-	if !ok {
-		return "with code " + strconv.Itoa(e.state.ExitCode()), e.state.ExitCode() == 0, false
-	}
+	ws := e.status
 	if ws.Signaled() {
 		sig := unix.Signal(ws.Signal())
 		core := ""

@@ -58,10 +58,26 @@ func (l *LogFile) failed(err error, now time.Time, n int) (int, error) {
 
 // Reopen closes the file and opens path again.
 func (l *LogFile) Reopen() error {
+	f, err := l.openAgain()
+	if err != nil {
+		return err
+	}
+	return l.install(f)
+}
+
+// openAgain opens path again, for install: a pool opens the new file
+// beside its loop and installs it in the loop, between two spawns that
+// hand the file to a child.
+func (l *LogFile) openAgain() (*os.File, error) {
 	f, err := os.OpenFile(l.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
 	if err != nil {
-		return fmt.Errorf("reopening log file: %w", err)
+		return nil, fmt.Errorf("reopening log file: %w", err)
 	}
+	return f, nil
+}
+
+// install makes f the file written to and closes the previous one.
+func (l *LogFile) install(f *os.File) error {
 	l.mu.Lock()
 	old := l.f
 	l.f = f

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
 	"time"
 
@@ -30,7 +29,9 @@ type Options struct {
 	Version string
 }
 
-// Master runs the pools of one configuration.
+// Master runs the pools of one configuration. Its owner (main, which owns
+// the signals, or a test) drives it with Reload, Reopen and Stop, from any
+// goroutine; Run's loop never blocks on what they start.
 type Master struct {
 	cfg   *Config
 	log   zerolog.Logger
@@ -45,6 +46,10 @@ type Master struct {
 
 	faultMu sync.Mutex
 	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
+
+	cmds   chan command   // from Reload, Reopen and Stop, to Run's loop
+	done   chan struct{}  // closed when Run returns
+	beside sync.WaitGroup // what the loop started beside itself (reopens)
 }
 
 // onFault records a worker death by SIGSEGV or SIGBUS. When
@@ -86,18 +91,14 @@ func (m *Master) recycleAll(why string) {
 
 // New returns a master for cfg; cfg must come from Load.
 func New(cfg *Config, log zerolog.Logger, opt Options) *Master {
-	return &Master{cfg: cfg, log: log, opt: opt}
+	return &Master{cfg: cfg, log: log, opt: opt, cmds: make(chan command, 8), done: make(chan struct{})}
 }
 
-// Run starts the pools and serves until a stop signal (SIGINT, SIGTERM:
-// fast; SIGQUIT: graceful) or until ctx is done (fast). It returns nil after
-// a clean stop.
+// Run starts the pools and serves until Stop or until ctx is done (a fast
+// stop). Requests made before Run are carried out once the pools are up.
+// It returns nil after a clean stop.
 func (m *Master) Run(ctx context.Context) (err error) {
-	// Signals first, so none is missed while starting.
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2, unix.SIGHUP)
-	defer signal.Stop(sigs)
-
+	defer close(m.done)
 	m.log.Info().Int("pid", os.Getpid()).Str("version", m.opt.Version).Msgf("fpm is running, pid %d", os.Getpid())
 	m.log.Info().Msgf("gofpm version %s", m.opt.Version)
 	m.socks = sockets.New(sockProbe())
@@ -139,60 +140,8 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	m.log.Info().Msg("ready to handle connections")
 	m.socks.CloseInherited() // pools the new configuration dropped
 	go m.announceReady(pidFile)
-
-	graceful := false
-loop:
-	for {
-		select {
-		case <-ctx.Done():
-			break loop
-		case s := <-sigs:
-			switch s {
-			case unix.SIGINT, unix.SIGTERM:
-				m.log.Info().Str("signal", signalName(s.(unix.Signal))).Msg("Terminating ...")
-				break loop
-			case unix.SIGQUIT:
-				m.log.Info().Str("signal", "SIGQUIT").Msg("Finishing ...")
-				graceful = true
-				break loop
-			case unix.SIGUSR1:
-				m.reopenLogs()
-			case unix.SIGUSR2, unix.SIGHUP:
-				if os.Getpid() == 1 {
-					// The reload ends with this master's exit, and the
-					// exit of a pid namespace's PID 1 kills everything in
-					// it, the new master included.
-					m.log.Error().Str("signal", signalName(s.(unix.Signal))).Msg("reload refused: this master is PID 1 of its container, and a reload ends with the old master's exit, which would end the container; run gofpm under an init (docker run --init, tini) to reload in place, or roll out a new container")
-					continue
-				}
-				m.log.Info().Str("signal", signalName(s.(unix.Signal))).Msg("Reloading in progress ...")
-				if err := m.reload(); err != nil {
-					for _, line := range strings.Split(err.Error(), "\n") {
-						m.log.Error().Msgf("reload failed: %s", line)
-					}
-					continue
-				}
-				m.log.Info().Int("successor", m.successor).Msgf("new master %d is ready; the old workers finish their requests and leave", m.successor)
-				graceful = true
-				break loop
-			}
-		}
-	}
-	// A second SIGINT/SIGTERM while a graceful stop runs turns it fast.
-	go func() {
-		for s := range sigs {
-			if graceful && (s == unix.SIGINT || s == unix.SIGTERM) {
-				m.log.Info().Msg("Terminating ...")
-				for _, p := range m.pools {
-					go p.stop(false)
-				}
-			}
-		}
-	}()
-	if m.successor == 0 {
-		sdNotify("STOPPING=1")
-	}
-	m.stop(graceful)
+	m.loop(ctx)
+	m.beside.Wait()
 	m.log.Info().Msg("exiting, bye-bye!")
 	return nil
 }
@@ -322,23 +271,12 @@ func (m *Master) closeSockets() {
 
 // reopenLogs is SIGUSR1, as php-fpm: reopen the error log and the pools'
 // log files, then recycle every worker gracefully so that workers writing
-// logs of their own (access log) start over on the new files.
+// logs of their own (access log) start over on the new files. It runs
+// beside the master's loop; each pool installs its files in its own loop.
 func (m *Master) reopenLogs() {
 	defer m.recycleAll("log files reopened")
 	for _, p := range m.pools {
-		for _, l := range []struct {
-			f    *LogFile
-			name string
-		}{{p.slow, "slowlog"}, {p.access, "access log"}} {
-			if l.f == nil {
-				continue
-			}
-			if err := l.f.Reopen(); err != nil {
-				m.log.Error().Err(err).Msgf("[pool %s] unable to reopen the %s: %v", p.cfg.Name, l.name, err)
-			} else {
-				m.log.Info().Msgf("[pool %s] %s file re-opened", p.cfg.Name, l.name)
-			}
-		}
+		p.reopenLogs()
 	}
 	if m.opt.LogFile == nil {
 		return

@@ -74,20 +74,27 @@ func signalReady() {
 }
 
 // reload validates the configuration and starts a successor master with
-// the sockets. It returns nil once the successor is ready (the caller then
-// retires its workers and exits) or an error, and the master goes on.
-func (m *Master) reload() error {
+// the sockets. It returns the successor's pid once it is ready (the caller
+// then retires its workers and exits) or an error, and the master goes on.
+// It runs beside the master's loop: closing cancel gives it up (the
+// successor is killed) at once.
+func (m *Master) reload(cancel <-chan struct{}) (successor int, err error) {
 	if _, err := Load(m.cfg.Path, m.opt.LoadOptions); err != nil {
-		return fmt.Errorf("the new configuration is not valid, keeping the running one:\n%w", err)
+		return 0, fmt.Errorf("the new configuration is not valid, keeping the running one:\n%w", err)
+	}
+	select {
+	case <-cancel:
+		return 0, errStopping
+	default:
 	}
 	inherit, files, release, err := m.socks.HandOver(3)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer release()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer readyR.Close()
 	files = append(files, readyW)
@@ -105,7 +112,7 @@ func (m *Master) reload() error {
 	sdNotify(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
 	if err := cmd.Start(); err != nil {
 		readyW.Close()
-		return fmt.Errorf("starting the new master: %w", err)
+		return 0, fmt.Errorf("starting the new master: %w", err)
 	}
 	readyW.Close()
 	exited := make(chan error, 1)
@@ -119,17 +126,18 @@ func (m *Master) reload() error {
 	select {
 	case ok := <-ready:
 		if ok {
-			m.successor = cmd.Process.Pid
-			return nil
+			return cmd.Process.Pid, nil
 		}
 		err = errors.New("the new master exited before it was ready")
 	case err = <-exited:
 		err = fmt.Errorf("the new master exited before it was ready: %v", err)
 	case <-time.After(readyTimeout):
 		err = fmt.Errorf("the new master was not ready within %s", readyTimeout)
+	case <-cancel:
+		err = errStopping
 	}
 	cmd.Process.Kill()
-	return err
+	return 0, err
 }
 
 // monotonicUsec is CLOCK_MONOTONIC in microseconds, for systemd's reload

@@ -125,7 +125,7 @@ func (p *pool) checkRequests(now time.Time) {
 		if !c.killAt.IsZero() && now.After(c.killAt) {
 			c.killAt = time.Time{}
 			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d ignored SIGTERM for %s, sending SIGKILL", p.cfg.Name, pid, terminateGrace)
-			unix.Kill(pid, unix.SIGKILL)
+			p.spawner.signal(pid, unix.SIGKILL)
 			continue
 		}
 		if c.state != wsBusy || c.req.start.IsZero() || c.terminating {
@@ -145,7 +145,7 @@ func (p *pool) checkRequests(now time.Time) {
 			p.count.terminated++
 			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d, script '%s' (request: \"%s\") execution timed out (%.6f sec), terminating",
 				p.cfg.Name, pid, c.req.script, c.req.describe(), elapsed.Seconds())
-			unix.Kill(pid, unix.SIGTERM)
+			p.spawner.signal(pid, unix.SIGTERM)
 		}
 	}
 }
@@ -163,8 +163,10 @@ func (r request) describe() string {
 }
 
 // writeSlowlog appends a slowlog entry in php-fpm's layout. A Go worker is
-// asked for the stack of the goroutine serving the request; for any other
-// worker the kernel's wait channel and stack stand in for a backtrace.
+// asked for the stack of the goroutine serving the request: the entry is
+// written when the stack has come (pollStacks), while the loop goes on. For
+// any other worker the kernel's wait channel and stack stand in for a
+// backtrace, at once.
 func (p *pool) writeSlowlog(c *child, now time.Time) {
 	if p.slow == nil {
 		return
@@ -174,15 +176,26 @@ func (p *pool) writeSlowlog(c *child, now time.Time) {
 	fmt.Fprintf(&b, "script_filename = %s\n", c.req.script)
 	fmt.Fprintf(&b, "request = %s\n", c.req.describe())
 	fmt.Fprintf(&b, "elapsed = %.6f sec\n", now.Sub(c.req.start).Seconds())
-	if stack := p.workerStack(c); stack != "" {
+	if p.askStack(c, b.String(), now) {
+		return
+	}
+	p.finishSlowlog(c.pid, b.String(), "")
+}
+
+// finishSlowlog writes an entry: head, then the worker's stack, or the
+// kernel's wait channel and stack when there is none.
+func (p *pool) finishSlowlog(pid int, head, stack string) {
+	var b strings.Builder
+	b.WriteString(head)
+	if stack != "" {
 		b.WriteString(stack)
 		if !strings.HasSuffix(stack, "\n") {
 			b.WriteByte('\n')
 		}
 	} else {
-		wchan, _ := procfs.Wchan(c.pid)
+		wchan, _ := procfs.Wchan(pid)
 		fmt.Fprintf(&b, "wchan = %s\n", wchan)
-		if ks, err := procfs.KernelStack(c.pid); err == nil && len(ks) > 0 {
+		if ks, err := procfs.KernelStack(pid); err == nil && len(ks) > 0 {
 			b.WriteString("kernel stack:\n")
 			b.Write(ks)
 		}
@@ -192,28 +205,80 @@ func (p *pool) writeSlowlog(c *child, now time.Time) {
 	}
 }
 
-// stackWait bounds how long the master waits for a Go worker's stack.
-const stackWait = 500 * time.Millisecond
+// stackWait bounds how long the master waits for a Go worker's stack;
+// stackPoll is how often the loop looks at the slot meanwhile (the worker
+// answers through shared memory: nothing to wait on).
+const (
+	stackWait = 500 * time.Millisecond
+	stackPoll = 5 * time.Millisecond
+)
 
-// workerStack asks a Go worker for the stack of the goroutine serving its
+// stackAsk is a slowlog entry waiting for a Go worker's stack.
+type stackAsk struct {
+	head     string    // the entry up to the stack
+	before   uint64    // the slot's stack sequence when asked
+	deadline time.Time // give up then, and write the entry without
+}
+
+// askStack asks a Go worker for the stack of the goroutine serving its
 // request (worker.StackSignal; the worker writes it into its slot) and
-// returns it, or "" for other workers or when none came in time.
-func (p *pool) workerStack(c *child) string {
+// reports whether it did: the entry is then finished by pollStacks.
+func (p *pool) askStack(c *child, head string, now time.Time) bool {
 	if c.slot == nil || !c.req.known {
-		return ""
+		return false
+	}
+	if _, waiting := p.stacks[c.pid]; waiting {
+		return false
 	}
 	before := c.slot.StackSeq()
-	if err := unix.Kill(c.pid, worker.StackSignal); err != nil {
-		return ""
+	if err := p.spawner.signal(c.pid, worker.StackSignal); err != nil {
+		return false
 	}
-	deadline := time.Now().Add(stackWait)
-	for time.Now().Before(deadline) {
-		if c.slot.StackSeq() != before {
-			return c.slot.Stack()
+	if p.stacks == nil {
+		p.stacks = map[int]*stackAsk{}
+	}
+	p.stacks[c.pid] = &stackAsk{head: head, before: before, deadline: now.Add(stackWait)}
+	if p.stackTick == nil {
+		p.stackTick = p.clock.NewTicker(stackPoll)
+	}
+	return true
+}
+
+// pollStacks finishes the entries whose stack came or whose wait is over.
+func (p *pool) pollStacks(now time.Time) {
+	for pid, a := range p.stacks {
+		c := p.children[pid]
+		switch {
+		case c != nil && c.slot != nil && c.slot.StackSeq() != a.before:
+			p.finishSlowlog(pid, a.head, c.slot.Stack())
+		case c == nil || !now.Before(a.deadline):
+			p.finishSlowlog(pid, a.head, "")
+		default:
+			continue
 		}
-		time.Sleep(5 * time.Millisecond) // the worker answers through shared memory: nothing to wait on
+		delete(p.stacks, pid)
 	}
-	return ""
+	if len(p.stacks) == 0 {
+		p.stackTick = stopTimer(p.stackTick)
+	}
+}
+
+// stackGone finishes the entry waiting on c's stack, if any, before its
+// slot is closed (the child exited).
+func (p *pool) stackGone(c *child) {
+	a, ok := p.stacks[c.pid]
+	if !ok {
+		return
+	}
+	delete(p.stacks, c.pid)
+	stack := ""
+	if c.slot != nil && c.slot.StackSeq() != a.before {
+		stack = c.slot.Stack()
+	}
+	p.finishSlowlog(c.pid, a.head, stack)
+	if len(p.stacks) == 0 {
+		p.stackTick = stopTimer(p.stackTick)
+	}
 }
 
 // noAcceptAfter is how long connections may wait on the socket, with no
