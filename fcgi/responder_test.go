@@ -13,19 +13,18 @@ import (
 func startResponder(t testing.TB, r *Responder) *Client {
 	ln := listen(t)
 	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				for r.ServeConn(c) == nil {
-				}
-			}()
+		for c, err := ln.Accept(); err == nil; c, err = ln.Accept() {
+			go serveAll(r, c)
 		}
 	}()
 	return &Client{Network: "unix", Address: ln.Addr().String()}
+}
+
+// serveAll serves c with r until it ends, and closes it.
+func serveAll(r *Responder, c net.Conn) {
+	defer c.Close()
+	for r.ServeConn(c) == nil {
+	}
 }
 
 func echoResponder() *Responder {
