@@ -154,7 +154,7 @@ func (c *conn) next() error {
 	case rec.Type == fcgi.TypeAbortRequest:
 		c.abortRequest(id)
 		c.out = wire
-	case id == 0 && rec.Type == fcgi.TypeGetValues:
+	case rec.Type == fcgi.TypeGetValues: // on any id, as net/http/fcgi would
 		c.Write(c.getValuesResult(rec.Content))
 	case id == 0 && (rec.Type == 0 || rec.Type > fcgi.TypeUnknownType):
 		c.Write(fcgi.AppendUnknownType(nil, rec.Type))
