@@ -20,8 +20,8 @@ package worker
 //     specification asks (section 4.2), instead of passing them on.
 //
 // The write side (filter_write.go) holds the end of an answer back to send
-// it with its END_REQUEST in one write, and keeps the busy count and the
-// scoreboard.
+// it with its END_REQUEST in one write. Both sides keep the busy count, the
+// scoreboard and the access log's view of the connection.
 
 import (
 	"bufio"
@@ -91,10 +91,17 @@ var readBufPool = sync.Pool{New: func() any {
 	return &readBufs{br: bufio.NewReaderSize(nil, 4096), rec: make([]byte, fcgi.MaxRecordSize)}
 }}
 
-// newConn wraps c, just accepted: busy from its accept, not from its first
-// byte, so that a graceful stop does not exit between taking a connection
-// from the queue and reading the request the web server is sending on it.
+// newConn wraps c, just accepted, and tells the access log and the
+// scoreboard. A new connection is busy from its accept, not from its first
+// byte: a graceful stop must not exit between taking a connection from the
+// queue and reading the request the web server is sending on it.
 func newConn(c net.Conn, s *server) *conn {
+	s.alog.accepted(c)
+	s.mu.Lock()
+	s.conns++
+	s.busy++
+	s.sb.accepted()
+	s.mu.Unlock()
 	cn := &conn{Conn: c, s: s, busy: true}
 	cn.rb = readBufPool.Get().(*readBufs)
 	cn.rb.br.Reset((*source)(cn))

@@ -231,12 +231,6 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-s.slots
 		return nil, err
 	}
-	s.alog.accepted(c)
-	s.mu.Lock() // busy from the accept (newConn)
-	s.conns++
-	s.busy++
-	s.sb.accepted()
-	s.mu.Unlock()
 	return newConn(c, s), nil
 }
 
