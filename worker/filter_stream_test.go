@@ -98,3 +98,32 @@ func TestFilterBadVersion(t *testing.T) {
 		t.Fatalf("read error %v, want a protocol error", err)
 	}
 }
+
+// TestFilterCoalescesEnd: once the handler has returned, the end of its
+// stdout and its END_REQUEST reach the web server in one write; before
+// that, each record goes out at once.
+func TestFilterCoalescesEnd(t *testing.T) {
+	c, peer := testFilter(t)
+	body := fcgi.AppendRecords(nil, fcgi.TypeStdout, 1, []byte("early"))
+	end := fcgi.AppendRecords(nil, fcgi.TypeStdout, 1, []byte("late"))
+	end = fcgi.AppendRecords(end, fcgi.TypeStdout, 1, nil)
+	end = fcgi.AppendEndRequest(end, 1, 0, fcgi.StatusRequestComplete)
+	go func() {
+		c.Write(body)
+		c.handlerDone(1)
+		for r := bytes.NewReader(end); r.Len() > 0; {
+			_, wire, err := fcgi.ReadRecordWire(r, make([]byte, fcgi.MaxRecordSize))
+			if err != nil {
+				panic(err)
+			}
+			c.Write(wire) // one record per Write, as net/http/fcgi does
+		}
+	}()
+	p := make([]byte, 1024)
+	for _, want := range [][]byte{body, end} {
+		n, err := peer.Read(p)
+		if err != nil || !bytes.Equal(p[:n], want) {
+			t.Fatalf("one write of %x, %v; want %x", p[:n], err, want)
+		}
+	}
+}
