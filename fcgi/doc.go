@@ -4,7 +4,7 @@
 // the authorizer and filter roles are named so that a server can refuse
 // them.
 //
-// The package has three layers:
+// The package has four parts:
 //
 //   - The record codec, exported so that other programs can speak FastCGI
 //     to untrusted peers: ReadRecord, WriteRecord, AppendRecords (which
@@ -12,7 +12,9 @@
 //     StreamWriter, the BEGIN_REQUEST and END_REQUEST bodies, and the
 //     name-value pair encoding (ReadPairs, AppendPair, AppendPairs). Every
 //     length that comes from the peer is checked, and allocation is bounded
-//     by the input size.
+//     by the input size. ParseHeader and ReadRecordWire serve a filter that
+//     looks at the records between a web server and an application and
+//     passes them on unchanged.
 //
 //   - Client, which sends one request per connection at a time
 //     (FastCGI multiplexing is not used; php-fpm and libfcgi do not support
@@ -21,6 +23,10 @@
 //     application writes it. With MaxIdleConns set it sends FCGI_KEEP_CONN
 //     and reuses connections. GetValues sends FCGI_GET_VALUES for health
 //     checks.
+//
+//   - Responder, a minimal server for answers computed from the params
+//     alone (one request at a time per connection), for status pages and
+//     tests; applications use net/http/fcgi.
 //
 //   - EnvFromRequest, which builds the CGI variables of an *http.Request as
 //     nginx's stock fastcgi_params does, for an HTTP front end.

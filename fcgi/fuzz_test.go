@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // allocated returns the bytes allocated by the process so far.
@@ -54,6 +55,19 @@ func FuzzReadRecord(f *testing.F) {
 		}
 		if got := allocated() - before; got > allocSlack {
 			t.Fatalf("%d bytes allocated for %d input bytes with a full buf", got, len(data))
+		}
+
+		// The wire bytes are the record as it came.
+		r = bytes.NewReader(data)
+		for {
+			rec, wire, err := ReadRecordWire(r, buf)
+			if err != nil {
+				break
+			}
+			again, err := ReadRecord(bytes.NewReader(wire), nil)
+			if err != nil || again.Type != rec.Type || again.RequestID != rec.RequestID || !bytes.Equal(again.Content, rec.Content) {
+				t.Fatalf("wire bytes %x read back as %+v, %v; want %+v", wire, again, err, rec)
+			}
 		}
 
 		// Without buf: at most one record's worth per record read.
@@ -161,6 +175,36 @@ func FuzzResponse(f *testing.F) {
 		// The header block is bounded by maxHeaderBytes; the rest streams.
 		if got := allocated() - before; got > uint64(8*maxHeaderBytes+16*len(data))+allocSlack {
 			t.Fatalf("%d bytes allocated for %d input bytes", got, len(data))
+		}
+	})
+}
+
+// FuzzResponder: whatever a client sends, a Responder answers or returns;
+// it never panics or hangs.
+func FuzzResponder(f *testing.F) {
+	req := AppendBeginRequest(nil, 1, RoleResponder, false)
+	req = AppendRecords(req, TypeParams, 1, AppendPairs(nil, map[string]string{"REQUEST_URI": "/ping"}))
+	req = AppendRecords(req, TypeParams, 1, nil)
+	req = AppendRecords(req, TypeStdin, 1, nil)
+	f.Add(req)
+	f.Add(req[:20])
+	f.Add(append(AppendBeginRequest(nil, 1, RoleFilter, true), req...))
+	f.Add([]byte{1, 9, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cli, srv := net.Pipe()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			echoResponder().ServeConn(srv)
+			srv.Close()
+		}()
+		go io.Copy(io.Discard, cli)
+		cli.Write(data)
+		cli.Close()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("ServeConn did not return after the client hung up")
 		}
 	})
 }

@@ -61,33 +61,33 @@ func (c *conn) next() error {
 	if err != nil {
 		return c.fail(err)
 	}
-	h, err := decodeHeader(b)
+	h, err := ParseHeader(b)
 	if err != nil {
 		return c.fail(err)
 	}
 	c.br.Discard(HeaderSize) // cannot fail after Peek
 	c.got = true
-	if h.id != reqID {
-		if h.id == 0 {
+	if h.RequestID != reqID {
+		if h.RequestID == 0 {
 			// A management record we did not ask for: skip it.
-			return c.skip(h.contentLen + h.padLen)
+			return c.skip(h.ContentLength + h.PaddingLength)
 		}
-		return c.fail(fmt.Errorf("%w: %v record for request %d, want %d", ErrProtocol, h.typ, h.id, reqID))
+		return c.fail(fmt.Errorf("%w: %v record for request %d, want %d", ErrProtocol, h.Type, h.RequestID, reqID))
 	}
-	switch h.typ {
+	switch h.Type {
 	case TypeStdout:
 		// An empty STDOUT record ends the stream; END_REQUEST follows.
-		c.left, c.pad = h.contentLen, h.padLen
+		c.left, c.pad = h.ContentLength, h.PaddingLength
 		return nil
 	case TypeStderr:
-		if err := c.readStderr(h.contentLen); err != nil {
+		if err := c.readStderr(h.ContentLength); err != nil {
 			return err
 		}
-		c.pad = h.padLen
+		c.pad = h.PaddingLength
 		return nil
 	case TypeEndRequest:
-		if h.contentLen < 8 {
-			return c.fail(fmt.Errorf("%w: END_REQUEST content of %d bytes, want 8", ErrProtocol, h.contentLen))
+		if h.ContentLength < 8 {
+			return c.fail(fmt.Errorf("%w: END_REQUEST content of %d bytes, want 8", ErrProtocol, h.ContentLength))
 		}
 		b, err := c.br.Peek(8)
 		if err != nil {
@@ -96,7 +96,7 @@ func (c *conn) next() error {
 		app, status, _ := ParseEndRequest(b)
 		// Consume the whole record now: nothing of it may be left for the
 		// next request on a kept connection.
-		if err := c.skip(h.contentLen + h.padLen); err != nil {
+		if err := c.skip(h.ContentLength + h.PaddingLength); err != nil {
 			return err
 		}
 		c.appStatus = app
@@ -114,7 +114,7 @@ func (c *conn) next() error {
 		}
 		return c.rerr
 	default:
-		return c.fail(fmt.Errorf("%w: unexpected %v record from the application", ErrProtocol, h.typ))
+		return c.fail(fmt.Errorf("%w: unexpected %v record from the application", ErrProtocol, h.Type))
 	}
 }
 

@@ -11,26 +11,30 @@ import (
 	"sync"
 )
 
-// header is a decoded record header.
-type header struct {
-	typ        RecordType
-	id         uint16
-	contentLen int
-	padLen     int
+// Header is a decoded record header.
+type Header struct {
+	Type          RecordType
+	RequestID     uint16
+	ContentLength int
+	PaddingLength int
 }
 
-// decodeHeader decodes the first HeaderSize bytes of b. The reserved byte is
-// ignored: php-fpm leaves stale bytes in reserved fields.
-func decodeHeader(b []byte) (header, error) {
-	_ = b[HeaderSize-1]
-	if b[0] != version1 {
-		return header{}, fmt.Errorf("%w: unsupported version %d", ErrProtocol, b[0])
+// ParseHeader decodes the record header at the start of b, checking the
+// version byte. The reserved byte is ignored: php-fpm leaves stale bytes in
+// reserved fields. A b shorter than HeaderSize is an error wrapping
+// ErrProtocol.
+func ParseHeader(b []byte) (Header, error) {
+	if len(b) < HeaderSize {
+		return Header{}, fmt.Errorf("%w: record header of %d bytes, want %d", ErrProtocol, len(b), HeaderSize)
 	}
-	return header{
-		typ:        RecordType(b[1]),
-		id:         binary.BigEndian.Uint16(b[2:4]),
-		contentLen: int(binary.BigEndian.Uint16(b[4:6])),
-		padLen:     int(b[6]),
+	if b[0] != version1 {
+		return Header{}, fmt.Errorf("%w: unsupported version %d", ErrProtocol, b[0])
+	}
+	return Header{
+		Type:          RecordType(b[1]),
+		RequestID:     binary.BigEndian.Uint16(b[2:4]),
+		ContentLength: int(binary.BigEndian.Uint16(b[4:6])),
+		PaddingLength: int(b[6]),
 	}, nil
 }
 
@@ -95,6 +99,19 @@ type Record struct {
 // does not define are returned as they are, so that the caller can answer
 // UNKNOWN_TYPE.
 func ReadRecord(r io.Reader, buf []byte) (Record, error) {
+	rec, _, err := readRecord(r, buf)
+	return rec, err
+}
+
+// ReadRecordWire is ReadRecord for a filter that passes records on: it also
+// returns the record as it came on the wire (header, content and padding),
+// so that it can be forwarded unchanged. With a buf of at least
+// MaxRecordSize bytes, wire and the record's Content alias buf.
+func ReadRecordWire(r io.Reader, buf []byte) (rec Record, wire []byte, err error) {
+	return readRecord(r, buf)
+}
+
+func readRecord(r io.Reader, buf []byte) (Record, []byte, error) {
 	var hb []byte
 	if len(buf) >= HeaderSize {
 		hb = buf[:HeaderSize]
@@ -102,26 +119,28 @@ func ReadRecord(r io.Reader, buf []byte) (Record, error) {
 		hb = make([]byte, HeaderSize)
 	}
 	if _, err := io.ReadFull(r, hb); err != nil {
-		return Record{}, err
+		return Record{}, nil, err
 	}
-	h, err := decodeHeader(hb)
+	h, err := ParseHeader(hb)
 	if err != nil {
-		return Record{}, err
+		return Record{}, nil, err
 	}
-	need := h.contentLen + h.padLen
-	var body []byte
+	need := h.ContentLength + h.PaddingLength
+	var wire []byte
 	if len(buf) >= HeaderSize+need {
-		body = buf[HeaderSize : HeaderSize+need]
+		wire = buf[:HeaderSize+need]
 	} else {
-		body = make([]byte, need)
+		wire = make([]byte, HeaderSize+need)
+		copy(wire, hb)
 	}
-	if _, err := io.ReadFull(r, body); err != nil {
+	if _, err := io.ReadFull(r, wire[HeaderSize:]); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return Record{}, err
+		return Record{}, nil, err
 	}
-	return Record{Type: h.typ, RequestID: h.id, Content: body[:h.contentLen:h.contentLen]}, nil
+	end := HeaderSize + h.ContentLength
+	return Record{Type: h.Type, RequestID: h.RequestID, Content: wire[HeaderSize:end:end]}, wire, nil
 }
 
 // WriteRecord writes one record, padded to a multiple of 8 bytes, with a

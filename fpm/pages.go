@@ -6,7 +6,6 @@ package fpm
 // even when every worker is busy.
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -175,117 +174,38 @@ func (s *pageServer) serveConn(c net.Conn) {
 	}
 }
 
-// serveFCGIPages is a minimal FastCGI responder for the master's pages:
-// one request at a time, keep-conn honoured, FCGI_GET_VALUES answered,
-// unknown record types refused with FCGI_UNKNOWN_TYPE.
-func serveFCGIPages(c net.Conn, answer func(map[string]string) pageResponse) error {
-	br := bufio.NewReaderSize(c, 8192)
-	buf := make([]byte, fcgi.MaxRecordSize)
-	var (
-		id       uint16
-		keepConn bool
-		params   []byte
-		gotPar   bool
-		stdin    int
-	)
-	for {
-		c.SetDeadline(time.Now().Add(pageTimeout))
-		rec, err := fcgi.ReadRecord(br, buf)
-		if err != nil {
-			return err
-		}
-		switch rec.Type {
-		case fcgi.TypeGetValues:
-			res := fcgi.AppendPairs(nil, map[string]string{fcgi.MaxConns: "16", fcgi.MaxReqs: "16", fcgi.MpxsConns: "0"})
-			if err := fcgi.WriteRecord(c, fcgi.TypeGetValuesResult, 0, res); err != nil {
-				return err
-			}
-			continue
-		case fcgi.TypeBeginRequest:
-			role, kc, err := fcgi.ParseBeginRequest(rec.Content)
-			if err != nil {
-				return err
-			}
-			if id != 0 { // one request at a time
-				c.Write(fcgi.AppendEndRequest(nil, rec.RequestID, 0, fcgi.StatusCantMultiplex))
-				continue
-			}
-			if role != fcgi.RoleResponder {
-				if _, err := c.Write(fcgi.AppendEndRequest(nil, rec.RequestID, 0, fcgi.StatusUnknownRole)); err != nil {
-					return err
-				}
-				continue
-			}
-			id, keepConn, params, gotPar, stdin = rec.RequestID, kc, params[:0], false, 0
-			continue
-		}
-		if rec.RequestID != id || id == 0 {
-			if rec.Type > fcgi.TypeUnknownType {
-				c.Write(fcgi.AppendUnknownType(nil, rec.Type))
-				continue
-			}
-			return fmt.Errorf("%v record for request %d, want %d", rec.Type, rec.RequestID, id)
-		}
-		switch rec.Type {
-		case fcgi.TypeAbortRequest:
-			if _, err := c.Write(fcgi.AppendEndRequest(nil, id, 0, fcgi.StatusRequestComplete)); err != nil {
-				return err
-			}
-			id = 0
-			if !keepConn {
-				return nil
-			}
-			continue
-		case fcgi.TypeParams:
-			if len(rec.Content) == 0 {
-				gotPar = true
-				continue
-			}
-			if len(params)+len(rec.Content) > pageMaxParams {
-				c.Write(fcgi.AppendRecords(nil, fcgi.TypeStderr, id, []byte("params too large")))
-				c.Write(fcgi.AppendEndRequest(nil, id, 1, fcgi.StatusRequestComplete))
-				return fmt.Errorf("params larger than %d bytes", pageMaxParams)
-			}
-			params = append(params, rec.Content...)
-			continue
-		case fcgi.TypeStdin:
-			stdin += len(rec.Content)
-			if stdin > pageMaxStdin {
-				return fmt.Errorf("request body larger than %d bytes", pageMaxStdin)
-			}
-			if len(rec.Content) > 0 || !gotPar {
-				continue
-			}
-		default:
-			continue // FCGI_DATA and the like: ignored
-		}
-		// Empty STDIN after the params: the request is complete.
-		m, err := fcgi.ReadPairs(params, pageMaxParams)
-		if err != nil {
-			return err
-		}
-		r := answer(m)
-		var out strings.Builder
-		if r.status != 0 && r.status != 200 {
-			fmt.Fprintf(&out, "Status: %d %s\r\n", r.status, httpStatusText(r.status))
-		}
-		for _, h := range r.header {
-			out.WriteString(h)
-			out.WriteString("\r\n")
-		}
-		out.WriteString("\r\n")
-		out.Write(r.body)
-		msg := fcgi.AppendRecords(nil, fcgi.TypeStdout, id, []byte(out.String()))
-		msg = fcgi.AppendRecords(msg, fcgi.TypeStdout, id, nil)
-		msg = fcgi.AppendEndRequest(msg, id, 0, fcgi.StatusRequestComplete)
-		if _, err := c.Write(msg); err != nil {
-			return err
-		}
-		id = 0
-		if !keepConn {
-			return nil
-		}
+// pagesResponder is the FastCGI side of the master's pages: one request
+// at a time, keep-conn honoured, FCGI_GET_VALUES answered, unknown record
+// types refused with FCGI_UNKNOWN_TYPE.
+func pagesResponder(answer func(map[string]string) pageResponse, timeout time.Duration) *fcgi.Responder {
+	return &fcgi.Responder{
+		MaxParams: pageMaxParams, MaxStdin: pageMaxStdin, Timeout: timeout,
+		Values: map[string]string{fcgi.MaxConns: "16", fcgi.MaxReqs: "16", fcgi.MpxsConns: "0"},
+		Answer: func(params map[string]string) []byte { return answer(params).cgi() },
 	}
+}
+
+// serveFCGIPages answers the page requests of c until a request without
+// keep-conn ends (nil) or the connection does (its error); a record may
+// take pageTimeout at most.
+func serveFCGIPages(c net.Conn, answer func(map[string]string) pageResponse) error {
+	return pagesResponder(answer, pageTimeout).ServeConn(c)
+}
+
+// cgi is r as a CGI response: the status line unless 200, the header
+// lines, and the body.
+func (r pageResponse) cgi() []byte {
+	var out strings.Builder
+	if r.status != 0 && r.status != 200 {
+		fmt.Fprintf(&out, "Status: %d %s\r\n", r.status, httpStatusText(r.status))
+	}
+	for _, h := range r.header {
+		out.WriteString(h)
+		out.WriteString("\r\n")
+	}
+	out.WriteString("\r\n")
+	out.Write(r.body)
+	return []byte(out.String())
 }
 
 func httpStatusText(code int) string {
@@ -312,17 +232,10 @@ func (p *pool) servePages(f *os.File) {
 // serveFCGIPagesKept serves a connection that has no deadline: a worker's
 // page connection is idle for as long as nobody asks for the status.
 func serveFCGIPagesKept(c net.Conn, answer func(map[string]string) pageResponse) {
-	for {
-		if err := serveFCGIPages(noDeadline{c}, answer); err != nil {
-			return
-		}
+	r := pagesResponder(answer, 0)
+	for r.ServeConn(c) == nil {
 	}
 }
-
-// noDeadline ignores SetDeadline.
-type noDeadline struct{ net.Conn }
-
-func (noDeadline) SetDeadline(time.Time) error { return nil }
 
 // buildStatus is the pool's status snapshot, from the run goroutine.
 func (p *pool) buildStatus(now time.Time) *status.Snapshot {

@@ -42,7 +42,12 @@
 //     never does;
 //   - answers 431 and closes the connection when a request's params exceed
 //     MaxParamsBytes (1 MiB), which net/http/fcgi alone would buffer without
-//     limit (see docs/security.md).
+//     limit (see docs/security.md);
+//   - answers FCGI_GET_VALUES with its real concurrency (FCGI_MAX_CONNS and
+//     FCGI_MAX_REQS = GOFPM_WORKER_CONCURRENCY, FCGI_MPXS_CONNS = 0).
+//
+// All of this is one connection filter between the socket and
+// net/http/fcgi, built on package fcgi's record codec.
 //
 // # GOMAXPROCS
 //

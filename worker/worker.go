@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"net/http/fcgi"
+	stdfcgi "net/http/fcgi"
 	"os"
 	"os/signal"
 	"runtime"
@@ -94,7 +94,7 @@ type server struct {
 	allowed     *allowList  // listen_allowed_clients; nil = everyone
 
 	requests atomic.Int64 // requests started
-	aborts   aborts       // requests in flight, for their cancellation (badinput.go)
+	aborts   aborts       // requests in flight, for their cancellation (filter_requests.go)
 	slots    chan struct{}
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the worker stops accepting
@@ -146,7 +146,7 @@ func (s *server) serve(h http.Handler) error {
 			}
 		}()
 	}
-	err := fcgi.Serve(&limitListener{s}, s.alog.wrap(s.count(h)))
+	err := stdfcgi.Serve(&limitListener{s}, s.alog.wrap(s.count(h)))
 	select {
 	case <-s.stopping:
 	default:
@@ -231,204 +231,8 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-s.slots
 		return nil, err
 	}
-	s.alog.accepted(c)
-	// A new connection is busy from its accept, not from its first byte:
-	// a graceful stop must not exit between taking a connection from the
-	// queue and reading the request the web server is sending on it.
-	s.mu.Lock()
-	s.conns++
-	s.busy++
-	s.sb.accepted()
-	s.mu.Unlock()
-	cn := &conn{Conn: c, s: s, busy: true}
-	cn.rt.hook = cn
-	return cn, nil
+	return newConn(c, s), nil
 }
 
 func (l *limitListener) Close() error   { return l.s.ln.Close() }
 func (l *limitListener) Addr() net.Addr { return l.s.ln.Addr() }
-
-// conn tracks whether a request is in flight on a connection: busy from the
-// first byte the web server sends until the worker writes FCGI_END_REQUEST.
-// net/http/fcgi writes each record with one Write, so looking at the record
-// type in the header of each Write is enough.
-type conn struct {
-	net.Conn
-	s      *server
-	rt     recordTracker
-	held   []byte // bytes read after an insertion point, handed out after it
-	busy   bool   // a request is in flight (under s.mu)
-	ending bool   // its FCGI_END_REQUEST is being written (under s.mu)
-	closed bool
-
-	wmu sync.Mutex // one Write at a time: badinput.go writes from the reading goroutine
-	// After the handler of request holdID has returned, its last STDOUT
-	// records are held in pending and go out with its END_REQUEST in one
-	// write (under wmu): one syscall instead of three, and the web server
-	// reads the whole answer at once (the gofpm front can then send it
-	// with a Content-Length instead of chunks).
-	holding bool
-	holdID  uint16
-	pending []byte
-	gmu     sync.Mutex
-	g       guard // limits and aborts (badinput.go)
-}
-
-const (
-	fcgiVersion1   = 1
-	fcgiEndRequest = 3
-	fcgiStdout     = 6
-)
-
-func (c *conn) Read(p []byte) (int, error) {
-	n, err := c.read(p)
-	if err == nil {
-		if bad := c.badErr(); bad != nil {
-			return 0, bad
-		}
-	}
-	if n > 0 {
-		c.s.mu.Lock()
-		if !c.busy && !c.closed {
-			c.busy = true
-			c.s.busy++
-			c.s.sb.accepted()
-		}
-		c.s.mu.Unlock()
-	}
-	return n, err
-}
-
-// read reads the web server's bytes, with the records recordTracker
-// inserts.
-func (c *conn) read(p []byte) (int, error) {
-	if len(c.rt.inject) > 0 {
-		n := copy(p, c.rt.inject)
-		c.rt.inject = c.rt.inject[n:]
-		return n, nil
-	}
-	if len(c.held) > 0 {
-		k := c.rt.feed(c.held[:min(len(c.held), len(p))])
-		n := copy(p, c.held[:k])
-		c.held = c.held[n:]
-		return n, nil
-	}
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		if k := c.rt.feed(p[:n]); k < n {
-			c.held = append(c.held[:0], p[k:n]...)
-			n = k
-		}
-	}
-	return n, err
-}
-
-// handlerDone is called when the handler of request id has returned:
-// what net/http/fcgi writes for it from now on is its closing flush, the
-// end of its stdout and its END_REQUEST.
-func (c *conn) handlerDone(id uint16) {
-	c.wmu.Lock()
-	c.holding, c.holdID = true, id
-	c.wmu.Unlock()
-}
-
-// maxPending bounds the bytes held back for one answer: net/http/fcgi's
-// buffer flushes at most 64 KiB at a time.
-const maxPending = 128 << 10
-
-func (c *conn) Write(p []byte) (int, error) {
-	end := len(p) >= 8 && p[0] == fcgiVersion1 && p[1] == fcgiEndRequest
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	if c.holding {
-		id := uint16(0)
-		if len(p) >= 8 {
-			id = uint16(p[2])<<8 | uint16(p[3])
-		}
-		switch {
-		case len(p) >= 8 && p[0] == fcgiVersion1 && p[1] == fcgiStdout && id == c.holdID && len(c.pending)+len(p) <= maxPending:
-			c.pending = append(c.pending, p...) // net/http/fcgi reuses p
-			return len(p), nil
-		case end && id == c.holdID:
-			c.holding = false
-			want := len(p)
-			c.pending = append(c.pending, p...)
-			all := c.pending
-			c.pending = c.pending[:0]
-			if _, err := c.writeEnd(all); err != nil {
-				return 0, err
-			}
-			return want, nil
-		default: // anything else: what is held goes first
-			c.holding = false
-			if len(c.pending) > 0 {
-				_, err := c.Conn.Write(c.pending)
-				c.pending = c.pending[:0]
-				if err != nil {
-					return 0, err
-				}
-			}
-		}
-	}
-	if end {
-		return c.writeEnd(p)
-	}
-	return c.Conn.Write(p)
-}
-
-// writeEnd writes p, which ends with an END_REQUEST record, and marks the
-// request over (under wmu).
-func (c *conn) writeEnd(p []byte) (int, error) {
-	rec := p[max(len(p)-16, 0):] // the END_REQUEST record
-	c.onEnd(uint16(rec[2])<<8 | uint16(rec[3]))
-	// The request is over before the record goes out: on a kept
-	// connection the web server may send the next request as soon as it
-	// has the record, and that one must find the conn not busy.
-	c.s.mu.Lock()
-	if c.busy {
-		c.busy, c.ending = false, true
-		c.s.sb.requestEnd()
-	}
-	c.s.mu.Unlock()
-	n, err := c.Conn.Write(p)
-	// Counted busy until the record is written, so a graceful stop does
-	// not exit before the answer is out.
-	c.s.mu.Lock()
-	if c.ending {
-		c.ending = false
-		c.s.busy--
-	}
-	c.s.mu.Unlock()
-	c.s.signalIdle()
-	return n, err
-}
-
-func (c *conn) Close() error {
-	c.wmu.Lock()
-	if len(c.pending) > 0 { // held bytes whose END_REQUEST never came
-		c.Conn.Write(c.pending)
-		c.pending = c.pending[:0]
-	}
-	c.holding = false
-	c.wmu.Unlock()
-	err := c.Conn.Close()
-	c.onClose()
-	c.s.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		c.s.conns--
-		if c.busy {
-			c.busy = false
-			c.s.busy--
-			c.s.sb.requestEnd()
-		}
-		if c.ending {
-			c.ending = false
-			c.s.busy--
-		}
-		<-c.s.slots
-	}
-	c.s.mu.Unlock()
-	c.s.signalIdle()
-	return err
-}

@@ -22,7 +22,7 @@ type testServer struct {
 	client *fcgi.Client
 }
 
-func startServer(t *testing.T, h http.Handler, opts ...Option) *testServer {
+func startServer(t testing.TB, h http.Handler, opts ...Option) *testServer {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "worker")
 	if err != nil {

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -32,36 +31,6 @@ func TestInjectProtocol(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || string(b) != tc.want {
 			t.Errorf("%v: %d %q, want 200 %q", tc.params, resp.StatusCode, b, tc.want)
-		}
-	}
-}
-
-// TestRecordTrackerSplit: the insertion lands right after BEGIN_REQUEST
-// whatever the read sizes.
-func TestRecordTrackerSplit(t *testing.T) {
-	stream := fcgi.AppendBeginRequest(nil, 7, fcgi.RoleResponder, false)
-	stream = fcgi.AppendRecords(stream, fcgi.TypeParams, 7, fcgi.AppendPair(nil, "A", "b"))
-	stream = fcgi.AppendRecords(stream, fcgi.TypeParams, 7, nil)
-	for _, chunk := range []int{1, 3, 8, 13, 64} {
-		var tr recordTracker
-		var out []byte
-		rest := stream
-		for len(rest) > 0 || len(tr.inject) > 0 {
-			if len(tr.inject) > 0 {
-				out = append(out, tr.inject...)
-				tr.inject = nil
-				continue
-			}
-			n := min(chunk, len(rest))
-			k := tr.feed(rest[:n])
-			out = append(out, rest[:k]...)
-			rest = rest[k:]
-		}
-		want := fcgi.AppendBeginRequest(nil, 7, fcgi.RoleResponder, false)
-		want = fcgi.AppendRecords(want, fcgi.TypeParams, 7, protoParams)
-		want = append(want, stream[16:]...)
-		if !bytes.Equal(out, want) {
-			t.Errorf("chunk %d:\n got %v\nwant %v", chunk, out, want)
 		}
 	}
 }

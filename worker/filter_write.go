@@ -1,0 +1,115 @@
+package worker
+
+// This file is the filter's write side. net/http/fcgi writes each record
+// with one Write, so the header at the start of each Write tells what it
+// is: the end of a request's answer (its last STDOUT records and its
+// END_REQUEST) goes out in one write, and FCGI_END_REQUEST ends the
+// request for the busy count, the scoreboard and the abort tokens.
+
+import "github.com/gofpm/gofpm/fcgi"
+
+// handlerDone is called when the handler of request id has returned:
+// what net/http/fcgi writes for it from now on is its closing flush, the
+// end of its stdout and its END_REQUEST.
+func (c *conn) handlerDone(id uint16) {
+	c.wmu.Lock()
+	c.holding, c.holdID = true, id
+	c.wmu.Unlock()
+}
+
+// maxPending bounds the bytes held back for one answer: net/http/fcgi's
+// buffer flushes at most 64 KiB at a time.
+const maxPending = 128 << 10
+
+func (c *conn) Write(p []byte) (int, error) {
+	h, err := fcgi.ParseHeader(p)
+	rec := err == nil
+	end := rec && h.Type == fcgi.TypeEndRequest
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.holding {
+		switch {
+		case rec && h.Type == fcgi.TypeStdout && h.RequestID == c.holdID && len(c.pending)+len(p) <= maxPending:
+			c.pending = append(c.pending, p...) // net/http/fcgi reuses p
+			return len(p), nil
+		case end && h.RequestID == c.holdID:
+			c.holding = false
+			c.pending = append(c.pending, p...)
+			all := c.pending
+			c.pending = c.pending[:0]
+			if _, err := c.writeEnd(all, h.RequestID); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		default: // anything else: what is held goes first
+			c.holding = false
+			if len(c.pending) > 0 {
+				_, err := c.Conn.Write(c.pending)
+				c.pending = c.pending[:0]
+				if err != nil {
+					return 0, err
+				}
+			}
+		}
+	}
+	if end {
+		return c.writeEnd(p, h.RequestID)
+	}
+	return c.Conn.Write(p)
+}
+
+// writeEnd writes p, which ends with the END_REQUEST record of request id,
+// and marks the request over (under wmu).
+func (c *conn) writeEnd(p []byte, id uint16) (int, error) {
+	c.onEnd(id)
+	// The request is over before the record goes out: on a kept
+	// connection the web server may send the next request as soon as it
+	// has the record, and that one must find the conn not busy.
+	c.s.mu.Lock()
+	if c.busy {
+		c.busy, c.ending = false, true
+		c.s.sb.requestEnd()
+	}
+	c.s.mu.Unlock()
+	n, err := c.Conn.Write(p)
+	// Counted busy until the record is written, so a graceful stop does
+	// not exit before the answer is out.
+	c.s.mu.Lock()
+	if c.ending {
+		c.ending = false
+		c.s.busy--
+	}
+	c.s.mu.Unlock()
+	c.s.signalIdle()
+	return n, err
+}
+
+func (c *conn) Close() error {
+	c.wmu.Lock()
+	if len(c.pending) > 0 { // held bytes whose END_REQUEST never came
+		c.Conn.Write(c.pending)
+		c.pending = c.pending[:0]
+	}
+	c.holding = false
+	c.wmu.Unlock()
+	err := c.Conn.Close()
+	c.onClose()
+	c.s.mu.Lock()
+	if !c.closed {
+		c.closed = true
+		c.s.conns--
+		if c.busy {
+			c.busy = false
+			c.s.busy--
+			c.s.sb.requestEnd()
+		}
+		if c.ending {
+			c.ending = false
+			c.s.busy--
+		}
+		<-c.s.slots
+	}
+	c.s.mu.Unlock()
+	c.s.signalIdle()
+	return err
+}
