@@ -65,7 +65,7 @@ unit:
 # A fuzz run that fails without a failing input (Go 1.26's coordinator can
 # report a bare "context deadline exceeded", golang/go#75804) is run once more.
 fuzz:
-	@set -e; for pkg in ./fcgi ./fpm ./worker; do \
+	@set -e; for pkg in ./fcgi ./fpm ./worker ./worker/proto; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$f ($(FUZZTIME))"; \
 			out=$$($(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) && continue; \
@@ -80,7 +80,7 @@ check-config: examples
 
 ## bench: Go benchmarks and the end-to-end comparison against the peers
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./fcgi ./worker ./fpm
+	$(GO) test -run '^$$' -bench . -benchmem ./fcgi ./worker/... ./fpm
 	bench/run.sh
 
 clean:

@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
 )
 
@@ -57,7 +57,7 @@ type upstream struct {
 	pool   *pool
 	// access serves through passTo and writes the pool's access line
 	// unless the worker wrote it (Go workers answer the front with
-	// worker.HeaderAccessLogged); nil without access_log.
+	// proto.HeaderAccessLogged); nil without access_log.
 	access http.Handler
 }
 
@@ -99,7 +99,7 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, inh inherited) (*f
 			}
 		}
 		if u.pool != nil && u.pool.access != nil {
-			al, err := worker.NewAccessLogger(u.pool.access, u.pool.cfg.AccessFormat, name)
+			al, err := proto.NewAccessLogger(u.pool.access, u.pool.cfg.AccessFormat, name)
 			if err != nil {
 				return nil, fmt.Errorf("http: pool %q: access_format: %w", name, err)
 			}
@@ -328,7 +328,7 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		params["HTTPS"] = "on"
 		params["REQUEST_SCHEME"] = "https"
 	}
-	params["HTTP_X_GOFPM_FRONT"] = "1" // worker.HeaderFront, the client's own dropped
+	params["HTTP_X_GOFPM_FRONT"] = "1" // proto.HeaderFront, the client's own dropped
 
 	// The request's context ends when the client goes away: the client
 	// then aborts the FastCGI request and closes the connection, so the
@@ -356,8 +356,8 @@ func (f *front) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		return
 	}
 	defer resp.Body.Close()
-	if _, ok := resp.Header[worker.HeaderAccessLogged]; ok {
-		delete(resp.Header, worker.HeaderAccessLogged)
+	if _, ok := resp.Header[proto.HeaderAccessLogged]; ok {
+		delete(resp.Header, proto.HeaderAccessLogged)
 		fr.logged = true
 	}
 	h := w.Header()

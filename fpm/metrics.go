@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 )
 
 // metricsPath is where the HTTP front serves the metrics.
@@ -75,11 +75,11 @@ func writeMetrics(w io.Writer, reports []*poolReport) {
 	})
 	metric("gofpm_request_duration_seconds", "histogram", "Request durations (Go workers: from the scoreboard; other workers: as the kernel showed them).", func(r *poolReport, pool string) {
 		var cum uint64
-		for i, le := range worker.DurationBuckets {
+		for i, le := range proto.DurationBuckets {
 			cum += r.hist.Counts[i]
 			fmt.Fprintf(&b, "gofpm_request_duration_seconds_bucket{pool=%s,le=\"%g\"} %d\n", pool, le.Seconds(), cum)
 		}
-		cum += r.hist.Counts[len(worker.DurationBuckets)]
+		cum += r.hist.Counts[len(proto.DurationBuckets)]
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_bucket{pool=%s,le=\"+Inf\"} %d\n", pool, cum)
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_sum{pool=%s} %g\n", pool, r.hist.Sum.Seconds())
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_count{pool=%s} %d\n", pool, cum)

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -53,7 +53,7 @@ type poolCounters struct {
 	maxListenQueue     int // the most seen since the pool started
 	listenBacklog      int
 	recycled           map[string]uint64 // worker exits by reason (see exitReason)
-	hist               worker.Histogram  // request durations of workers that are gone, and of foreign workers
+	hist               proto.Histogram   // request durations of workers that are gone, and of foreign workers
 }
 
 // pool owns a listening socket and the children accepting on it.
