@@ -25,6 +25,12 @@
 //	                          (pm_max_requests plus this worker's jitter; 0 = no limit)
 //	GOFPM_WORKER_CONCURRENCY  requests served at once (worker_concurrency, default 1)
 //
+// These names and the rest of the contract (the scoreboard slot on fd 3,
+// the access log, the master's status pages) are defined in package
+// github.com/gofpm/gofpm/worker/proto, which Serve implements for the
+// worker's side. The CGI bridge, a ready-made worker, is package
+// github.com/gofpm/gofpm/worker/cgi.
+//
 // # Behaviour
 //
 // One request at a time by default: the worker does not accept a new
