@@ -80,7 +80,7 @@ check-config: examples
 
 ## bench: Go benchmarks and the end-to-end comparison against the peers
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./fcgi ./worker ./fpm/...
+	$(GO) test -run '^$$' -bench . -benchmem ./fcgi/... ./worker/... ./fpm/...
 	bench/run.sh
 
 clean:

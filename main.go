@@ -21,6 +21,7 @@ import (
 	"github.com/gofpm/gofpm/fcgi"
 	"github.com/gofpm/gofpm/fpm"
 	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/cgi"
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -164,11 +165,11 @@ func newApp() *cli.App {
 					Name:  "cgi",
 					Usage: "the CGI bridge of pools with worker = \"cgi\": FastCGI on fd 0, CGI scripts under root",
 					Action: func(c *cli.Context) error {
-						cfg, err := worker.CGIBridgeFromEnv()
+						cfg, err := cgi.ConfigFromEnv()
 						if err != nil {
 							return cli.Exit(err.Error(), exitConfig)
 						}
-						if err := worker.Serve(worker.NewCGIBridge(cfg)); err != nil {
+						if err := worker.Serve(cgi.NewBridge(cfg)); err != nil {
 							return cli.Exit(err.Error(), exitRuntime)
 						}
 						return nil

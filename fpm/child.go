@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fpm/internal/config"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -28,9 +28,9 @@ type child struct {
 	started  time.Time
 	stopping bool // the master asked it to go: its exit is expected
 
-	slot        *worker.Slot // the scoreboard slot it may write (Go workers do)
-	pages       *os.File     // the master's end of the page connection (Go workers ask status/ping there)
-	execErr     *os.File     // the read end of the worker exec step's error pipe; nil without the step
+	slot        *proto.Slot // the scoreboard slot it may write (Go workers do)
+	pages       *os.File    // the master's end of the page connection (Go workers ask status/ping there)
+	execErr     *os.File    // the read end of the worker exec step's error pipe; nil without the step
 	state       workerState
 	since       time.Time // when state began
 	req         request   // the request in flight, while busy
@@ -113,7 +113,7 @@ type spawnSpec struct {
 	cred *syscall.Credential
 	sock *os.File
 	// pages: the pool has a status or ping page, so each child gets a
-	// connection to the master's pages (worker.PagesFD).
+	// connection to the master's pages (proto.PagesFD).
 	pages        bool
 	accessFormat string
 	// tramp: the worker starts through `gofpm worker exec`, which reports
@@ -185,29 +185,29 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 		}
 		env[k] = v
 	}
-	env[worker.EnvPool] = pc.Name
+	env[proto.EnvPool] = pc.Name
 	if pc.Worker == "cgi" {
-		env[worker.EnvCGIRoot] = pc.Root
-		env[worker.EnvCGIExtensions] = strings.Join(pc.SecurityLimitExtensions, ",")
+		env[proto.EnvCGIRoot] = pc.Root
+		env[proto.EnvCGIExtensions] = strings.Join(pc.SecurityLimitExtensions, ",")
 		if pc.RequestTerminateTimeout > 0 {
-			env[worker.EnvCGITimeout] = pc.RequestTerminateTimeout.D().String()
+			env[proto.EnvCGITimeout] = pc.RequestTerminateTimeout.D().String()
 		}
 	}
 	if pc.PMStatusPath != "" || pc.PingPath != "" {
 		s.pages = true
-		env[worker.EnvPagesFD] = strconv.Itoa(worker.PagesFD)
-		env[worker.EnvStatusPath] = pc.PMStatusPath
-		env[worker.EnvPingPath] = pc.PingPath
+		env[proto.EnvPagesFD] = strconv.Itoa(proto.PagesFD)
+		env[proto.EnvStatusPath] = pc.PMStatusPath
+		env[proto.EnvPingPath] = pc.PingPath
 	}
-	env[worker.EnvConcurrency] = strconv.Itoa(max(pc.WorkerConcurrency, 1))
+	env[proto.EnvConcurrency] = strconv.Itoa(max(pc.WorkerConcurrency, 1))
 	if !pc.IsUnix() && len(pc.AllowedClients) > 0 { // Go workers; libfcgi (php-cgi ignores it on fd 0)
 		clients := make([]string, len(pc.AllowedClients))
 		for i, a := range pc.AllowedClients {
 			clients[i] = a.String()
 		}
-		env[worker.EnvAllowedClients] = strings.Join(clients, ",")
+		env[proto.EnvAllowedClients] = strings.Join(clients, ",")
 		if env["FCGI_WEB_SERVER_ADDRS"] == "" {
-			env["FCGI_WEB_SERVER_ADDRS"] = env[worker.EnvAllowedClients]
+			env["FCGI_WEB_SERVER_ADDRS"] = env[proto.EnvAllowedClients]
 		}
 	}
 	for k, v := range env {
@@ -268,17 +268,17 @@ func (s *spawnSpec) trampoline(pc *PoolConfig, exe string) {
 // as GOFPM_MAX_REQUESTS and to php-cgi as PHP_FCGI_MAX_REQUESTS unless the
 // pool's env sets that. out, when non-nil, receives stdout and stderr.
 func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) (*child, error) {
-	env := append(s.env[:len(s.env):len(s.env)], worker.EnvMaxRequests+"="+strconv.Itoa(maxRequests))
+	env := append(s.env[:len(s.env):len(s.env)], proto.EnvMaxRequests+"="+strconv.Itoa(maxRequests))
 	if !hasEnv(s.env, "PHP_FCGI_MAX_REQUESTS") {
 		env = append(env, "PHP_FCGI_MAX_REQUESTS="+strconv.Itoa(maxRequests))
 	}
-	// The scoreboard slot goes to the child as fd 3 (worker.ScoreboardFD).
-	slotFile, slot, err := worker.NewSlotFile()
+	// The scoreboard slot goes to the child as fd 3 (proto.ScoreboardFD).
+	slotFile, slot, err := proto.NewSlotFile()
 	if err != nil {
 		return nil, fmt.Errorf("creating the scoreboard slot: %w", err)
 	}
 	defer slotFile.Close()
-	env = append(env, worker.EnvScoreboardFD+"="+strconv.Itoa(worker.ScoreboardFD))
+	env = append(env, proto.EnvScoreboardFD+"="+strconv.Itoa(proto.ScoreboardFD))
 	extra := []*os.File{slotFile}
 	var pagesMaster *os.File
 	if s.pages {
@@ -290,12 +290,12 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		pagesMaster = os.NewFile(uintptr(fds[0]), "gofpm-pages")
 		pagesWorker := os.NewFile(uintptr(fds[1]), "gofpm-pages")
 		defer pagesWorker.Close()
-		extra = append(extra, pagesWorker) // fd 4: worker.PagesFD
+		extra = append(extra, pagesWorker) // fd 4: proto.PagesFD
 	}
 	if access != nil {
 		// The access log is written by Go workers themselves, one line per
 		// request, as php-fpm's workers do.
-		env = append(env, worker.EnvAccessLogFD+"="+strconv.Itoa(3+len(extra)), worker.EnvAccessFormat+"="+s.accessFormat)
+		env = append(env, proto.EnvAccessLogFD+"="+strconv.Itoa(3+len(extra)), proto.EnvAccessFormat+"="+s.accessFormat)
 		extra = append(extra, access)
 	}
 	var execErrR, execErrW *os.File

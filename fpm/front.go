@@ -14,7 +14,7 @@ import (
 
 	httpfront "github.com/gofpm/gofpm/fpm/internal/front"
 	"github.com/gofpm/gofpm/fpm/internal/status"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
 )
 
@@ -83,7 +83,7 @@ func newFront(cfg *Config, log zerolog.Logger, pools []*pool, ln net.Listener) (
 // access logger and the pool's own pages.
 func (p *pool) frontPool(fp *httpfront.Pool) error {
 	if p.access != nil {
-		al, err := worker.NewAccessLogger(p.access, p.cfg.AccessFormat, p.cfg.Name)
+		al, err := proto.NewAccessLogger(p.access, p.cfg.AccessFormat, p.cfg.Name)
 		if err != nil {
 			return fmt.Errorf("http: pool %q: access_format: %w", p.cfg.Name, err)
 		}

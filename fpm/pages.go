@@ -20,7 +20,7 @@ import (
 	"github.com/gofpm/gofpm/fcgi"
 	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/fpm/internal/status"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
 )
 
@@ -80,7 +80,7 @@ func (p *pool) page(params map[string]string, now time.Time) pageResponse {
 type poolReport struct {
 	status      *status.Snapshot
 	count       poolCounters // recycled is a copy
-	hist        worker.Histogram
+	hist        proto.Histogram
 	maxChildren int
 }
 
@@ -219,7 +219,7 @@ func httpStatusText(code int) string {
 }
 
 // servePages answers the page requests a Go worker passes on its private
-// connection (worker.PagesFD) until the worker closes it.
+// connection (proto.PagesFD) until the worker closes it.
 func (p *pool) servePages(f *os.File) {
 	c, err := net.FileConn(f)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fpm/internal/kstate"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
 	"golang.org/x/sys/unix"
 )
@@ -54,7 +54,7 @@ type poolCounters struct {
 	maxListenQueue     int // the most seen since the pool started
 	listenBacklog      int
 	recycled           map[string]uint64 // worker exits by reason (see exitReason)
-	hist               worker.Histogram  // request durations of workers that are gone, and of foreign workers
+	hist               proto.Histogram   // request durations of workers that are gone, and of foreign workers
 }
 
 // workerProbe tells what workers that write no scoreboard do, and how

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fpm/internal/procfs"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -96,11 +96,11 @@ func (c *child) setState(st workerState, now time.Time) {
 }
 
 // fromSlot maps the scoreboard's stages onto the pm's states.
-func (c *child) fromSlot(s worker.SlotSnapshot, now time.Time) {
+func (c *child) fromSlot(s proto.SlotSnapshot, now time.Time) {
 	switch s.Stage {
-	case worker.StageIdle:
+	case proto.StageIdle:
 		c.setState(wsIdle, now)
-	case worker.StageReadingHeaders, worker.StageRunning, worker.StageFinishing:
+	case proto.StageReadingHeaders, proto.StageRunning, proto.StageFinishing:
 		start := s.Accepted
 		if start.IsZero() {
 			start = s.RequestStart
@@ -109,7 +109,7 @@ func (c *child) fromSlot(s worker.SlotSnapshot, now time.Time) {
 			c.state, c.since = wsBusy, start
 		}
 		c.req = request{start: start, method: s.Method, uri: s.URI, query: s.Query, script: s.Script, known: true}
-	case worker.StageEnding:
+	case proto.StageEnding:
 		c.setState(wsEnding, now)
 	default:
 		c.setState(wsStarting, now)
@@ -221,7 +221,7 @@ type stackAsk struct {
 }
 
 // askStack asks a Go worker for the stack of the goroutine serving its
-// request (worker.StackSignal; the worker writes it into its slot) and
+// request (proto.StackSignal; the worker writes it into its slot) and
 // reports whether it did: the entry is then finished by pollStacks.
 func (p *pool) askStack(c *child, head string, now time.Time) bool {
 	if c.slot == nil || !c.req.known {
@@ -231,7 +231,7 @@ func (p *pool) askStack(c *child, head string, now time.Time) bool {
 		return false
 	}
 	before := c.slot.StackSeq()
-	if err := p.spawner.signal(c.pid, worker.StackSignal); err != nil {
+	if err := p.spawner.signal(c.pid, proto.StackSignal); err != nil {
 		return false
 	}
 	if p.stacks == nil {

@@ -17,16 +17,14 @@ import (
 	"strings"
 	"sync"
 	"time"
-)
 
-// EnvAllowedClients is the pool's listen_allowed_clients, comma-separated.
-// Unset or empty: every client is allowed.
-const EnvAllowedClients = "GOFPM_ALLOWED_CLIENTS"
+	"github.com/gofpm/gofpm/worker/proto"
+)
 
 // dropLogEvery is how often a refused address is logged at most.
 const dropLogEvery = time.Minute
 
-// allowList is a parsed EnvAllowedClients; nil allows everyone.
+// allowList is a parsed proto.EnvAllowedClients; nil allows everyone.
 type allowList struct {
 	addrs map[netip.Addr]bool
 	log   io.Writer
@@ -61,9 +59,9 @@ func parseAllowList(s string, log io.Writer) *allowList {
 	return l
 }
 
-// allowListFromEnv reads EnvAllowedClients.
+// allowListFromEnv reads proto.EnvAllowedClients.
 func allowListFromEnv() *allowList {
-	return parseAllowList(os.Getenv(EnvAllowedClients), os.Stderr)
+	return parseAllowList(os.Getenv(proto.EnvAllowedClients), os.Stderr)
 }
 
 // allow reports whether the peer of a connection may be served; a refused

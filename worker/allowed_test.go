@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/worker/internal/testbuf"
 )
 
 func tcpPeer(s string) net.Addr { return &net.TCPAddr{IP: net.ParseIP(s), Port: 40000} }
@@ -36,7 +37,7 @@ func TestAllowList(t *testing.T) {
 		{"10.0.0.0/8", tcpPeer("10.0.0.1"), false, "Wrong IP address '10.0.0.0/8'"},
 	}
 	for _, c := range cases {
-		var log syncBuffer
+		var log testbuf.Buffer
 		l := parseAllowList(c.list, &log)
 		if got := l.allow(c.peer); got != c.allowed {
 			t.Errorf("list %q peer %v: allowed %v, want %v", c.list, c.peer, got, c.allowed)
@@ -50,7 +51,7 @@ func TestAllowList(t *testing.T) {
 // TestAllowListLogsOncePerMinute: a refused address is reported once per
 // minute, with the count of refusals in between.
 func TestAllowListLogsOncePerMinute(t *testing.T) {
-	var log syncBuffer
+	var log testbuf.Buffer
 	l := parseAllowList("127.0.0.1", &log)
 	now := time.Unix(1000, 0)
 	l.now = func() time.Time { return now }
@@ -75,7 +76,7 @@ func TestAllowedClientsServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log testbuf.Buffer
 	stop := make(chan struct{})
 	served := make(chan error, 1)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") })

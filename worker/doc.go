@@ -13,17 +13,23 @@
 //
 // # What the master hands over
 //
-// The listening socket is file descriptor 0 (ListenFD), the FastCGI
+// The listening socket is file descriptor 0 (proto.ListenFD), the FastCGI
 // convention (FCGI_LISTENSOCK_FILENO), so the same fd works for php-cgi,
 // libfcgi programs and net/http/fcgi. fd 0 was chosen over ExtraFiles at
 // fd 3 so that every FastCGI program runs unchanged under gofpm, and a Go
 // worker is no exception. The master also sets these environment variables
 // (even when the pool has clear_env = true):
 //
-//	GOFPM_POOL                the pool's name (EnvPool)
+//	GOFPM_POOL                the pool's name (proto.EnvPool)
 //	GOFPM_MAX_REQUESTS        requests this worker serves before it exits 0
 //	                          (pm_max_requests plus this worker's jitter; 0 = no limit)
 //	GOFPM_WORKER_CONCURRENCY  requests served at once (worker_concurrency, default 1)
+//
+// These names and the rest of the contract (the scoreboard slot on fd 3,
+// the access log, the master's status pages) are defined in package
+// github.com/gofpm/gofpm/worker/proto, which Serve implements for the
+// worker's side. The CGI bridge, a ready-made worker, is package
+// github.com/gofpm/gofpm/worker/cgi.
 //
 // # Behaviour
 //

@@ -96,11 +96,11 @@ var readBufPool = sync.Pool{New: func() any {
 // byte: a graceful stop must not exit between taking a connection from the
 // queue and reading the request the web server is sending on it.
 func newConn(c net.Conn, s *server) *conn {
-	s.alog.accepted(c)
+	s.alog.Accepted(c)
 	s.mu.Lock()
 	s.conns++
 	s.busy++
-	s.sb.accepted()
+	s.sb.Accepted()
 	s.mu.Unlock()
 	cn := &conn{Conn: c, s: s, busy: true}
 	cn.rb = readBufPool.Get().(*readBufs)
@@ -220,7 +220,7 @@ func (c *conn) markBusy() {
 	if !c.busy && !c.closed {
 		c.busy = true
 		c.s.busy++
-		c.s.sb.accepted()
+		c.s.sb.Accepted()
 	}
 	c.s.mu.Unlock()
 }

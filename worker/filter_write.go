@@ -68,7 +68,7 @@ func (c *conn) writeEnd(p []byte, id uint16) (int, error) {
 	c.s.mu.Lock()
 	if c.busy {
 		c.busy, c.ending = false, true
-		c.s.sb.requestEnd()
+		c.s.sb.RequestEnd()
 	}
 	c.s.mu.Unlock()
 	n, err := c.Conn.Write(p)
@@ -101,7 +101,7 @@ func (c *conn) Close() error {
 		if c.busy {
 			c.busy = false
 			c.s.busy--
-			c.s.sb.requestEnd()
+			c.s.sb.RequestEnd()
 		}
 		if c.ending {
 			c.ending = false

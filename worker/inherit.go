@@ -1,7 +1,8 @@
 package worker
 
-// This file holds the handover contract between the master and a worker:
-// fd numbers and environment variable names. fpm/ uses the same constants.
+// This file finds the worker's listener: the socket the master handed
+// over on proto.ListenFD, or in standalone mode the address of -listen or
+// proto.EnvListen.
 
 import (
 	"errors"
@@ -11,20 +12,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gofpm/gofpm/worker/proto"
 	"golang.org/x/sys/unix"
-)
-
-// ListenFD is the file descriptor of the pool's listening socket in every
-// worker: 0, FastCGI's FCGI_LISTENSOCK_FILENO.
-const ListenFD = 0
-
-// Environment variables set by the master for every worker.
-const (
-	EnvPool        = "GOFPM_POOL"
-	EnvMaxRequests = "GOFPM_MAX_REQUESTS"
-	EnvConcurrency = "GOFPM_WORKER_CONCURRENCY"
-	// EnvListen names the address to listen on in standalone mode.
-	EnvListen = "GOFPM_LISTEN"
 )
 
 // errNotSocket is returned by inheritedListener when fd 0 is not a
@@ -34,21 +23,21 @@ var errNotSocket = errors.New("worker: fd 0 is not a listening socket")
 // inheritedListener returns a listener on fd 0 when fd 0 is a listening
 // stream socket.
 func inheritedListener() (net.Listener, error) {
-	acc, err := unix.GetsockoptInt(ListenFD, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+	acc, err := unix.GetsockoptInt(proto.ListenFD, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
 	if err != nil || acc != 1 {
 		return nil, errNotSocket
 	}
-	return newExclusiveListener(ListenFD)
+	return newExclusiveListener(proto.ListenFD)
 }
 
 // standaloneListener listens on the address from -listen or GOFPM_LISTEN.
 func standaloneListener(args []string) (net.Listener, error) {
 	addr := listenArg(args)
 	if addr == "" {
-		addr = os.Getenv(EnvListen)
+		addr = os.Getenv(proto.EnvListen)
 	}
 	if addr == "" {
-		return nil, errors.New("worker: not started by gofpm (fd 0 is not a socket) and no -listen ADDR or " + EnvListen + " given")
+		return nil, errors.New("worker: not started by gofpm (fd 0 is not a socket) and no -listen ADDR or " + proto.EnvListen + " given")
 	}
 	network, address := "tcp", addr
 	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {

@@ -14,17 +14,7 @@ import (
 	"sync"
 
 	"github.com/gofpm/gofpm/fcgi"
-)
-
-// The master's pages reach a worker through these (set only when the pool
-// has pm_status_path or ping_path).
-const (
-	// PagesFD is one end of a socket pair whose other end the master
-	// serves with FastCGI.
-	PagesFD       = 4
-	EnvPagesFD    = "GOFPM_PAGES_FD"
-	EnvStatusPath = "GOFPM_STATUS_PATH"
-	EnvPingPath   = "GOFPM_PING_PATH"
+	"github.com/gofpm/gofpm/worker/proto"
 )
 
 // pageRelay passes status and ping requests to the master.
@@ -34,23 +24,23 @@ type pageRelay struct {
 	client       *fcgi.Client
 }
 
-// attachPages takes the master's page connection from PagesFD; nil when the
+// attachPages takes the master's page connection from proto.PagesFD; nil when the
 // master gave none.
 func attachPages() *pageRelay {
-	if os.Getenv(EnvPagesFD) == "" {
+	if os.Getenv(proto.EnvPagesFD) == "" {
 		return nil
 	}
-	f := os.NewFile(PagesFD, "gofpm-pages")
+	f := os.NewFile(proto.PagesFD, "gofpm-pages")
 	c, err := net.FileConn(f)
 	f.Close()
-	os.Unsetenv(EnvPagesFD)
+	os.Unsetenv(proto.EnvPagesFD)
 	if err != nil {
 		return nil
 	}
 	conn := &keptConn{Conn: c}
 	return &pageRelay{
-		status: os.Getenv(EnvStatusPath),
-		ping:   os.Getenv(EnvPingPath),
+		status: os.Getenv(proto.EnvStatusPath),
+		ping:   os.Getenv(proto.EnvPingPath),
 		client: &fcgi.Client{
 			Dial:         func(context.Context) (net.Conn, error) { return conn, nil },
 			MaxIdleConns: 1, // FCGI_KEEP_CONN: the one connection serves every request

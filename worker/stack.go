@@ -3,16 +3,11 @@ package worker
 import (
 	"bytes"
 	"runtime"
-
-	"golang.org/x/sys/unix"
 )
 
-// StackSignal asks a worker for the stack of the goroutines serving its
-// requests: the master sends it when a request runs past
-// request_slowlog_timeout, and the worker writes the stacks into its
-// scoreboard slot for the slowlog. No ptrace is needed, so it works in
-// containers and across users.
-const StackSignal = unix.SIGUSR2
+// The master sends proto.StackSignal when a request runs past
+// request_slowlog_timeout; the worker answers with handlerStacks, written
+// into its scoreboard slot.
 
 // handlerMarker is a frame present in every goroutine that runs a handler
 // under net/http/fcgi.

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/gofpm/gofpm/worker/proto"
 	"golang.org/x/sys/unix"
 )
 
@@ -32,7 +33,7 @@ func WithConcurrency(n int) Option {
 func withListener(l net.Listener) Option { return func(s *server) { s.ln = l } }
 
 // withSlot injects the scoreboard writer (tests); nil runs without one.
-func withSlot(w *slotWriter) Option { return func(s *server) { s.sb = w; s.noSlot = true } }
+func withSlot(w *proto.SlotWriter) Option { return func(s *server) { s.sb = w; s.noSlot = true } }
 
 // withStop injects the graceful-stop trigger (tests); nil disables the
 // signal handler.
@@ -44,8 +45,8 @@ func withStop(c <-chan struct{}) Option { return func(s *server) { s.stopC = c; 
 // request in flight has been answered.
 func Serve(h http.Handler, opts ...Option) error {
 	s := &server{
-		maxRequests: envInt(EnvMaxRequests, 0),
-		concurrency: max(envInt(EnvConcurrency, 1), 1),
+		maxRequests: envInt(proto.EnvMaxRequests, 0),
+		concurrency: max(envInt(proto.EnvConcurrency, 1), 1),
 		stopping:    make(chan struct{}),
 		allowed:     allowListFromEnv(),
 	}
@@ -56,14 +57,14 @@ func Serve(h http.Handler, opts ...Option) error {
 		runtime.GOMAXPROCS(min(s.concurrency, runtime.NumCPU()))
 	}
 	if !s.noSlot {
-		sb, err := attachSlot()
+		sb, err := proto.AttachSlot()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "gofpm worker: scoreboard disabled:", err)
 		}
 		s.sb = sb
 		s.pages = attachPages()
 	}
-	alog, err := openAccessLog()
+	alog, err := proto.OpenAccessLog()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "gofpm worker: access log disabled:", err)
 	}
@@ -88,10 +89,10 @@ type server struct {
 	stopC       <-chan struct{}
 	noSignals   bool
 	noSlot      bool
-	sb          *slotWriter // scoreboard slot; nil without a gofpm master
-	pages       *pageRelay  // the master's status and ping pages; nil without
-	alog        *accessLog  // the pool's access log; nil = off
-	allowed     *allowList  // listen_allowed_clients; nil = everyone
+	sb          *proto.SlotWriter // scoreboard slot; nil without a gofpm master
+	pages       *pageRelay        // the master's status and ping pages; nil without
+	alog        *proto.AccessLog  // the pool's access log; nil = off
+	allowed     *allowList        // listen_allowed_clients; nil = everyone
 
 	requests atomic.Int64 // requests started
 	aborts   aborts       // requests in flight, for their cancellation (filter_requests.go)
@@ -118,17 +119,17 @@ func (s *server) serve(h http.Handler) error {
 	s.idle = make(chan struct{}, 1)
 	if !s.noSignals {
 		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, unix.SIGQUIT, StackSignal)
+		signal.Notify(sig, unix.SIGQUIT, proto.StackSignal)
 		defer signal.Stop(sig)
 		go func() {
 			for {
 				select {
 				case x := <-sig:
-					if x == StackSignal {
-						s.sb.putStack(handlerStacks())
+					if x == proto.StackSignal {
+						s.sb.PutStack(handlerStacks())
 						continue
 					}
-					s.sb.ending(ExitSignal)
+					s.sb.Ending(proto.ExitSignal)
 					s.stop()
 				case <-s.stopping:
 				}
@@ -140,20 +141,20 @@ func (s *server) serve(h http.Handler) error {
 		go func() {
 			select {
 			case <-s.stopC:
-				s.sb.ending(ExitSignal)
+				s.sb.Ending(proto.ExitSignal)
 				s.stop()
 			case <-s.stopping:
 			}
 		}()
 	}
-	err := stdfcgi.Serve(&limitListener{s}, s.alog.wrap(s.count(h)))
+	err := stdfcgi.Serve(&limitListener{s}, s.alog.Wrap(s.count(h)))
 	select {
 	case <-s.stopping:
 	default:
 		return err // the listener failed on its own
 	}
 	s.drain()
-	s.sb.ending(ExitNone)
+	s.sb.Ending(proto.ExitNone)
 	return nil
 }
 
@@ -169,10 +170,10 @@ func (s *server) count(h http.Handler) http.Handler {
 		if c != nil {
 			defer c.handlerDone(id)
 		}
-		s.sb.requestStart(r)
+		s.sb.RequestStart(r)
 		n := s.requests.Add(1)
 		if s.maxRequests > 0 && n >= int64(s.maxRequests) {
-			s.sb.ending(ExitMaxRequests)
+			s.sb.Ending(proto.ExitMaxRequests)
 			s.stop()
 		}
 		if s.pages.match(r) {
@@ -221,7 +222,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		return nil, net.ErrClosed
 	default:
 	}
-	s.sb.idle()
+	s.sb.Idle()
 	c, err := s.ln.Accept()
 	for err == nil && !s.allowed.allow(c.RemoteAddr()) {
 		c.Close() // not read from: php-fpm's "Connection disallowed"

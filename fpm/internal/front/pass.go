@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 )
 
 // serverSoftware is sent as SERVER_SOFTWARE.
@@ -65,7 +65,7 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		params["HTTPS"] = "on"
 		params["REQUEST_SCHEME"] = "https"
 	}
-	params["HTTP_X_GOFPM_FRONT"] = "1" // worker.HeaderFront, the client's own dropped
+	params["HTTP_X_GOFPM_FRONT"] = "1" // proto.HeaderFront, the client's own dropped
 
 	// The request's context ends when the client goes away: the client
 	// then aborts the FastCGI request and closes the connection, so the
@@ -93,8 +93,8 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		return
 	}
 	defer resp.Body.Close()
-	if _, ok := resp.Header[worker.HeaderAccessLogged]; ok {
-		delete(resp.Header, worker.HeaderAccessLogged)
+	if _, ok := resp.Header[proto.HeaderAccessLogged]; ok {
+		delete(resp.Header, proto.HeaderAccessLogged)
 		fr.logged = true
 	}
 	h := w.Header()

@@ -69,7 +69,7 @@ type Pool struct {
 	// AccessLog wraps next so that it writes the pool's access line for
 	// each request unless workerLogged reports that the pool's worker
 	// wrote it itself (Go workers answer the front with
-	// worker.HeaderAccessLogged); nil without access_log.
+	// proto.HeaderAccessLogged); nil without access_log.
 	AccessLog func(next http.Handler, workerLogged func(*http.Request) bool) http.Handler
 	// The pool's own pages, which the front answers without a worker for
 	// the default pool. StatusPath and PingPath are pm_status_path and

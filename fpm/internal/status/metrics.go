@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/proto"
 )
 
 // MetricsContentType is Prometheus' text exposition format.
@@ -28,7 +28,7 @@ type PoolMetrics struct {
 	MaxChildren int               // pm_max_children
 	Spawned     uint64            // worker processes started
 	Recycled    map[string]uint64 // worker processes that left, by reason
-	Hist        worker.Histogram  // request durations
+	Hist        proto.Histogram   // request durations
 }
 
 // WriteMetrics writes the metrics of the pools, ordered by pool name
@@ -83,11 +83,11 @@ func WriteMetrics(w io.Writer, pools []*PoolMetrics) {
 	})
 	metric("gofpm_request_duration_seconds", "histogram", "Request durations (Go workers: from the scoreboard; other workers: as the kernel showed them).", func(r *PoolMetrics, pool string) {
 		var cum uint64
-		for i, le := range worker.DurationBuckets {
+		for i, le := range proto.DurationBuckets {
 			cum += r.Hist.Counts[i]
 			fmt.Fprintf(&b, "gofpm_request_duration_seconds_bucket{pool=%s,le=\"%g\"} %d\n", pool, le.Seconds(), cum)
 		}
-		cum += r.Hist.Counts[len(worker.DurationBuckets)]
+		cum += r.Hist.Counts[len(proto.DurationBuckets)]
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_bucket{pool=%s,le=\"+Inf\"} %d\n", pool, cum)
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_sum{pool=%s} %g\n", pool, r.Hist.Sum.Seconds())
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_count{pool=%s} %d\n", pool, cum)

@@ -1,40 +1,26 @@
-package worker
+package cgi
 
 import (
-	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/worker"
+	"github.com/gofpm/gofpm/worker/internal/testbuf"
+	"github.com/gofpm/gofpm/worker/proto"
 )
-
-// syncBuffer collects the bridge's stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func writeScript(t *testing.T, path, body string) {
 	t.Helper()
@@ -74,9 +60,9 @@ func cgiRoot(t *testing.T) (root, outside string) {
 	return root, outside
 }
 
-func newTestBridge(c CGIBridgeConfig) (*cgiBridge, *syncBuffer) {
-	b := NewCGIBridge(c).(*cgiBridge)
-	log := &syncBuffer{}
+func newTestBridge(c Config) (*bridge, *testbuf.Buffer) {
+	b := NewBridge(c).(*bridge)
+	log := &testbuf.Buffer{}
 	b.stderr = log
 	return b, log
 }
@@ -89,7 +75,7 @@ func serveCGI(h http.Handler, req *http.Request) *httptest.ResponseRecorder {
 
 func TestCGIBridgeHTTP(t *testing.T) {
 	root, _ := cgiRoot(t)
-	b, log := newTestBridge(CGIBridgeConfig{Root: root, Extensions: []string{".sh"}})
+	b, log := newTestBridge(Config{Root: root, Extensions: []string{".sh"}})
 	cases := []struct {
 		name, target string
 		code         int
@@ -141,7 +127,7 @@ func TestCGIBridgeHTTP(t *testing.T) {
 
 func TestCGIBridgeStdin(t *testing.T) {
 	root, _ := cgiRoot(t)
-	b, _ := newTestBridge(CGIBridgeConfig{Root: root})
+	b, _ := newTestBridge(Config{Root: root})
 	body := strings.Repeat("0123456789", 50000) // larger than a pipe buffer
 	req := httptest.NewRequest("POST", "/echo.sh", strings.NewReader(body))
 	rec := serveCGI(b, req)
@@ -156,7 +142,7 @@ func TestCGIBridgeStdin(t *testing.T) {
 // TestCGIBridgeAnyExtension: without Extensions any executable runs.
 func TestCGIBridgeAnyExtension(t *testing.T) {
 	root, _ := cgiRoot(t)
-	b, _ := newTestBridge(CGIBridgeConfig{Root: root})
+	b, _ := newTestBridge(Config{Root: root})
 	rec := serveCGI(b, httptest.NewRequest("GET", "/hello.txt", nil))
 	if rec.Code != 200 || rec.Body.String() != "txt" {
 		t.Fatalf("%d %q", rec.Code, rec.Body.String())
@@ -171,7 +157,7 @@ func TestCGIBridgeSymlinkRoot(t *testing.T) {
 	if err := os.Symlink(root, cur); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := newTestBridge(CGIBridgeConfig{Root: cur})
+	b, _ := newTestBridge(Config{Root: cur})
 	if rec := serveCGI(b, httptest.NewRequest("GET", "/hello.sh?a", nil)); rec.Code != 200 || rec.Body.String() != "hello a" {
 		t.Fatalf("via symlinked root: %d %q", rec.Code, rec.Body.String())
 	}
@@ -202,7 +188,7 @@ func TestCGIBridgeTimeout(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	writeScript(t, filepath.Join(root, "slow.sh"), "sleep 30 &\necho $! > "+pidFile+"\nwait\n")
 	const timeout = 500 * time.Millisecond
-	b, log := newTestBridge(CGIBridgeConfig{Root: root, Timeout: timeout})
+	b, log := newTestBridge(Config{Root: root, Timeout: timeout})
 	start := time.Now()
 	rec := serveCGI(b, httptest.NewRequest("GET", "/slow.sh", nil))
 	if el := time.Since(start); el > timeout+time.Second {
@@ -237,7 +223,7 @@ func TestCGIBridgeClientGone(t *testing.T) {
 	root, _ := cgiRoot(t)
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	writeScript(t, filepath.Join(root, "slow.sh"), "echo $$ > "+pidFile+".tmp\nmv "+pidFile+".tmp "+pidFile+"\nexec sleep 30\n")
-	b, _ := newTestBridge(CGIBridgeConfig{Root: root})
+	b, _ := newTestBridge(Config{Root: root})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *httptest.ResponseRecorder, 1)
 	go func() { done <- serveCGI(b, httptest.NewRequest("GET", "/slow.sh", nil).WithContext(ctx)) }()
@@ -265,42 +251,107 @@ func TestCGIBridgeClientGone(t *testing.T) {
 }
 
 func TestCGIBridgeFromEnv(t *testing.T) {
-	t.Setenv(EnvCGIRoot, "/srv/www")
-	t.Setenv(EnvCGIExtensions, ".cgi, sh,,.py")
-	t.Setenv(EnvCGITimeout, "30s")
-	c, err := CGIBridgeFromEnv()
+	t.Setenv(proto.EnvCGIRoot, "/srv/www")
+	t.Setenv(proto.EnvCGIExtensions, ".cgi, sh,,.py")
+	t.Setenv(proto.EnvCGITimeout, "30s")
+	c, err := ConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Root != "/srv/www" || strings.Join(c.Extensions, ",") != ".cgi,.sh,.py" || c.Timeout != 30*time.Second {
 		t.Fatalf("%+v", c)
 	}
-	t.Setenv(EnvCGITimeout, "5")
-	if c, err = CGIBridgeFromEnv(); err != nil || c.Timeout != 5*time.Second {
+	t.Setenv(proto.EnvCGITimeout, "5")
+	if c, err = ConfigFromEnv(); err != nil || c.Timeout != 5*time.Second {
 		t.Fatalf("%+v %v", c, err)
 	}
-	t.Setenv(EnvCGITimeout, "")
-	t.Setenv(EnvCGIExtensions, "")
-	if c, err = CGIBridgeFromEnv(); err != nil || c.Timeout != 0 || c.Extensions != nil {
+	t.Setenv(proto.EnvCGITimeout, "")
+	t.Setenv(proto.EnvCGIExtensions, "")
+	if c, err = ConfigFromEnv(); err != nil || c.Timeout != 0 || c.Extensions != nil {
 		t.Fatalf("%+v %v", c, err)
 	}
-	t.Setenv(EnvCGITimeout, "soon")
-	if _, err = CGIBridgeFromEnv(); err == nil {
+	t.Setenv(proto.EnvCGITimeout, "soon")
+	if _, err = ConfigFromEnv(); err == nil {
 		t.Fatal("bad timeout accepted")
 	}
-	t.Setenv(EnvCGITimeout, "")
-	t.Setenv(EnvCGIRoot, "")
-	if _, err = CGIBridgeFromEnv(); err == nil {
+	t.Setenv(proto.EnvCGITimeout, "")
+	t.Setenv(proto.EnvCGIRoot, "")
+	if _, err = ConfigFromEnv(); err == nil {
 		t.Fatal("missing root accepted")
 	}
+}
+
+// envServeChild makes the test binary act as the bridge's worker process
+// for TestCGIBridgeServe.
+const envServeChild = "GOFPM_TEST_CGI_CHILD"
+
+// serveChild is the worker process: what `gofpm worker cgi` runs.
+func serveChild() {
+	cfg, err := ConfigFromEnv()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "config:", err)
+		os.Exit(2)
+	}
+	if err := worker.Serve(NewBridge(cfg)); err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// startBridge starts the bridge as the master does: this test binary,
+// re-executed, with a listening Unix socket as fd 0 and the configuration
+// in the environment. It is stopped gracefully (SIGQUIT) at the end of the
+// test and must then exit 0.
+func startBridge(t *testing.T, root, extensions string) *fcgi.Client {
+	t.Helper()
+	sock := filepath.Join(t.TempDir(), "w.sock") // short enough for a socket path
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	lf, err := ln.(*net.UnixListener).File()
+	ln.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCGIBridgeServe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envServeChild+"=1", proto.EnvCGIRoot+"="+root, proto.EnvCGIExtensions+"="+extensions)
+	cmd.Stdin = lf // fd 0: the pool's socket
+	out := &testbuf.Buffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGQUIT)
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("the bridge's worker: %v\n%s", err, out)
+			}
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-exited
+			t.Errorf("the bridge's worker did not stop\n%s", out)
+		}
+	})
+	return &fcgi.Client{Network: "unix", Address: sock}
 }
 
 // TestCGIBridgeServe runs the bridge end to end as a worker, with FastCGI
 // requests like nginx's (SCRIPT_FILENAME set or not).
 func TestCGIBridgeServe(t *testing.T) {
+	if os.Getenv(envServeChild) == "1" {
+		serveChild()
+		return
+	}
 	root, outside := cgiRoot(t)
-	b, _ := newTestBridge(CGIBridgeConfig{Root: root, Extensions: []string{".sh"}})
-	ts := startServer(t, b)
+	client := startBridge(t, root, ".sh")
 	do := func(params map[string]string, body string) (int, string) {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -314,7 +365,7 @@ func TestCGIBridgeServe(t *testing.T) {
 		if body != "" {
 			req.Body, req.ContentLength = strings.NewReader(body), int64(len(body))
 		}
-		resp, err := ts.client.Do(ctx, req)
+		resp, err := client.Do(ctx, req)
 		if err != nil {
 			t.Fatal(err)
 		}

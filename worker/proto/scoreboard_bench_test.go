@@ -1,4 +1,4 @@
-package worker
+package proto
 
 import (
 	"net/http"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func benchSlot(b *testing.B, cpu bool) (*Slot, *slotWriter) {
+func benchSlot(b *testing.B, cpu bool) (*Slot, *SlotWriter) {
 	s, w := newTestSlot(b)
 	w.cpu = cpu
 	return s, w
@@ -26,10 +26,10 @@ func BenchmarkSlotRequest(b *testing.B) {
 	r := benchRequest(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		w.accepted()
-		w.requestStart(r)
-		w.requestEnd()
-		w.idle()
+		w.Accepted()
+		w.RequestStart(r)
+		w.RequestEnd()
+		w.Idle()
 	}
 }
 
@@ -44,7 +44,7 @@ func BenchmarkSlotRequestNoClock(b *testing.B) {
 		w.acceptedAt(now)
 		w.requestStartAt(r, now)
 		w.requestEndAt(now)
-		w.idle()
+		w.Idle()
 	}
 }
 
@@ -55,10 +55,10 @@ func BenchmarkSlotRequestCPU(b *testing.B) {
 	r := benchRequest(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		w.accepted()
-		w.requestStart(r)
-		w.requestEnd()
-		w.idle()
+		w.Accepted()
+		w.RequestStart(r)
+		w.RequestEnd()
+		w.Idle()
 	}
 }
 
@@ -74,14 +74,14 @@ func BenchmarkSlotGetrusage(b *testing.B) {
 
 // BenchmarkSlotNilWriter is the cost in a standalone worker (no slot).
 func BenchmarkSlotNilWriter(b *testing.B) {
-	var w *slotWriter
+	var w *SlotWriter
 	r := benchRequest(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		w.accepted()
-		w.requestStart(r)
-		w.requestEnd()
-		w.idle()
+		w.Accepted()
+		w.RequestStart(r)
+		w.RequestEnd()
+		w.Idle()
 	}
 }
 
@@ -90,8 +90,8 @@ func BenchmarkSlotNilWriter(b *testing.B) {
 func BenchmarkSlotRead(b *testing.B) {
 	s, w := benchSlot(b, false)
 	r := benchRequest(b)
-	w.accepted()
-	w.requestStart(r)
+	w.Accepted()
+	w.RequestStart(r)
 	b.ReportAllocs()
 	for b.Loop() {
 		if sn := s.Read(); sn.Stage != StageRunning {
@@ -103,7 +103,7 @@ func BenchmarkSlotRead(b *testing.B) {
 // BenchmarkSlotStage is the master's lock-free stage read.
 func BenchmarkSlotStage(b *testing.B) {
 	s, w := benchSlot(b, false)
-	w.idle()
+	w.Idle()
 	b.ReportAllocs()
 	for b.Loop() {
 		if s.Stage() != StageIdle {

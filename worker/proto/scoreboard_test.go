@@ -1,4 +1,4 @@
-package worker
+package proto
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/fcgi"
+	stdfcgi "net/http/fcgi"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +22,7 @@ import (
 
 // newTestSlot creates a slot as the master does and attaches a writer to
 // it through a duplicate of the slot's fd, as a worker would through fd 3.
-func newTestSlot(t testing.TB) (*Slot, *slotWriter) {
+func newTestSlot(t testing.TB) (*Slot, *SlotWriter) {
 	t.Helper()
 	f, s, err := NewSlotFile()
 	if err != nil {
@@ -51,7 +51,7 @@ func newTestSlot(t testing.TB) (*Slot, *slotWriter) {
 }
 
 // fcgiRequests returns requests as net/http/fcgi builds them from these
-// params (so fcgi.ProcessEnv works on them), by serving them over a Unix
+// params (so stdfcgi.ProcessEnv works on them), by serving them over a Unix
 // socket.
 func fcgiRequests(t testing.TB, params ...map[string]string) []*http.Request {
 	t.Helper()
@@ -67,7 +67,7 @@ func fcgiRequests(t testing.TB, params ...map[string]string) []*http.Request {
 	}
 	defer ln.Close()
 	got := make(chan *http.Request, 1)
-	go fcgi.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	go stdfcgi.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r
 	}))
 	c := &gfcgi.Client{Network: "unix", Address: sock}
@@ -110,24 +110,24 @@ func TestSlotRequestCycle(t *testing.T) {
 		snap.Requests != 0 || !snap.CPUMeasured || snap.LastCPU != 0 {
 		t.Fatalf("after attach: %+v", snap)
 	}
-	w.idle()
+	w.Idle()
 	if st := s.Read().Stage; st != StageIdle || s.Stage() != StageIdle {
 		t.Fatalf("after idle: %v", st)
 	}
 
 	// The real clock: wall-clock times are close to time.Now.
 	before := time.Now()
-	w.accepted()
-	w.requestStart(r)
+	w.Accepted()
+	w.RequestStart(r)
 	after := time.Now()
 	snap = s.Read()
 	if snap.Accepted.Before(before.Add(-time.Millisecond)) || snap.Accepted.After(after.Add(time.Millisecond)) ||
 		snap.RequestStart.Before(snap.Accepted) || snap.RequestStart.After(after.Add(time.Millisecond)) {
 		t.Fatalf("accepted %v, started %v, not within [%v, %v]", snap.Accepted, snap.RequestStart, before, after)
 	}
-	w.requestEnd()
+	w.RequestEnd()
 	end := time.Now()
-	w.idle()
+	w.Idle()
 	if snap = s.Read(); snap.Requests != 1 || snap.Stage != StageIdle || snap.LastDuration <= 0 || snap.LastDuration > end.Sub(before) {
 		t.Fatalf("real clock: %+v", snap)
 	}
@@ -166,7 +166,7 @@ func TestSlotRequestCycle(t *testing.T) {
 		t.Fatalf("after requestEnd:\n got %+v\nwant %+v", snap, want)
 	}
 
-	w.idle() // the fields of the last request stay
+	w.Idle() // the fields of the last request stay
 	snap = s.Read()
 	want.Stage = StageIdle
 	if !snapEqual(snap, want) {
@@ -181,13 +181,13 @@ func TestSlotRequestCycle(t *testing.T) {
 		t.Fatalf("second accepted: %+v", snap)
 	}
 	w.requestEndAt(t2 + int64(time.Millisecond)) // aborted before the handler ran
-	w.ending(ExitMaxRequests)
-	w.ending(ExitSignal) // the first reason stays
+	w.Ending(ExitMaxRequests)
+	w.Ending(ExitSignal) // the first reason stays
 	snap = s.Read()
 	if snap.Stage != StageEnding || snap.ExitReason != ExitMaxRequests || snap.Requests != 3 || snap.InFlight != 0 {
 		t.Fatalf("after ending: %+v", snap)
 	}
-	w.idle()
+	w.Idle()
 	if st := s.Stage(); st != StageEnding {
 		t.Fatalf("idle after ending: %v", st)
 	}
@@ -212,27 +212,27 @@ func snapEqual(a, b SlotSnapshot) bool {
 // stays active while any request is in flight.
 func TestSlotConcurrentRequests(t *testing.T) {
 	s, w := newTestSlot(t)
-	w.idle()
-	w.accepted()
-	w.accepted()
+	w.Idle()
+	w.Accepted()
+	w.Accepted()
 	if snap := s.Read(); snap.InFlight != 2 || snap.Stage != StageReadingHeaders {
 		t.Fatalf("%+v", snap)
 	}
-	w.requestEnd()
-	w.idle()
-	w.ending(ExitSignal)
+	w.RequestEnd()
+	w.Idle()
+	w.Ending(ExitSignal)
 	if snap := s.Read(); snap.InFlight != 1 || snap.Stage != StageRunning || snap.ExitReason != ExitSignal {
 		t.Fatalf("one of two ended: %+v", snap)
 	}
-	w.requestEnd()
+	w.RequestEnd()
 	if snap := s.Read(); snap.InFlight != 0 || snap.Stage != StageFinishing || snap.Requests != 2 {
 		t.Fatalf("both ended: %+v", snap)
 	}
-	w.idle()
+	w.Idle()
 	if st := s.Stage(); st != StageEnding {
 		t.Fatalf("idle while stopping: %v", st)
 	}
-	w.requestEnd() // unbalanced: InFlight stays at 0
+	w.RequestEnd() // unbalanced: InFlight stays at 0
 	if snap := s.Read(); snap.InFlight != 0 {
 		t.Fatalf("%+v", snap)
 	}
@@ -259,7 +259,7 @@ func TestSlotNoTornReads(t *testing.T) {
 	}
 	var sets [2]fields
 	for i, r := range reqs {
-		sets[i] = fields{r.Method, r.URL.Path, r.URL.RawQuery, fcgi.ProcessEnv(r)["SCRIPT_FILENAME"], r.ContentLength, w.originWall + monos[i]}
+		sets[i] = fields{r.Method, r.URL.Path, r.URL.RawQuery, stdfcgi.ProcessEnv(r)["SCRIPT_FILENAME"], r.ContentLength, w.originWall + monos[i]}
 	}
 	w.requestStartAt(reqs[0], monos[0])
 
@@ -312,7 +312,7 @@ func TestSlotNoTornReads(t *testing.T) {
 // writing) gives a snapshot marked Torn instead of blocking the master.
 func TestSlotReaderGivesUp(t *testing.T) {
 	s, w := newTestSlot(t)
-	w.idle()
+	w.Idle()
 	w.lock()
 	snap := s.Read()
 	if !snap.Torn || !snap.Written || snap.Stage != StageIdle {
@@ -327,7 +327,7 @@ func TestSlotTruncation(t *testing.T) {
 	longScript := "/" + strings.Repeat("s", 3000)
 	r := fcgiRequests(t, reqParams("GET", longPath+"?"+longQuery, longScript))[0]
 	r.Method = strings.Repeat("M", 40)
-	w.requestStart(r)
+	w.RequestStart(r)
 	snap := s.Read()
 	if snap.Method != r.Method[:sizeMethod] || snap.URI != longPath[:sizeURI] ||
 		snap.Query != longQuery[:sizeQuery] || snap.Script != longScript[:sizeScript] {
@@ -336,7 +336,7 @@ func TestSlotTruncation(t *testing.T) {
 
 	// A cut never splits a UTF-8 sequence.
 	r.URL.Path = "/" + strings.Repeat("é", sizeURI) // 2 bytes each: the cut falls inside one
-	w.requestStart(r)
+	w.RequestStart(r)
 	snap = s.Read()
 	if len(snap.URI) != sizeURI-1 || !strings.HasPrefix(r.URL.Path, snap.URI) {
 		t.Fatalf("utf-8 cut: len %d", len(snap.URI))
@@ -344,33 +344,33 @@ func TestSlotTruncation(t *testing.T) {
 
 	// A request built without net/http/fcgi has no script.
 	plain, _ := http.NewRequest("PUT", "http://x/p?a=b", nil)
-	w.requestStart(plain)
+	w.RequestStart(plain)
 	if snap := s.Read(); snap.Method != "PUT" || snap.URI != "/p" || snap.Query != "a=b" || snap.Script != "" {
 		t.Fatalf("plain request: %+v", snap)
 	}
 }
 
 func TestSlotNilWriter(t *testing.T) {
-	var w *slotWriter
+	var w *SlotWriter
 	r, _ := http.NewRequest("GET", "http://x/", nil)
-	w.idle()
-	w.accepted()
-	w.requestStart(r)
-	w.requestEnd()
-	w.ending(ExitSignal)
+	w.Idle()
+	w.Accepted()
+	w.RequestStart(r)
+	w.RequestEnd()
+	w.Ending(ExitSignal)
 }
 
 func TestAttachSlot(t *testing.T) {
 	t.Setenv(EnvScoreboardFD, "")
-	if w, err := attachSlot(); w != nil || err != nil {
+	if w, err := AttachSlot(); w != nil || err != nil {
 		t.Fatalf("unset: %v %v", w, err)
 	}
 	t.Setenv(EnvScoreboardFD, "x")
-	if w, err := attachSlot(); w != nil || err == nil {
+	if w, err := AttachSlot(); w != nil || err == nil {
 		t.Fatalf("bad value: %v %v", w, err)
 	}
 	if _, ok := os.LookupEnv(EnvScoreboardFD); ok {
-		t.Error("attachSlot left the variable set")
+		t.Error("AttachSlot left the variable set")
 	}
 
 	// fds that are not slots are refused and left open.
@@ -415,7 +415,7 @@ func TestAttachSlot(t *testing.T) {
 func TestSlotCPU(t *testing.T) {
 	t.Setenv(EnvRequestCPU, "1")
 	s, w := newTestSlot(t)
-	w.accepted()
+	w.Accepted()
 	// Spin until the process has used 30 ms of CPU, not 30 ms of wall
 	// time: on a loaded machine the latter can be almost no CPU at all.
 	cpu := func() time.Duration {
@@ -425,7 +425,7 @@ func TestSlotCPU(t *testing.T) {
 	}
 	for c0, deadline := cpu(), time.Now().Add(20*time.Second); cpu()-c0 < 30*time.Millisecond && time.Now().Before(deadline); {
 	}
-	w.requestEnd()
+	w.RequestEnd()
 	snap := s.Read()
 	if !snap.CPUMeasured || snap.LastCPU < 5*time.Millisecond || snap.LastCPU > 10*time.Second {
 		t.Fatalf("busy request: cpu %v measured %v", snap.LastCPU, snap.CPUMeasured)
@@ -433,8 +433,8 @@ func TestSlotCPU(t *testing.T) {
 
 	t.Setenv(EnvRequestCPU, "0")
 	s, w = newTestSlot(t)
-	w.accepted()
-	w.requestEnd()
+	w.Accepted()
+	w.RequestEnd()
 	if snap := s.Read(); snap.CPUMeasured || snap.LastCPU != 0 || snap.Requests != 1 {
 		t.Fatalf("cpu off: %+v", snap)
 	}
@@ -445,10 +445,10 @@ func TestSlotAllocs(t *testing.T) {
 	s, w := newTestSlot(t)
 	r := fcgiRequests(t, reqParams("GET", "/index.php?a=1", "/var/www/index.php"))[0]
 	if n := testing.AllocsPerRun(100, func() {
-		w.accepted()
-		w.requestStart(r)
-		w.requestEnd()
-		w.idle()
+		w.Accepted()
+		w.RequestStart(r)
+		w.RequestEnd()
+		w.Idle()
 	}); n != 0 {
 		t.Errorf("request cycle: %v allocs", n)
 	}
@@ -510,9 +510,9 @@ func slotChild() {
 		fmt.Fprintln(os.Stderr, args...)
 		os.Exit(2)
 	}
-	w, err := attachSlot()
+	w, err := AttachSlot()
 	if err != nil || w == nil {
-		fail("attachSlot:", err)
+		fail("AttachSlot:", err)
 	}
 	if _, ok := os.LookupEnv(EnvScoreboardFD); ok {
 		fail("the variable is still set")
@@ -521,12 +521,12 @@ func slotChild() {
 		fail("fd 3 is still open")
 	}
 	r, _ := http.NewRequest("GET", "http://x/child?n=1", nil)
-	w.idle()
-	w.accepted()
-	w.requestStart(r)
+	w.Idle()
+	w.Accepted()
+	w.RequestStart(r)
 	time.Sleep(5 * time.Millisecond)
-	w.requestEnd()
-	w.ending(ExitMaxRequests)
+	w.RequestEnd()
+	w.Ending(ExitMaxRequests)
 	os.Exit(0)
 }
 

@@ -1,4 +1,10 @@
-package worker
+// Package cgi is the CGI bridge: a FastCGI responder that runs CGI scripts
+// (RFC 3875) under a document root, the job fcgiwrap does, served with
+// worker.Serve like any other Go worker. The master starts it (gofpm worker
+// cgi) for pools with worker = "cgi" and configures it with the
+// environment variables proto.EnvCGIRoot, proto.EnvCGIExtensions and
+// proto.EnvCGITimeout.
+package cgi
 
 import (
 	"bufio"
@@ -8,7 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/fcgi"
+	stdfcgi "net/http/fcgi"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,20 +23,12 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/gofpm/gofpm/worker/proto"
 )
 
-// The CGI bridge: a FastCGI responder that runs CGI scripts (RFC 3875)
-// under a document root, the job fcgiwrap does, served with Serve like any
-// other Go worker. The master starts it for pools with worker = "cgi" and
-// configures it with these environment variables.
-const (
-	EnvCGIRoot       = "GOFPM_CGI_ROOT"       // document root (required)
-	EnvCGIExtensions = "GOFPM_CGI_EXTENSIONS" // ".cgi,.sh"; empty = any executable
-	EnvCGITimeout    = "GOFPM_CGI_TIMEOUT"    // "30s" or seconds; empty or 0 = none
-)
-
-// CGIBridgeConfig configures NewCGIBridge.
-type CGIBridgeConfig struct {
+// Config configures NewBridge.
+type Config struct {
 	// Root is the document root. Scripts must resolve, symbolic links
 	// included, to a file inside it (Root itself is resolved per request,
 	// so a "current" symlink swapped by a deploy is followed).
@@ -45,20 +43,20 @@ type CGIBridgeConfig struct {
 	Timeout time.Duration
 }
 
-// CGIBridgeFromEnv reads the bridge's configuration from GOFPM_CGI_ROOT,
+// ConfigFromEnv reads the bridge's configuration from GOFPM_CGI_ROOT,
 // GOFPM_CGI_EXTENSIONS and GOFPM_CGI_TIMEOUT.
-func CGIBridgeFromEnv() (CGIBridgeConfig, error) {
-	var c CGIBridgeConfig
-	root := os.Getenv(EnvCGIRoot)
+func ConfigFromEnv() (Config, error) {
+	var c Config
+	root := os.Getenv(proto.EnvCGIRoot)
 	if root == "" {
-		return c, fmt.Errorf("%s is not set", EnvCGIRoot)
+		return c, fmt.Errorf("%s is not set", proto.EnvCGIRoot)
 	}
 	abs, err := filepath.Abs(root)
 	if err != nil {
-		return c, fmt.Errorf("%s: %w", EnvCGIRoot, err)
+		return c, fmt.Errorf("%s: %w", proto.EnvCGIRoot, err)
 	}
 	c.Root = abs
-	for _, e := range strings.Split(os.Getenv(EnvCGIExtensions), ",") {
+	for _, e := range strings.Split(os.Getenv(proto.EnvCGIExtensions), ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			if !strings.HasPrefix(e, ".") {
 				e = "." + e
@@ -66,24 +64,24 @@ func CGIBridgeFromEnv() (CGIBridgeConfig, error) {
 			c.Extensions = append(c.Extensions, e)
 		}
 	}
-	if s := strings.TrimSpace(os.Getenv(EnvCGITimeout)); s != "" {
+	if s := strings.TrimSpace(os.Getenv(proto.EnvCGITimeout)); s != "" {
 		d, err := time.ParseDuration(s)
 		if err != nil {
 			n, nerr := strconv.ParseFloat(s, 64)
 			if nerr != nil {
-				return c, fmt.Errorf("%s: %q is not a duration", EnvCGITimeout, s)
+				return c, fmt.Errorf("%s: %q is not a duration", proto.EnvCGITimeout, s)
 			}
 			d = time.Duration(n * float64(time.Second))
 		}
 		if d < 0 {
-			return c, fmt.Errorf("%s: %q is negative", EnvCGITimeout, s)
+			return c, fmt.Errorf("%s: %q is negative", proto.EnvCGITimeout, s)
 		}
 		c.Timeout = d
 	}
 	return c, nil
 }
 
-// NewCGIBridge returns a handler that runs the CGI script a request names.
+// NewBridge returns a handler that runs the CGI script a request names.
 //
 // The script is SCRIPT_FILENAME when the web server sends it, else Root
 // plus the request path. When that path continues past a file
@@ -101,12 +99,12 @@ func CGIBridgeFromEnv() (CGIBridgeConfig, error) {
 // Content-Type, others) becomes the response's; the rest streams as the
 // body. A Location without Status answers 302. On timeout or when the
 // client goes away, the whole process group is killed.
-func NewCGIBridge(c CGIBridgeConfig) http.Handler {
-	return &cgiBridge{cfg: c, stderr: os.Stderr, waitDelay: time.Second}
+func NewBridge(c Config) http.Handler {
+	return &bridge{cfg: c, stderr: os.Stderr, waitDelay: time.Second}
 }
 
-type cgiBridge struct {
-	cfg       CGIBridgeConfig
+type bridge struct {
+	cfg       Config
 	stderr    io.Writer     // the scripts' stderr and the bridge's log lines
 	waitDelay time.Duration // how long to wait for output after a kill
 }
@@ -116,7 +114,7 @@ var (
 	errCGIClient  = errors.New("cgi: client gone")
 )
 
-func (b *cgiBridge) logf(format string, args ...any) {
+func (b *bridge) logf(format string, args ...any) {
 	fmt.Fprintf(b.stderr, "gofpm cgi: "+format+"\n", args...)
 }
 
@@ -183,7 +181,7 @@ func splitScript(base, target string) (name, pathInfo string, status int) {
 }
 
 // locate maps the request to its script, or answers the error itself.
-func (b *cgiBridge) locate(w http.ResponseWriter, r *http.Request, params map[string]string) (*script, bool) {
+func (b *bridge) locate(w http.ResponseWriter, r *http.Request, params map[string]string) (*script, bool) {
 	rawRoot, err := filepath.Abs(b.cfg.Root)
 	if err != nil || b.cfg.Root == "" {
 		b.logf("document root %q: %v", b.cfg.Root, err)
@@ -277,7 +275,7 @@ func (b *cgiBridge) locate(w http.ResponseWriter, r *http.Request, params map[st
 }
 
 // env builds the script's environment.
-func (b *cgiBridge) env(r *http.Request, params map[string]string, s *script) []string {
+func (b *bridge) env(r *http.Request, params map[string]string, s *script) []string {
 	m := map[string]string{}
 	for _, kv := range os.Environ() {
 		k, v, ok := strings.Cut(kv, "=")
@@ -364,8 +362,8 @@ func (b *cgiBridge) env(r *http.Request, params map[string]string, s *script) []
 	return env
 }
 
-func (b *cgiBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	params := fcgi.ProcessEnv(r)
+func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	params := stdfcgi.ProcessEnv(r)
 	s, ok := b.locate(w, r, params)
 	if !ok {
 		return
