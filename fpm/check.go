@@ -25,11 +25,11 @@ import (
 // Unix socket, from listen_owner/group/mode/ACLs and the search permission
 // of every directory above it, with the fix for each problem. It returns
 // one line per finding and false if any is an error.
-func CheckSockets(cfg *Config, users []string) (lines []string, ok bool) {
+func CheckSockets(cfg *config.Config, users []string) (lines []string, ok bool) {
 	ok = true
 	running := pidFromFile(cfg.Pid)
 	type target struct {
-		pc     *PoolConfig
+		pc     *config.Pool
 		listen string
 		isUnix bool
 	}
@@ -97,7 +97,7 @@ func pidFromFile(path string) int {
 
 // userCanConnect lists what stops u from connecting to the socket pc would
 // create at path: directories it cannot search, the socket's permissions.
-func userCanConnect(pc *PoolConfig, path string, u *user.User) ([]string, error) {
+func userCanConnect(pc *config.Pool, path string, u *user.User) ([]string, error) {
 	perms, _ := socketPerms(pc)
 	return sockets.AccessProblems(path, perms, pc.ListenACLUsers, pc.ListenGroup != "", u), nil
 }

@@ -97,7 +97,7 @@ func (e childExit) describe() (how string, clean, fault bool) {
 		if ws.CoreDump() {
 			core = " - core dumped"
 		}
-		return fmt.Sprintf("on signal %d (%s%s)", int(sig), signalName(sig), core), sig == unix.SIGQUIT,
+		return fmt.Sprintf("on signal %d (%s%s)", int(sig), config.SignalName(sig), core), sig == unix.SIGQUIT,
 			sig == unix.SIGSEGV || sig == unix.SIGBUS
 	}
 	return "with code " + strconv.Itoa(ws.ExitStatus()), ws.ExitStatus() == 0, false
@@ -127,7 +127,7 @@ const EnvExecErrFD = "GOFPM_EXEC_ERRFD"
 
 // newSpawnSpec resolves the pool's command, identity and environment.
 // exe is the gofpm binary, for the built-in workers (worker = "cgi").
-func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error) {
+func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error) {
 	args := pc.Command
 	if pc.Worker == "cgi" {
 		// The CGI bridge is gofpm itself: `gofpm worker cgi`.
@@ -229,7 +229,7 @@ func newSpawnSpec(pc *PoolConfig, sock *os.File, exe string) (*spawnSpec, error)
 // master, and prlimit(2) on the child after the fork comes too late (the
 // worker already runs). The extra exec costs a few milliseconds per spawn,
 // only in pools that set one of these keys.
-func (s *spawnSpec) trampoline(pc *PoolConfig, exe string) {
+func (s *spawnSpec) trampoline(pc *config.Pool, exe string) {
 	if exe == "" {
 		exe, _ = os.Executable()
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	httpfront "github.com/gofpm/gofpm/fpm/internal/front"
 	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/gofpm/gofpm/worker/proto"
@@ -31,7 +32,7 @@ func (f *front) serve() { f.srv.Serve() }
 func (f *front) shutdown(graceful bool, timeout time.Duration) { f.srv.Shutdown(graceful, timeout) }
 
 // newFront serves cfg's [http] on ln, which the master's socket set gave.
-func newFront(cfg *Config, log zerolog.Logger, pools []*pool, ln net.Listener) (*front, error) {
+func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.Listener) (*front, error) {
 	hc := cfg.HTTP
 	if hc.DefaultPool == "" && len(hc.Routes) == 0 {
 		return nil, errors.New("http: no default_pool and no route: the front would have nothing to serve")

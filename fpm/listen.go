@@ -15,7 +15,7 @@ import (
 // with pc's settings; an inherited one is found by address or by name (a
 // systemd socket name). Warnings are for the log when the socket is
 // created.
-func socketSpec(pc *PoolConfig, addr config.Addr, name string) (spec sockets.Spec, warnings []string) {
+func socketSpec(pc *config.Pool, addr config.Addr, name string) (spec sockets.Spec, warnings []string) {
 	spec = sockets.Spec{Network: addr.Network, Address: addr.Address, Names: []string{name}, Backlog: pc.ListenBacklog}
 	if addr.Network != "unix" {
 		spec.AllowedClients = pc.AllowedClients
@@ -28,7 +28,7 @@ func socketSpec(pc *PoolConfig, addr config.Addr, name string) (spec sockets.Spe
 // socketPerms is a pool's listen_mode, listen_owner, listen_group and ACL
 // lists. Like php-fpm, ACLs make listen_owner and listen_group be ignored,
 // with a warning.
-func socketPerms(pc *PoolConfig) (p sockets.Perms, warnings []string) {
+func socketPerms(pc *config.Pool) (p sockets.Perms, warnings []string) {
 	p = sockets.Perms{Mode: pc.ListenPerm, UID: -1, GID: -1, ACLUsers: pc.ListenACLUIDs, ACLGroups: pc.ListenACLGIDs}
 	if len(p.ACLUsers)+len(p.ACLGroups) > 0 {
 		if pc.ListenOwner != "" {

@@ -21,7 +21,7 @@ type Options struct {
 	// PIDFile overrides the config's pid (--pid).
 	PIDFile string
 	// LoadOptions are used again to validate the configuration on reload.
-	LoadOptions LoadOptions
+	LoadOptions config.LoadOptions
 	// Executable is the gofpm binary a reload starts (the path the master
 	// was started from, so a binary replaced there takes over).
 	Executable string
@@ -33,7 +33,7 @@ type Options struct {
 // the signals, or a test) drives it with Reload, Reopen and Stop, from any
 // goroutine; Run's loop never blocks on what they start.
 type Master struct {
-	cfg   *Config
+	cfg   *config.Config
 	log   zerolog.Logger
 	opt   Options
 	pools []*pool
@@ -90,7 +90,7 @@ func (m *Master) recycleAll(why string) {
 }
 
 // New returns a master for cfg; cfg must come from Load.
-func New(cfg *Config, log zerolog.Logger, opt Options) *Master {
+func New(cfg *config.Config, log zerolog.Logger, opt Options) *Master {
 	return &Master{cfg: cfg, log: log, opt: opt, cmds: make(chan command, 8), done: make(chan struct{})}
 }
 
@@ -222,7 +222,7 @@ func (m *Master) announceReady(pidFile string) {
 // addr (a pool's listen or pm_status_listen) with pc's listen_* settings,
 // or take the one a previous master handed over (found by addr or name),
 // whose allowed-clients filter the set brings up to date.
-func listen[S any](m *Master, pc *PoolConfig, addr config.Addr, name string, open func(sockets.Spec) (S, int, error)) (s S, err error) {
+func listen[S any](m *Master, pc *config.Pool, addr config.Addr, name string, open func(sockets.Spec) (S, int, error)) (s S, err error) {
 	spec, warnings := socketSpec(pc, addr, name)
 	s, inheritedFD, err := open(spec)
 	if inheritedFD >= 0 {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/rs/zerolog"
 )
 
@@ -89,7 +90,7 @@ func runMaster(t *testing.T, n int, extra string, opt Options) (*Master, *notify
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	opt.LoadOptions = LoadOptions{AllowRoot: true, Euid: os.Geteuid()}
+	opt.LoadOptions = config.LoadOptions{AllowRoot: true, Euid: os.Geteuid()}
 	cfg, err := Load(path, opt.LoadOptions)
 	if err != nil {
 		t.Fatal(err)

@@ -28,6 +28,8 @@ package fpm
 import (
 	"fmt"
 	"time"
+
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 // workerState is what the master knows a worker is doing.
@@ -149,7 +151,7 @@ func killIdle(a *pmAction, w *workerSnap) {
 // startCount is how many workers a pool starts with: static max_children,
 // dynamic start_servers, ondemand 0. The result is clamped to
 // [0, pm_max_children]; an unknown pm starts none.
-func startCount(pc *PoolConfig) int {
+func startCount(pc *config.Pool) int {
 	n := 0
 	switch pc.PM {
 	case "static":
@@ -163,7 +165,7 @@ func startCount(pc *PoolConfig) int {
 
 // decide runs one 1-second maintenance tick for the pool's pm and returns
 // the action and the new state. An unknown pm does nothing.
-func decide(pc *PoolConfig, st pmState, ws []workerSnap, now time.Time) (pmAction, pmState) {
+func decide(pc *config.Pool, st pmState, ws []workerSnap, now time.Time) (pmAction, pmState) {
 	if st.spawnRate < 1 {
 		st.spawnRate = 1
 	}
@@ -181,7 +183,7 @@ func decide(pc *PoolConfig, st pmState, ws []workerSnap, now time.Time) (pmActio
 // decideStatic: php-fpm's tick only refreshes the scoreboard; missing
 // workers are re-forked on reap. gofpm's tick also replaces any that are
 // missing, so a lost respawn heals within a second. Never a warning.
-func decideStatic(pc *PoolConfig, st pmState, ws []workerSnap) (pmAction, pmState) {
+func decideStatic(pc *config.Pool, st pmState, ws []workerSnap) (pmAction, pmState) {
 	var a pmAction
 	a.spawn = max(pc.PMMaxChildren-len(ws), 0)
 	return a, st
@@ -189,7 +191,7 @@ func decideStatic(pc *PoolConfig, st pmState, ws []workerSnap) (pmAction, pmStat
 
 // decideDynamic is php-fpm's fpm_pctl_perform_idle_server_maintenance for
 // pm = dynamic (PHP-FPM.md §2.4).
-func decideDynamic(pc *PoolConfig, st pmState, ws []workerSnap) (pmAction, pmState) {
+func decideDynamic(pc *config.Pool, st pmState, ws []workerSnap) (pmAction, pmState) {
 	var a pmAction
 	c := countWorkers(ws)
 	a.debug = fmt.Sprintf("currently %d active children, %d spare children, %d running children. Spawning rate %d",
@@ -231,7 +233,7 @@ func decideDynamic(pc *PoolConfig, st pmState, ws []workerSnap) (pmAction, pmSta
 
 // dynamicMaxChildren is the dynamic "cannot spawn" branch: warn once per
 // episode, reset the rate.
-func dynamicMaxChildren(pc *PoolConfig, a *pmAction, st pmState) pmState {
+func dynamicMaxChildren(pc *config.Pool, a *pmAction, st pmState) pmState {
 	if !st.warnedMaxChildren {
 		a.maxChildrenReached = true
 		a.warning = fmt.Sprintf("server reached pm_max_children setting (%d), consider raising it", pc.PMMaxChildren)
@@ -248,7 +250,7 @@ func dynamicMaxChildren(pc *PoolConfig, a *pmAction, st pmState) pmState {
 // idle worker has not timed out, nothing is retired this tick even if a
 // younger one has (php-fpm's behaviour). Never spawns, never warns, and
 // leaves the state as it is.
-func decideOndemand(pc *PoolConfig, st pmState, ws []workerSnap, now time.Time) (pmAction, pmState) {
+func decideOndemand(pc *config.Pool, st pmState, ws []workerSnap, now time.Time) (pmAction, pmState) {
 	var a pmAction
 	c := countWorkers(ws)
 	a.debug = fmt.Sprintf("currently %d active children, %d spare children", c.active, c.idle)
@@ -276,7 +278,7 @@ func decideOndemand(pc *PoolConfig, st pmState, ws []workerSnap, now time.Time) 
 // gofpm choice: an idle worker already marked retiring does not count as
 // one that will accept (it has been told to stop); php-fpm would count it.
 // The spawn rate is left as it is (ondemand does not use it).
-func onConnectionWaiting(pc *PoolConfig, st pmState, ws []workerSnap, now time.Time) (pmAction, pmState) {
+func onConnectionWaiting(pc *config.Pool, st pmState, ws []workerSnap, now time.Time) (pmAction, pmState) {
 	_ = now // part of the signature for symmetry with decide; the rule is time-free
 	if st.spawnRate < 1 {
 		st.spawnRate = 1

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 // pmT0 is the fixed origin of every time in these tests.
@@ -33,20 +35,20 @@ func pmN(n int, st workerState, first int, started, since float64) []workerSnap 
 
 func pmCat(parts ...[]workerSnap) []workerSnap { return slices.Concat(parts...) }
 
-func pmDynamic(maxChildren, start, minSpare, maxSpare, maxRate int) *PoolConfig {
-	return &PoolConfig{PM: "dynamic", PMMaxChildren: maxChildren, PMStartServers: start,
+func pmDynamic(maxChildren, start, minSpare, maxSpare, maxRate int) *config.Pool {
+	return &config.Pool{PM: "dynamic", PMMaxChildren: maxChildren, PMStartServers: start,
 		PMMinSpareServers: minSpare, PMMaxSpareServers: maxSpare, PMMaxSpawnRate: maxRate,
-		PMProcessIdleTimeout: Duration(10 * time.Second)}
+		PMProcessIdleTimeout: config.Duration(10 * time.Second)}
 }
 
-func pmOndemand(maxChildren int, idle time.Duration) *PoolConfig {
-	return &PoolConfig{PM: "ondemand", PMMaxChildren: maxChildren, PMMaxSpawnRate: 32,
-		PMProcessIdleTimeout: Duration(idle)}
+func pmOndemand(maxChildren int, idle time.Duration) *config.Pool {
+	return &config.Pool{PM: "ondemand", PMMaxChildren: maxChildren, PMMaxSpawnRate: 32,
+		PMProcessIdleTimeout: config.Duration(idle)}
 }
 
-func pmStatic(maxChildren int) *PoolConfig {
-	return &PoolConfig{PM: "static", PMMaxChildren: maxChildren, PMMaxSpawnRate: 32,
-		PMProcessIdleTimeout: Duration(10 * time.Second)}
+func pmStatic(maxChildren int) *config.Pool {
+	return &config.Pool{PM: "static", PMMaxChildren: maxChildren, PMMaxSpawnRate: 32,
+		PMProcessIdleTimeout: config.Duration(10 * time.Second)}
 }
 
 // pmStep is one call of the function under test and what it must return.
@@ -62,7 +64,7 @@ type pmStep struct {
 
 type pmRow struct {
 	name  string
-	pc    *PoolConfig
+	pc    *config.Pool
 	st    pmState // state before the first step
 	steps []pmStep
 }
@@ -74,7 +76,7 @@ func pmFmtAction(a pmAction) string {
 
 // pmRun runs the steps of a row through f, carrying the state from step to
 // step, and checks that f does not modify its snapshot.
-func pmRun(t *testing.T, f func(*PoolConfig, pmState, []workerSnap, time.Time) (pmAction, pmState), r pmRow) {
+func pmRun(t *testing.T, f func(*config.Pool, pmState, []workerSnap, time.Time) (pmAction, pmState), r pmRow) {
 	t.Helper()
 	st := r.st
 	for i, s := range r.steps {
@@ -109,13 +111,13 @@ func TestPMWorkerStateString(t *testing.T) {
 func TestPMStartCount(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		pc   *PoolConfig
+		pc   *config.Pool
 		want int
 	}{
 		{"static starts max_children", pmStatic(7), 7},
 		{"dynamic starts start_servers", pmDynamic(40, 20, 20, 25, 8), 20},
 		{"ondemand starts none", pmOndemand(5, time.Second), 0},
-		{"unknown pm starts none", &PoolConfig{PM: "lazy", PMMaxChildren: 3}, 0},
+		{"unknown pm starts none", &config.Pool{PM: "lazy", PMMaxChildren: 3}, 0},
 		{"dynamic start_servers above max_children is clamped", pmDynamic(4, 9, 1, 4, 8), 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -127,7 +129,7 @@ func TestPMStartCount(t *testing.T) {
 }
 
 func TestDecideUnknownPM(t *testing.T) {
-	pc := &PoolConfig{PM: "lazy", PMMaxChildren: 3}
+	pc := &config.Pool{PM: "lazy", PMMaxChildren: 3}
 	pmRun(t, decide, pmRow{name: "unknown pm does nothing", pc: pc, st: pmState{spawnRate: 4}, steps: []pmStep{{
 		now: pmAt(1), want: pmAction{}, wantSt: pmState{spawnRate: 4},
 	}}})

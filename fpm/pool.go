@@ -12,6 +12,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/kstate"
 	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/rs/zerolog"
@@ -69,7 +70,7 @@ type workerProbe interface {
 
 // pool owns a listening socket and the children accepting on it.
 type pool struct {
-	cfg    *PoolConfig
+	cfg    *config.Pool
 	log    zerolog.Logger
 	sock   *os.File
 	grace  unix.Signal   // worker_graceful_signal
@@ -105,7 +106,7 @@ type pool struct {
 	stackTick timer             // polls their slots while any waits
 }
 
-func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
+func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
 	spec, err := newSpawnSpec(pc, sock, exe)
 	if err != nil {
 		return nil, err
@@ -139,7 +140,7 @@ func newPool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, exe s
 // makePool is a pool that starts its workers with sp and keeps time with
 // clk, without a probe or log files yet (newPool adds the real ones; a
 // test its own probe).
-func makePool(pc *PoolConfig, g *Config, log zerolog.Logger, sock *os.File, sp spawner, clk clock) (*pool, error) {
+func makePool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.File, sp spawner, clk clock) (*pool, error) {
 	grace := pc.GracefulSignal
 	if grace == 0 {
 		grace = unix.SIGQUIT

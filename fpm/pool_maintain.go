@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -17,7 +18,7 @@ import (
 // 130 ms and the maintenance tick.
 func (p *pool) heartbeat() time.Duration {
 	hb := maintenanceTick
-	for _, t := range []Duration{p.cfg.RequestTerminateTimeout, p.cfg.RequestSlowlogTimeout} {
+	for _, t := range []config.Duration{p.cfg.RequestTerminateTimeout, p.cfg.RequestSlowlogTimeout} {
 		if t > 0 {
 			hb = min(hb, max(t.D()/3, 130*time.Millisecond))
 		}
@@ -115,7 +116,7 @@ func (p *pool) act(a pmAction) {
 	}
 	for _, pid := range a.kill {
 		if c := p.children[pid]; c != nil {
-			p.log.Debug().Int("pid", pid).Msgf("[pool %s] child %d did not leave after %s, sending SIGKILL", name, pid, signalName(p.grace))
+			p.log.Debug().Int("pid", pid).Msgf("[pool %s] child %d did not leave after %s, sending SIGKILL", name, pid, config.SignalName(p.grace))
 			p.spawner.signal(pid, unix.SIGKILL)
 		}
 	}
@@ -148,6 +149,6 @@ func (p *pool) retire(c *child, why string, scaleDown bool) {
 		p.log.Info().Int("pid", c.pid).Msgf("[pool %s] child %d %s: recycling", p.cfg.Name, c.pid, why)
 	}
 	if err := p.spawner.signal(c.pid, p.grace); err != nil && err != unix.ESRCH {
-		p.log.Error().Err(err).Msgf("[pool %s] unable to send %s to child %d: %v", p.cfg.Name, signalName(p.grace), c.pid, err)
+		p.log.Error().Err(err).Msgf("[pool %s] unable to send %s to child %d: %v", p.cfg.Name, config.SignalName(p.grace), c.pid, err)
 	}
 }

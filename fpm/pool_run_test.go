@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/kstate"
 	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/rs/zerolog"
@@ -233,7 +234,7 @@ type loopTest struct {
 
 var loopT0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func startLoop(t *testing.T, pc *PoolConfig) *loopTest {
+func startLoop(t *testing.T, pc *config.Pool) *loopTest {
 	t.Helper()
 	if pc.Name == "" {
 		pc.Name = "www"
@@ -241,7 +242,7 @@ func startLoop(t *testing.T, pc *PoolConfig) *loopTest {
 	clk := newFakeClock(loopT0)
 	sp := &fakeSpawner{clk: clk}
 	logs := newNotifyLog()
-	g := &Config{ProcessControlTimeout: Duration(10 * time.Second)}
+	g := &config.Config{ProcessControlTimeout: config.Duration(10 * time.Second)}
 	p, err := makePool(pc, g, zerolog.New(logs).Level(zerolog.DebugLevel), nil, sp, clk)
 	if err != nil {
 		t.Fatal(err)
@@ -357,7 +358,7 @@ func (lt *loopTest) wantLog(s string) {
 }
 
 func TestPoolLoopStaticFillsAndReplaces(t *testing.T) {
-	lt := startLoop(t, &PoolConfig{PM: "static", PMMaxChildren: 3})
+	lt := startLoop(t, &config.Pool{PM: "static", PMMaxChildren: 3})
 	lt.wantSpawns(3, "at start")
 	lt.probe.setAll(kIdle)
 	lt.clk.advance(t, 20*time.Millisecond)
@@ -378,7 +379,7 @@ func TestPoolLoopStaticFillsAndReplaces(t *testing.T) {
 }
 
 func TestPoolLoopStaticBacksOffQuickFailures(t *testing.T) {
-	lt := startLoop(t, &PoolConfig{PM: "static", PMMaxChildren: 1})
+	lt := startLoop(t, &config.Pool{PM: "static", PMMaxChildren: 1})
 	lt.wantSpawns(1, "at start")
 	pid := lt.sp.spawns()[0]
 	lt.exit(pid, exitCode(1)) // at once: a failure to start
@@ -391,7 +392,7 @@ func TestPoolLoopStaticBacksOffQuickFailures(t *testing.T) {
 }
 
 func TestPoolLoopDynamicSpawnsUpToSpares(t *testing.T) {
-	lt := startLoop(t, &PoolConfig{PM: "dynamic", PMMaxChildren: 10, PMStartServers: 2,
+	lt := startLoop(t, &config.Pool{PM: "dynamic", PMMaxChildren: 10, PMStartServers: 2,
 		PMMinSpareServers: 2, PMMaxSpareServers: 4, PMMaxSpawnRate: 32})
 	lt.wantSpawns(2, "at start")
 	lt.probe.setAll(kBusy) // every worker busy: none spare
@@ -427,7 +428,7 @@ func TestPoolLoopDynamicSpawnsUpToSpares(t *testing.T) {
 }
 
 func TestPoolLoopOndemandRetiresAfterIdleTimeout(t *testing.T) {
-	lt := startLoop(t, &PoolConfig{PM: "ondemand", PMMaxChildren: 2, PMProcessIdleTimeout: Duration(10 * time.Second)})
+	lt := startLoop(t, &config.Pool{PM: "ondemand", PMMaxChildren: 2, PMProcessIdleTimeout: config.Duration(10 * time.Second)})
 	lt.wantSpawns(0, "at start")
 	lt.clk.advance(t, 20*time.Millisecond) // nothing to wait for: ready
 	<-lt.p.ready
@@ -456,7 +457,7 @@ func TestPoolLoopOndemandRetiresAfterIdleTimeout(t *testing.T) {
 }
 
 func TestPoolLoopStopDrains(t *testing.T) {
-	lt := startLoop(t, &PoolConfig{PM: "static", PMMaxChildren: 2})
+	lt := startLoop(t, &config.Pool{PM: "static", PMMaxChildren: 2})
 	pids := lt.sp.spawns()
 	stopped := make(chan struct{})
 	go func() { lt.p.stop(true); close(stopped) }()

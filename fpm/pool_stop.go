@@ -6,6 +6,7 @@ package fpm
 import (
 	"fmt"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"golang.org/x/sys/unix"
 )
 
@@ -13,7 +14,7 @@ func (p *pool) signalAll(sig unix.Signal) {
 	for pid, c := range p.children {
 		c.stopping = true
 		if err := p.spawner.signal(pid, sig); err != nil && err != unix.ESRCH {
-			p.log.Error().Err(err).Int("pid", pid).Msgf("[pool %s] unable to send %s to child %d: %v", p.cfg.Name, signalName(sig), pid, err)
+			p.log.Error().Err(err).Int("pid", pid).Msgf("[pool %s] unable to send %s to child %d: %v", p.cfg.Name, config.SignalName(sig), pid, err)
 		}
 	}
 }

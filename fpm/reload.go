@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/sockets"
 	"golang.org/x/sys/unix"
 )
@@ -79,7 +80,7 @@ func signalReady() {
 // It runs beside the master's loop: closing cancel gives it up (the
 // successor is killed) at once.
 func (m *Master) reload(cancel <-chan struct{}) (successor int, err error) {
-	if _, err := Load(m.cfg.Path, m.opt.LoadOptions); err != nil {
+	if _, err := config.Load(m.cfg.Path, m.opt.LoadOptions); err != nil {
 		return 0, fmt.Errorf("the new configuration is not valid, keeping the running one:\n%w", err)
 	}
 	select {

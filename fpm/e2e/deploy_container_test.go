@@ -24,7 +24,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofpm/gofpm/fpm"
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 const containerfile = "../../deploy/container/Containerfile"
@@ -535,9 +535,9 @@ func flagValue(args []string, names ...string) string {
 
 // loadAsNonRoot loads a pool file as a non-root master would (the
 // image's user), without looking for the command (an image path).
-func loadAsNonRoot(t *testing.T, path string, uid int) *fpm.Config {
+func loadAsNonRoot(t *testing.T, path string, uid int) *config.Config {
 	t.Helper()
-	cfg, err := fpm.Load(path, fpm.LoadOptions{Euid: uid, SkipCommandCheck: true})
+	cfg, err := config.Load(path, config.LoadOptions{Euid: uid, SkipCommandCheck: true})
 	if err != nil {
 		t.Fatalf("%s as a non-root master: %v", path, err)
 	}

@@ -22,7 +22,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofpm/gofpm/fpm"
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 const gofpmImage = "gofpm:dev"
@@ -310,8 +310,8 @@ type gofpmPod struct {
 	c          any
 	args       []string
 	poolText   string
-	cfg        *fpm.Config
-	pool       *fpm.PoolConfig
+	cfg        *config.Config
+	pool       *config.Pool
 	liveness   []string
 	readiness  []string
 	preStop    []string

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-	"github.com/gofpm/gofpm/fpm"
 	"github.com/gofpm/gofpm/fpm/internal/config"
 	"github.com/gofpm/gofpm/fpm/internal/phpimport"
 	"golang.org/x/sys/unix"
@@ -48,13 +47,13 @@ func importOK(t *testing.T, files []string, o phpimport.Options) (string, []stri
 
 // importLoad writes the TOML to a temporary folder and loads it as a root
 // master would with -R, without looking for php-cgi.
-func importLoad(t *testing.T, out string) *fpm.Config {
+func importLoad(t *testing.T, out string) *config.Config {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "gofpm.toml")
 	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := fpm.Load(path, fpm.LoadOptions{AllowRoot: true, Euid: 0, SkipCommandCheck: true})
+	cfg, err := config.Load(path, config.LoadOptions{AllowRoot: true, Euid: 0, SkipCommandCheck: true})
 	if err != nil {
 		t.Fatalf("Load refuses the imported config:\n%v\n--- config:\n%s", err, out)
 	}
@@ -63,9 +62,9 @@ func importLoad(t *testing.T, out string) *fpm.Config {
 
 // importDecode decodes the TOML into Config with BurntSushi alone and
 // checks that every key is one Config knows.
-func importDecode(t testing.TB, out string) *fpm.Config {
+func importDecode(t testing.TB, out string) *config.Config {
 	t.Helper()
-	var c fpm.Config
+	var c config.Config
 	md, err := toml.Decode(out, &c)
 	if err != nil {
 		t.Fatalf("the output is not valid TOML: %v\n--- output:\n%s", err, out)
@@ -132,12 +131,12 @@ func TestImportDebianStock(t *testing.T) {
 		t.Fatalf("pools %v, want [www]", cfg.PoolOrder)
 	}
 	p := cfg.Pools["www"]
-	want := fpm.PoolConfig{
+	want := config.Pool{
 		Name: "www", Listen: "/run/php/php8.2-fpm.sock", ListenBacklog: 511,
 		ListenOwner: "www-data", ListenGroup: "www-data", ListenMode: "0660",
 		User: "www-data", Group: "www-data", Worker: "exec", Command: []string{importTestPHPCGI},
 		PM: "dynamic", PMMaxChildren: 5, PMStartServers: 2, PMMinSpareServers: 1, PMMaxSpareServers: 3,
-		PMMaxSpawnRate: 32, PMProcessIdleTimeout: fpm.Duration(10 * time.Second),
+		PMMaxSpawnRate: 32, PMProcessIdleTimeout: config.Duration(10 * time.Second),
 		PingResponse: "pong", AccessFormat: `%R - %u %t "%m %r" %s`, WorkerConcurrency: 1,
 		WorkerGracefulSignal: "SIGTERM",
 	}
