@@ -309,6 +309,7 @@ func (l *loader) validateHTTP(c *Config) {
 			l.errAt(at.add("pool"), "%spool: unknown pool %q", pre, r.Pool)
 		}
 	}
+	l.validateFrontSafety(c)
 }
 
 // nrOpen is the kernel's ceiling for RLIMIT_NOFILE (fs.nr_open); 0 when
