@@ -46,13 +46,7 @@ func (l *loader) validateFrontSafety(c *Config) {
 		l.errAt(keyPath{"http", "server_name"}, "http: server_name %q is not a host name", h.ServerName)
 	}
 
-	for i, a := range h.PagesAllow {
-		if pfx, err := ParseTrusted(a); err != nil {
-			l.errAt(keyPath{"http", "pages_allow"}, "http: pages_allow[%d]: %q is not an IP address or CIDR prefix", i, a)
-		} else {
-			h.PagesAllowPrefixes = append(h.PagesAllowPrefixes, pfx)
-		}
-	}
+	h.PagesAllowPrefixes = l.prefixes("pages_allow", h.PagesAllow)
 
 	if h.MetricsPath != "" {
 		l.checkPagePath(h.MetricsPath, false, keyPath{"http", "metrics_path"}, "http: metrics_path")
@@ -60,6 +54,20 @@ func (l *loader) validateFrontSafety(c *Config) {
 			l.errAt(keyPath{"http", "metrics_path"}, "http: metrics_path %q is a page of the default pool %q already", h.MetricsPath, p.Name)
 		}
 	}
+}
+
+// prefixes resolves an [http] list of IP addresses and CIDR prefixes
+// (see ParseTrusted), reporting each bad entry.
+func (l *loader) prefixes(key string, list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for i, a := range list {
+		if pfx, err := ParseTrusted(a); err != nil {
+			l.errAt(keyPath{"http", key}, "http: %s[%d]: %q is not an IP address or CIDR prefix", key, i, a)
+		} else {
+			out = append(out, pfx)
+		}
+	}
+	return out
 }
 
 // defaultServerName is server_name when the file leaves it out: the host

@@ -25,7 +25,7 @@ func localRequest(method, target string) *http.Request {
 
 // docTree writes files (name → content; a content "->X" makes a symbolic
 // link to X) under a new root and returns the root.
-func docTree(t *testing.T, files map[string]string) string {
+func docTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := filepath.Join(t.TempDir(), "www")
 	for name, content := range files {
