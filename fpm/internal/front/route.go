@@ -48,6 +48,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case res.notFound:
 		http.NotFound(w, r)
 		return
+	case res.forbidden:
+		http.Error(w, "Forbidden", http.StatusForbidden)
+		return
 	case res.static != nil:
 		serveStatic(w, r, res.static)
 		return
@@ -94,8 +97,9 @@ func (s *Server) route(clean string) *upstream {
 
 // resolved is what a path is under the document root, for one pool.
 type resolved struct {
-	notFound bool
-	static   *fileAt // a file to serve; the caller closes it
+	notFound  bool
+	forbidden bool    // a directory without an index file, as nginx answers it
+	static    *fileAt // a file to serve; the caller closes it
 	// script (SCRIPT_NAME) and pathInfo (PATH_INFO) of a request for the
 	// pool.
 	script, pathInfo string
@@ -150,10 +154,13 @@ func (s *Server) resolve(u *upstream, clean string) resolved {
 		case fi.Mode().IsRegular():
 			return s.file(u, root, clean)
 		}
-		if u.scripts { // a directory without an index file, a device, a fifo
-			return notFound
+		switch {
+		case !u.scripts:
+			return resolved{script: clean}
+		case fi.IsDir() && (s.opts.ServeDotfiles || !isDotPath(clean)):
+			return resolved{forbidden: true} // no index file
 		}
-		return resolved{script: clean}
+		return notFound // a device, a fifo; a hidden folder
 	}
 	// PATH_INFO: the longest leading part that is an existing script file.
 	// The split happens on "/" boundaries of a cleaned path (no newline can

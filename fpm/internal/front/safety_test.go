@@ -48,13 +48,15 @@ func docTree(t testing.TB, files map[string]string) string {
 	return root
 }
 
-// outcome runs resolve and renders the result: "404", "static NAME" or
+// outcome runs resolve and renders the result: "404", "403", "static NAME" or
 // "pass SCRIPT PATH_INFO".
 func outcome(s *Server, u *upstream, clean string) string {
 	res := s.resolve(u, clean)
 	switch {
 	case res.notFound:
 		return "404"
+	case res.forbidden:
+		return "403"
 	case res.static != nil:
 		defer res.static.f.Close()
 		b, _ := io.ReadAll(res.static.f)
@@ -81,7 +83,7 @@ func TestResolveScripts(t *testing.T) {
 	for _, tc := range []struct{ path, want string }{
 		{"/", "pass /index.php"},
 		{"/sub", "static sub index"}, // an index file that is no script is served
-		{"/empty", "404"},            // a directory without an index file
+		{"/empty", "403"},            // a directory without an index file, as nginx
 		{"/style.css", "static css"},
 		{"/a.php", "pass /a.php"},
 		{"/a.php/x/y", "pass /a.php /x/y"},
