@@ -3,7 +3,10 @@
 // into a FastCGI request to a pool, with the params nginx's stock
 // fastcgi_params sends. It knows the pools only through Pool, which fpm's
 // glue fills: where a pool listens, its access logger and its own pages.
-// It drains on a graceful stop so that a reload loses no request.
+// It drains on a graceful stop so that a reload loses no request. As a
+// PHP host it never serves or runs a file outside its root, passes a pool
+// that runs scripts only scripts that exist, and shows its pages only to
+// pages_allow (route.go, static.go, pages.go).
 package front
 
 // This file holds the server: its options, serving, tracking connections
