@@ -139,6 +139,9 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if len(args) == 0 {
 		return nil, fmt.Errorf("pool %q: no command", pc.Name)
 	}
+	if pc.IsPHP() {
+		args = phpArgs(args)
+	}
 	var path string
 	var err error
 	if pc.Chroot != "" {
@@ -437,4 +440,18 @@ func (c *child) exitReason(clean bool) string {
 		return "max_requests"
 	}
 	return "crash"
+}
+
+// phpArgs adds -d cgi.fix_pathinfo=0 to a PHP command that does not set
+// cgi.fix_pathinfo itself. With php's default of 1, a request for a
+// script that does not exist (/uploads/evil.jpg/x.php) runs the nearest
+// existing file on its path (evil.jpg) as PHP; with 0, php-cgi runs
+// SCRIPT_FILENAME or nothing, and PATH_INFO is what the web server sends.
+func phpArgs(args []string) []string {
+	for _, a := range args[1:] {
+		if strings.Contains(a, "cgi.fix_pathinfo") {
+			return args
+		}
+	}
+	return append([]string{args[0], "-d", "cgi.fix_pathinfo=0"}, args[1:]...)
 }

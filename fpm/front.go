@@ -40,7 +40,6 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 	opts := httpfront.Options{
 		Log:               log.With().Str("component", "http").Logger(),
 		DefaultPool:       hc.DefaultPool,
-		Metrics:           metricsHandler(pools),
 		Root:              hc.Root,
 		Index:             hc.Index,
 		ReadHeaderTimeout: hc.ReadHeaderTimeout.D(),
@@ -51,6 +50,12 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 		MaxBodyBytes:      int64(hc.MaxBodyBytes),
 	}
 	opts.TrustedProxies = hc.TrustedPrefixes
+	// The front as a PHP host (docs/security.md).
+	opts.ServerName, opts.PagesAllow = hc.ServerName, hc.PagesAllowPrefixes
+	opts.ServeDotfiles, opts.FollowSymlinksOutsideRoot = hc.ServeDotfiles, hc.FollowSymlinksOutsideRoot
+	if hc.MetricsPath != "" {
+		opts.Metrics, opts.MetricsPath = metricsHandler(pools), hc.MetricsPath
+	}
 	for _, rt := range hc.Routes {
 		opts.Routes = append(opts.Routes, httpfront.Route{Prefix: rt.Prefix, Pool: rt.Pool})
 	}
@@ -58,8 +63,9 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 		opts.ScriptExtensions = append(opts.ScriptExtensions, p.cfg.SecurityLimitExtensions...)
 	}
 	for _, name := range cfg.PoolOrder {
-		la := cfg.Pools[name].ListenAddr
-		fp := httpfront.Pool{Name: name, Network: la.Network, Address: la.Dial}
+		pc := cfg.Pools[name]
+		fp := httpfront.Pool{Name: name, Network: pc.ListenAddr.Network, Address: pc.ListenAddr.Dial,
+			Scripts: pc.RunsScripts(), Extensions: pc.ScriptExtensions()}
 		for _, p := range pools {
 			if p.cfg.Name == name {
 				if err := p.frontPool(&fp); err != nil {

@@ -167,7 +167,7 @@ func TestStatusBusy(t *testing.T) {
 // label, the request-duration histogram and recycle reasons, no pid labels.
 func TestMetrics(t *testing.T) {
 	dir := shortTempDir(t)
-	m := startMaster(t, dir, strings.Replace(statusPool, "%s", "2", 1))
+	m := startMaster(t, dir, strings.Replace(statusPool, "%s", "2", 1)+"metrics_path = \"/metrics\"\n")
 	base := m.frontURL()
 	c := &http.Client{Timeout: 10 * time.Second}
 	for range 3 {

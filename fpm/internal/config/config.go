@@ -267,6 +267,34 @@ type HTTP struct {
 	TrustedProxies []string `toml:"trusted_proxies"`
 	// TrustedPrefixes is TrustedProxies resolved (see ParseTrusted).
 	TrustedPrefixes []netip.Prefix `toml:"-"`
+
+	// The front as a PHP host (docs/security.md, "HTTP front"): every
+	// default below is the safe one, and each is changed only by its own
+	// key.
+
+	// ServerName is SERVER_NAME for the pools, whatever Host header the
+	// client sends. Default: the host of Listen; for a wildcard listen
+	// ("0.0.0.0:8080", "[::]:8080", ":8080") the machine's host name.
+	ServerName string `toml:"server_name"`
+	// PagesAllow are IP addresses or CIDR prefixes of the clients that may
+	// see the status page, the dashboard and the metrics through the front
+	// (the client behind trusted_proxies); others get 403. Default
+	// loopback: ["127.0.0.0/8", "::1/128"]; an explicit [] allows nobody.
+	PagesAllow []string `toml:"pages_allow"`
+	// PagesAllowPrefixes is PagesAllow resolved (see ParseTrusted).
+	PagesAllowPrefixes []netip.Prefix `toml:"-"`
+	// MetricsPath is where the front answers Prometheus metrics; unset
+	// (default): the front has no metrics page and the path goes to the
+	// pools like any other.
+	MetricsPath string `toml:"metrics_path"`
+	// ServeDotfiles lets the front serve, and pass to script pools, paths
+	// with a part starting with "." (.env, .git/, .htpasswd). Default
+	// false: 404, except under /.well-known/.
+	ServeDotfiles bool `toml:"serve_dotfiles"`
+	// FollowSymlinksOutsideRoot lets the front follow symbolic links under
+	// root whose target is outside root, for static files and scripts.
+	// Default false: such a path is answered 404.
+	FollowSymlinksOutsideRoot bool `toml:"follow_symlinks_outside_root"`
 }
 
 // HTTPRoute sends requests whose path starts with Prefix ("/...") to Pool,

@@ -179,6 +179,13 @@ func TestConfigGood(t *testing.T) {
 			MaxBodyBytes:      32 << 20,
 			TrustedProxies:    []string{"10.0.0.0/8", "::1"},
 			TrustedPrefixes:   []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+			// The front as a PHP host, all set away from their defaults.
+			ServerName:                "example.org",
+			PagesAllow:                []string{"127.0.0.1", "10.1.0.0/16"},
+			PagesAllowPrefixes:        []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.1.0.0/16")},
+			MetricsPath:               "/metrics",
+			ServeDotfiles:             true,
+			FollowSymlinksOutsideRoot: true,
 			Routes: []HTTPRoute{
 				{Prefix: "/api/search", Pool: "search"},
 				{Prefix: "/status", Pool: "www"},
@@ -284,6 +291,12 @@ func TestConfigBad(t *testing.T) {
 		{"http_tls", `9:1: http: tls_cert and tls_key must be set together`},
 		{"http_trusted", `9:1: http: trusted_proxies[1]: "proxy.example" is not an IP address or CIDR prefix`},
 		{"http_header_bytes", `9:1: http: max_header_bytes: 100 is below 1024`},
+		// The front as a PHP host (validate_front.go).
+		{"http_root_scripts", `8:1: http: default_pool "cgi" runs the scripts that URLs name (worker = "cgi"), so [http] needs root (the document root, e.g. root = "/srv/www")`},
+		{"http_root_route", `19:1: http: route #1: pool "wrap" runs the scripts that URLs name (security_limit_extensions is set), so [http] needs root (the document root, e.g. root = "/srv/www")`},
+		{"http_pages_allow", `9:1: http: pages_allow[1]: "localhost" is not an IP address or CIDR prefix`},
+		{"http_server_name", `9:1: http: server_name "https://example.org/" is not a host name`},
+		{"http_metrics_path", `10:1: http: metrics_path "/status" is a page of the default pool "www" already`},
 		{"idle_timeout", `6:1: pool "www": pm_process_idle_timeout (0s) must be greater than 0s`},
 		{"jitter", `7:1: pool "www": pm_max_requests_jitter (-10) must not be negative`},
 		{"kill_signal", `6:1: pool "www": worker_graceful_signal: SIGKILL cannot be caught, so it is not graceful`},

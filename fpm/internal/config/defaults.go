@@ -104,6 +104,7 @@ func (h *HTTP) setDefaults(c *Config, set func(key string) bool) {
 	if h.MaxBodyBytes == 0 {
 		h.MaxBodyBytes = 8 << 20
 	}
+	h.setSafetyDefaults(set)
 }
 
 // isUnixAddr reports whether a listen value names a Unix socket: it contains

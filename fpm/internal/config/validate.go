@@ -279,13 +279,7 @@ func (l *loader) validateHTTP(c *Config) {
 	if h.MaxBodyBytes < 0 {
 		l.errAt(keyPath{"http", "max_body_bytes"}, "http: max_body_bytes: %d is negative", h.MaxBodyBytes)
 	}
-	for i, tp := range h.TrustedProxies {
-		if pfx, err := ParseTrusted(tp); err != nil {
-			l.errAt(keyPath{"http", "trusted_proxies"}, "http: trusted_proxies[%d]: %q is not an IP address or CIDR prefix", i, tp)
-		} else {
-			h.TrustedPrefixes = append(h.TrustedPrefixes, pfx)
-		}
-	}
+	h.TrustedPrefixes = l.prefixes("trusted_proxies", h.TrustedProxies)
 	seen := map[string]int{}
 	for i, r := range h.Routes {
 		at := keyPath{"http", "route", "[" + strconv.Itoa(i) + "]"}
@@ -309,6 +303,7 @@ func (l *loader) validateHTTP(c *Config) {
 			l.errAt(at.add("pool"), "%spool: unknown pool %q", pre, r.Pool)
 		}
 	}
+	l.validateFrontSafety(c)
 }
 
 // nrOpen is the kernel's ceiling for RLIMIT_NOFILE (fs.nr_open); 0 when

@@ -33,15 +33,10 @@ func (s *Server) pass(w http.ResponseWriter, r *http.Request) {
 	s.passTo(w, r, r.Context().Value(frontReqKey{}).(*frontReq))
 }
 
-// passTo serves r from a static file under root or from the pool behind
-// fr.u; fr learns whether the worker wrote the access line.
+// passTo serves r from the pool behind fr.u, with the script resolve
+// found; fr learns whether the worker wrote the access line.
 func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
-	u := fr.u
-	script, pathInfo, static := s.resolve(fr.clean)
-	if static != "" {
-		http.ServeFile(w, r, static)
-		return
-	}
+	u, script := fr.u, fr.script
 	if r.ContentLength > s.opts.MaxBodyBytes {
 		w.Header().Set("Connection", "close")
 		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
@@ -54,8 +49,9 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		DocumentRoot:   s.opts.Root,
 		ScriptName:     script,
 		ScriptFilename: filepath.Join(s.opts.Root, filepath.FromSlash(script)),
-		PathInfo:       pathInfo,
+		PathInfo:       fr.pathInfo,
 		ServerSoftware: serverSoftware,
+		ServerName:     s.opts.ServerName,
 	})
 	if err != nil {
 		http.Error(w, "Bad Request", http.StatusBadRequest)

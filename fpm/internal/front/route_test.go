@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -42,7 +41,8 @@ func TestServeHTTPOwnPages(t *testing.T) {
 	}
 	s := newTestServer(t, Options{
 		DefaultPool: "www",
-		Metrics:     text("metrics"),
+		Metrics:     text("metrics"), MetricsPath: "/metrics",
+		PagesAllow: loopback,
 		Pools: []Pool{{
 			Name: "www", Network: "unix", Address: filepath.Join(t.TempDir(), "none.sock"),
 			StatusPath: "/status", PingPath: "/status/dashboard", Page: page,
@@ -55,7 +55,7 @@ func TestServeHTTPOwnPages(t *testing.T) {
 		{"/status/dashboard", "/status/dashboard"}, // ping_path wins over the dashboard
 	} {
 		w := httptest.NewRecorder()
-		s.ServeHTTP(w, httptest.NewRequest("GET", tc.url, nil))
+		s.ServeHTTP(w, localRequest("GET", tc.url))
 		if w.Code != 200 || w.Body.String() != tc.body {
 			t.Errorf("GET %s: %d %q, want 200 %q", tc.url, w.Code, w.Body, tc.body)
 		}
@@ -64,7 +64,7 @@ func TestServeHTTPOwnPages(t *testing.T) {
 		t.Errorf("last page params %v", got)
 	}
 	w := httptest.NewRecorder()
-	s.ServeHTTP(w, httptest.NewRequest("GET", "/status?json&full", nil))
+	s.ServeHTTP(w, localRequest("GET", "/status?json&full"))
 	if got["QUERY_STRING"] != "json&full" || got["SCRIPT_FILENAME"] != "/status" {
 		t.Errorf("page params %v", got)
 	}
@@ -73,7 +73,7 @@ func TestServeHTTPOwnPages(t *testing.T) {
 	}
 	s.pages.PingPath = "/ping"
 	w = httptest.NewRecorder()
-	s.ServeHTTP(w, httptest.NewRequest("GET", "/status/dashboard", nil))
+	s.ServeHTTP(w, localRequest("GET", "/status/dashboard"))
 	if w.Body.String() != "dashboard" {
 		t.Errorf("dashboard: %q", w.Body)
 	}
@@ -96,38 +96,6 @@ func TestRoute(t *testing.T) {
 	s = newTestServer(t, Options{Pools: []Pool{{Name: "api"}}, Routes: []Route{{"/api", "api"}}})
 	if u := s.route("/other"); u != nil {
 		t.Errorf("route without default pool: %s", u.name)
-	}
-}
-
-// TestResolve: try_files and fastcgi_split_path_info on the document root.
-func TestResolve(t *testing.T) {
-	root := t.TempDir()
-	for _, f := range []string{"index.php", "a.php", "style.css", "t.phtml", "sub/index.html"} {
-		os.MkdirAll(filepath.Dir(filepath.Join(root, f)), 0o755)
-		if err := os.WriteFile(filepath.Join(root, f), nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := newTestServer(t, Options{Root: root, Index: []string{"index.php", "index.html"}, ScriptExtensions: []string{".phtml"}})
-	for _, tc := range []struct{ path, script, pathInfo, static string }{
-		{"/", "/index.php", "", ""},
-		{"/sub", "/sub/index.html", "", ""},
-		{"/style.css", "", "", filepath.Join(root, "style.css")},
-		{"/a.php", "/a.php", "", ""},
-		{"/A.PHP/x", "/A.PHP/x", "", ""}, // no such file: as it is
-		{"/a.php/x/y", "/a.php", "/x/y", ""},
-		{"/t.phtml/x", "/t.phtml", "/x", ""},
-		{"/style.css/x", "/style.css/x", "", ""},
-		{"/missing.php", "/missing.php", "", ""},
-	} {
-		script, pathInfo, static := s.resolve(tc.path)
-		if script != tc.script || pathInfo != tc.pathInfo || static != tc.static {
-			t.Errorf("resolve(%q) = %q, %q, %q; want %q, %q, %q", tc.path, script, pathInfo, static, tc.script, tc.pathInfo, tc.static)
-		}
-	}
-	s = newTestServer(t, Options{})
-	if script, _, _ := s.resolve("/a/b.php/c"); script != "/a/b.php/c" {
-		t.Errorf("without root: %q", script)
 	}
 }
 

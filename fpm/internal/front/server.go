@@ -3,7 +3,10 @@
 // into a FastCGI request to a pool, with the params nginx's stock
 // fastcgi_params sends. It knows the pools only through Pool, which fpm's
 // glue fills: where a pool listens, its access logger and its own pages.
-// It drains on a graceful stop so that a reload loses no request.
+// It drains on a graceful stop so that a reload loses no request. As a
+// PHP host it never serves or runs a file outside its root, passes a pool
+// that runs scripts only scripts that exist, and shows its pages only to
+// pages_allow (route.go, static.go, pages.go).
 package front
 
 // This file holds the server: its options, serving, tracking connections
@@ -21,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
@@ -41,15 +45,31 @@ type Options struct {
 	Pools       []Pool  // every pool
 	DefaultPool string  // the pool of paths no route matches; "" for none
 	Routes      []Route // [[http.route]]
-	// Metrics answers /metrics; nil: /metrics goes to the pools.
-	Metrics http.Handler
+	// Metrics answers MetricsPath (metrics_path); neither set: that path
+	// goes to the pools like any other.
+	Metrics     http.Handler
+	MetricsPath string
 
-	Root  string   // document root; "" passes every path as it is
+	// Root is the document root; "" (application pools only) passes
+	// every path as it is.
+	Root  string
 	Index []string // index files of a directory
 	// ScriptExtensions are the extensions (".php" always is one) of paths
 	// that are scripts for the pools rather than files to serve: every
-	// pool's security_limit_extensions.
+	// pool's security_limit_extensions. A script is never served as a
+	// file.
 	ScriptExtensions []string
+	// ServeDotfiles (serve_dotfiles) lets paths with a part starting with
+	// "." be files; otherwise they are 404 but under /.well-known/.
+	ServeDotfiles bool
+	// FollowSymlinksOutsideRoot (follow_symlinks_outside_root) lets
+	// symbolic links under Root lead outside it.
+	FollowSymlinksOutsideRoot bool
+	// ServerName is SERVER_NAME (server_name), never the client's Host.
+	ServerName string
+	// PagesAllow (pages_allow) are the clients that may see the status
+	// pages, dashboards and metrics; empty: nobody.
+	PagesAllow []netip.Prefix
 	// TrustedProxies are the peers whose X-Forwarded-For and
 	// X-Forwarded-Proto are believed.
 	TrustedProxies []netip.Prefix
@@ -66,6 +86,11 @@ type Options struct {
 type Pool struct {
 	Name             string
 	Network, Address string // where the pool's workers accept FastCGI
+	// Scripts: the pool's workers run the file a request names (php-cgi,
+	// the CGI bridge). Such a pool gets only requests for scripts that
+	// exist under Root with one of Extensions (any file when empty).
+	Scripts    bool
+	Extensions []string
 	// AccessLog wraps next so that it writes the pool's access line for
 	// each request unless workerLogged reports that the pool's worker
 	// wrote it itself (Go workers answer the front with
@@ -99,6 +124,8 @@ type Server struct {
 	routes  []Route              // longest prefix first
 	trusted []netip.Prefix       // trusted_proxies
 
+	rootFailing atomic.Bool // the document root could not be opened; logged once
+
 	connMu sync.Mutex
 	conns  map[net.Conn]http.ConnState // client connections not idle-closed, for the drain
 }
@@ -110,6 +137,12 @@ type upstream struct {
 	// access serves through pass and writes the pool's access line
 	// unless the worker wrote it; nil without access_log.
 	access http.Handler
+	// scripts and exts are Pool.Scripts and Pool.Extensions.
+	scripts bool
+	exts    []string
+	// statusPath and dashboardPath are the pool's pages a worker may
+	// answer, which only pages_allow may see.
+	statusPath, dashboardPath string
 }
 
 // LoadTLS reads the certificate and key the front serves HTTPS with.
@@ -124,6 +157,9 @@ func LoadTLS(certFile, keyFile string) (*tls.Config, error) {
 // New makes the front for opts; Serve starts it.
 func New(opts Options) *Server {
 	opts.Pools = slices.Clone(opts.Pools) // s.pages points into it
+	if opts.ServerName == "" {            // never the client's Host header
+		opts.ServerName, _, _ = net.SplitHostPort(opts.Listener.Addr().String())
+	}
 	s := &Server{
 		opts:    opts,
 		log:     opts.Log,
@@ -133,11 +169,12 @@ func New(opts Options) *Server {
 	}
 	for i := range opts.Pools {
 		p := &opts.Pools[i]
-		u := &upstream{name: p.Name, client: &fcgi.Client{
-			Network: p.Network, Address: p.Address,
-			DialTimeout:     opts.ConnectTimeout,
-			MaxBufferedBody: opts.MaxBodyBytes,
-		}}
+		u := &upstream{name: p.Name, scripts: p.Scripts, exts: p.Extensions,
+			statusPath: p.StatusPath, dashboardPath: p.DashboardPath, client: &fcgi.Client{
+				Network: p.Network, Address: p.Address,
+				DialTimeout:     opts.ConnectTimeout,
+				MaxBufferedBody: opts.MaxBodyBytes,
+			}}
 		if p.AccessLog != nil {
 			u.access = p.AccessLog(http.HandlerFunc(s.pass), workerLogged)
 		}
