@@ -51,6 +51,12 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 		MaxBodyBytes:      int64(hc.MaxBodyBytes),
 	}
 	opts.TrustedProxies = hc.TrustedPrefixes
+	opts.Buffering = httpfront.Buffering{
+		BodyBufferSize: int64(hc.BodyBufferSize), AnswerBufferSize: int64(hc.AnswerBufferSize),
+		BufferMemory: int64(hc.BufferMemory), TempDir: hc.TempDir,
+		BodyTimeout: hc.BodyTimeout.D(), SendTimeout: hc.SendTimeout.D(),
+		MaxConnections: hc.MaxConnections,
+	}
 	for _, rt := range hc.Routes {
 		opts.Routes = append(opts.Routes, httpfront.Route{Prefix: rt.Prefix, Pool: rt.Pool})
 	}

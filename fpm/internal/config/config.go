@@ -267,6 +267,8 @@ type HTTP struct {
 	TrustedProxies []string `toml:"trusted_proxies"`
 	// TrustedPrefixes is TrustedProxies resolved (see ParseTrusted).
 	TrustedPrefixes []netip.Prefix `toml:"-"`
+
+	HTTPBuffers // bodies and answers buffered, slow clients (http_buffers.go)
 }
 
 // HTTPRoute sends requests whose path starts with Prefix ("/...") to Pool,

@@ -104,6 +104,7 @@ func (h *HTTP) setDefaults(c *Config, set func(key string) bool) {
 	if h.MaxBodyBytes == 0 {
 		h.MaxBodyBytes = 8 << 20
 	}
+	h.HTTPBuffers.setDefaults(set)
 }
 
 // isUnixAddr reports whether a listen value names a Unix socket: it contains
@@ -153,5 +154,6 @@ func (c *Config) resolvePaths() {
 		abs(&c.HTTP.Root)
 		abs(&c.HTTP.TLSCert)
 		abs(&c.HTTP.TLSKey)
+		abs(&c.HTTP.TempDir)
 	}
 }

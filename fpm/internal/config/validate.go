@@ -279,6 +279,7 @@ func (l *loader) validateHTTP(c *Config) {
 	if h.MaxBodyBytes < 0 {
 		l.errAt(keyPath{"http", "max_body_bytes"}, "http: max_body_bytes: %d is negative", h.MaxBodyBytes)
 	}
+	l.validateHTTPBuffers(h)
 	for i, tp := range h.TrustedProxies {
 		if pfx, err := ParseTrusted(tp); err != nil {
 			l.errAt(keyPath{"http", "trusted_proxies"}, "http: trusted_proxies[%d]: %q is not an IP address or CIDR prefix", i, tp)

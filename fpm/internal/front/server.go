@@ -60,6 +60,8 @@ type Options struct {
 	ReadTimeout       time.Duration // fastcgi_read_timeout, until the header
 	MaxHeaderBytes    int           // large_client_header_buffers
 	MaxBodyBytes      int64         // client_max_body_size
+
+	Buffering // bodies and answers buffered, slow clients (buffers.go)
 }
 
 // Pool is one pool as the front sees it.
@@ -98,6 +100,8 @@ type Server struct {
 	byName  map[string]*upstream // every pool
 	routes  []Route              // longest prefix first
 	trusted []netip.Prefix       // trusted_proxies
+
+	bufs buffers // request bodies and answers in memory and temp files
 
 	connMu sync.Mutex
 	conns  map[net.Conn]http.ConnState // client connections not idle-closed, for the drain
@@ -147,6 +151,7 @@ func New(opts Options) *Server {
 		}
 	}
 	s.def = s.byName[opts.DefaultPool]
+	s.initBuffering()
 	s.routes = slices.Clone(opts.Routes)
 	slices.SortStableFunc(s.routes, func(a, b Route) int { return len(b.Prefix) - len(a.Prefix) })
 	s.srv = &http.Server{
@@ -235,6 +240,7 @@ const drainNewFor = 2 * time.Second
 // connections are closed), wait until no connection is active or still
 // new, and only then call Shutdown for what is left.
 func (s *Server) Shutdown(graceful bool, timeout time.Duration) {
+	defer s.bufs.close()
 	if !graceful {
 		s.srv.Close()
 		return
