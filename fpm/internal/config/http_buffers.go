@@ -52,24 +52,9 @@ func (b *HTTPBuffers) setDefaults(set func(key string) bool) {
 	}
 }
 
-// validateHTTPBuffers checks the keys of HTTPBuffers.
+// validateHTTPBuffers checks the keys of HTTPBuffers (negative sizes and
+// durations are refused by the decoder).
 func (l *loader) validateHTTPBuffers(h *HTTP) {
-	for _, s := range []struct {
-		key string
-		v   Size
-	}{{"body_buffer_size", h.BodyBufferSize}, {"answer_buffer_size", h.AnswerBufferSize}, {"buffer_memory", h.BufferMemory}} {
-		if s.v < 0 {
-			l.errAt(keyPath{"http", s.key}, "http: %s: %d is negative", s.key, s.v)
-		}
-	}
-	for _, d := range []struct {
-		key string
-		v   Duration
-	}{{"body_timeout", h.BodyTimeout}, {"send_timeout", h.SendTimeout}} {
-		if d.v < 0 {
-			l.errAt(keyPath{"http", d.key}, "http: %s: %s is negative", d.key, d.v.D())
-		}
-	}
 	if h.MaxConnections < 0 {
 		l.errAt(keyPath{"http", "max_connections"}, "http: max_connections: %d is negative", h.MaxConnections)
 	}
