@@ -74,7 +74,7 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		return
 	}
 	if in != nil {
-		defer in.Close() // the stdin goroutine may still read: Close waits for it to leave
+		defer in.Close() // a stdin goroutine still reading gets an error, never freed memory
 	}
 
 	// The request's context ends when the client goes away: the client
