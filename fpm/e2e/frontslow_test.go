@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -240,6 +241,12 @@ func TestFrontUnfinishedBodies(t *testing.T) {
 		t.Errorf("%d temp files for %d bodies", files, clients)
 	}
 	quickGet(t, base, "16 bodies are unfinished", 5*time.Second)
+	// The private folder goes with the master.
+	m.cmd.Process.Signal(syscall.SIGTERM)
+	m.waitExit(10 * time.Second)
+	if left, _ := filepath.Glob(filepath.Join(dir, "gofpm-front-*")); len(left) != 0 {
+		t.Fatalf("temp folder left after the master stopped: %v", left)
+	}
 }
 
 // TestFrontMaxConnections: past max_connections the front accepts no
