@@ -54,7 +54,7 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 	opts.Buffering = httpfront.Buffering{
 		BodyBufferSize: int64(hc.BodyBufferSize), AnswerBufferSize: int64(hc.AnswerBufferSize),
 		BufferMemory: int64(hc.BufferMemory), TempDir: hc.TempDir,
-		BodyTimeout: hc.BodyTimeout.D(), SendTimeout: hc.SendTimeout.D(),
+		BodyTimeout: hc.BodyTimeout.D(), SendTimeout: hc.SendTimeout.D(), RequestTimeout: hc.RequestTimeout.D(),
 		MaxConnections: hc.MaxConnections,
 	}
 	for _, rt := range hc.Routes {

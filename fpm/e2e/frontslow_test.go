@@ -303,3 +303,30 @@ func TestParamsSplitRecords(t *testing.T) {
 		t.Fatalf("status page after: %d %q", code, body)
 	}
 }
+
+// TestFrontRequestTimeout: request_timeout bounds the whole exchange: a
+// worker that has sent no header by then gets the client a 504 (and its
+// request is aborted, so the only worker is free), and a stream that
+// has started is cut at it, never passed off as complete.
+func TestFrontRequestTimeout(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, onePool+`request_timeout = "1s"`+"\n")
+	base := m.frontURL()
+	c := httpClient(15 * time.Second)
+	start := time.Now()
+	code, _ := httpGet(t, c, base+"/sleep?ms=8000")
+	if d := time.Since(start); code != http.StatusGatewayTimeout || d > 4*time.Second {
+		t.Fatalf("GET /sleep?ms=8000 = %d after %s, want 504 after about 1s", code, d)
+	}
+	quickGet(t, base, "after a request_timeout", 3*time.Second)
+	resp, err := c.Get(base + "/stream?n=20&ms=200") // 4 s of events
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err == nil || !strings.HasPrefix(string(b), "tick 1\n") || strings.Contains(string(b), "tick 20") {
+		t.Fatalf("a 4 s stream with request_timeout 1s: %q, %v; want its start, then a cut", b, err)
+	}
+	quickGet(t, base, "after a cut stream", 3*time.Second)
+}

@@ -27,6 +27,11 @@ type HTTPBuffers struct {
 	// SendTimeout bounds each write of an answer to the client (nginx's
 	// send_timeout); then the connection is closed. Default 60s; 0 for none.
 	SendTimeout Duration `toml:"send_timeout"`
+	// RequestTimeout bounds the whole exchange, from the end of the
+	// request's header to the last byte of its answer: 504 before the
+	// answer's header, a cut connection after. Default 0 (none: it would
+	// cut server-sent events and long polls).
+	RequestTimeout Duration `toml:"request_timeout"`
 	// MaxConnections caps the client connections open at once; more wait
 	// in the listen queue. Default 1024; 0 for no cap.
 	MaxConnections int `toml:"max_connections"`

@@ -30,11 +30,11 @@ func TestHTTPBuffers(t *testing.T) {
 	if cfg.HTTP.HTTPBuffers != want {
 		t.Fatalf("defaults %+v, want %+v", cfg.HTTP.HTTPBuffers, want)
 	}
-	cfg, err = load("body_buffer_size = \"1MiB\"\nanswer_buffer_size = 0\nbuffer_memory = \"1GiB\"\ntemp_dir = \"tmp\"\nbody_timeout = 0\nsend_timeout = \"5s\"\nmax_connections = 0\n")
+	cfg, err = load("body_buffer_size = \"1MiB\"\nanswer_buffer_size = 0\nbuffer_memory = \"1GiB\"\ntemp_dir = \"tmp\"\nbody_timeout = 0\nsend_timeout = \"5s\"\nrequest_timeout = \"2m\"\nmax_connections = 0\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want = HTTPBuffers{BodyBufferSize: 1 << 20, BufferMemory: 1 << 30, TempDir: filepath.Join(dir, "tmp"), SendTimeout: Duration(5 * time.Second)}
+	want = HTTPBuffers{BodyBufferSize: 1 << 20, BufferMemory: 1 << 30, TempDir: filepath.Join(dir, "tmp"), SendTimeout: Duration(5 * time.Second), RequestTimeout: Duration(2 * time.Minute)}
 	if cfg.HTTP.HTTPBuffers != want {
 		t.Fatalf("set %+v, want %+v", cfg.HTTP.HTTPBuffers, want)
 	}

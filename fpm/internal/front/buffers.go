@@ -42,6 +42,10 @@ type Buffering struct {
 	// SendTimeout bounds each write of an answer to the client (nginx's
 	// send_timeout); a client that reads nothing for that long is cut.
 	SendTimeout time.Duration
+	// RequestTimeout bounds the whole exchange, from the end of the
+	// request's header to the last byte of its answer; it would cut
+	// streams, so it is off by default.
+	RequestTimeout time.Duration
 	// MaxConnections caps the client connections open at once; more wait
 	// in the listen queue.
 	MaxConnections int

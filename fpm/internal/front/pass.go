@@ -68,7 +68,11 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 	}
 	params["HTTP_X_GOFPM_FRONT"] = "1" // proto.HeaderFront, the client's own dropped
 
-	in, err := s.readBody(w, r)
+	var end time.Time // request_timeout: the end of the whole exchange
+	if d := s.bufs.opts.RequestTimeout; d > 0 {
+		end = time.Now().Add(d)
+	}
+	in, err := s.readBody(w, r, end)
 	if err != nil {
 		s.bodyError(w, r, u, err)
 		return
@@ -85,6 +89,11 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 	// (a worker may read its body slowly).
 	ctx, cancel := context.WithCancelCause(r.Context())
 	defer cancel(nil)
+	if !end.IsZero() {
+		var stop context.CancelFunc
+		ctx, stop = context.WithDeadline(ctx, end)
+		defer stop()
+	}
 	rt := s.opts.ReadTimeout
 	timer := time.AfterFunc(rt, func() { cancel(errReadTimeout) })
 	var pr *progressReader
@@ -102,6 +111,10 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		resp.Body.Close() // the header came as the timer fired: too late
 		err = errReadTimeout
 	}
+	if err == nil && ctx.Err() == context.DeadlineExceeded {
+		resp.Body.Close() // the header came as request_timeout passed (the worker answered the abort)
+		err = context.DeadlineExceeded
+	}
 	if err != nil {
 		s.upstreamError(w, r, u, ctx, err)
 		return
@@ -116,7 +129,7 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		h[k] = v
 	}
 	w.WriteHeader(resp.StatusCode)
-	s.stream(w, r, u, resp)
+	s.stream(ctx, w, r, u, resp, end)
 }
 
 // errBodyTimeout ends a request whose body did not arrive within
@@ -127,13 +140,17 @@ var errBodyTimeout = errors.New("request body not received within body_timeout")
 // body_buffer_size, then a temp file), up to max_body_bytes and within
 // body_timeout, before any worker is asked; nil for a request without a
 // body.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*spool, error) {
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request, end time.Time) (*spool, error) {
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return nil, nil
 	}
 	rc := http.NewResponseController(w)
-	if d := s.bufs.opts.BodyTimeout; d > 0 {
-		rc.SetReadDeadline(time.Now().Add(d))
+	dl := end
+	if d := s.bufs.opts.BodyTimeout; d > 0 && (dl.IsZero() || time.Now().Add(d).Before(dl)) {
+		dl = time.Now().Add(d)
+	}
+	if !dl.IsZero() {
+		rc.SetReadDeadline(dl)
 	}
 	sp, err := s.fillBody(r)
 	if err != nil {
@@ -142,7 +159,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (*spool, error
 		rc.SetReadDeadline(aLongTimeAgo)
 		return nil, err
 	}
-	if s.bufs.opts.BodyTimeout > 0 {
+	if !dl.IsZero() {
 		rc.SetReadDeadline(time.Time{})
 	}
 	return sp, nil
@@ -218,7 +235,7 @@ func (s *Server) bodyError(w http.ResponseWriter, r *http.Request, u *upstream, 
 // writes, while this goroutine writes it to the client as fast as the
 // client reads, flushing whenever it has caught up with the worker
 // (server-sent events go out one by one).
-func (s *Server) stream(w http.ResponseWriter, r *http.Request, u *upstream, resp *fcgi.Response) {
+func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Request, u *upstream, resp *fcgi.Response, end time.Time) {
 	pending, _ := resp.Body.(interface{ Buffered() int })
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
@@ -233,18 +250,16 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u *upstream, res
 			break
 		}
 	}
-	st := s.bufs.opts.SendTimeout
-	rc := http.NewResponseController(w)
-	if st > 0 {
-		defer rc.SetWriteDeadline(time.Time{}) // the connection may serve other requests
+	err = aborted(ctx, err)
+	sc := sendClock{rc: http.NewResponseController(w), st: s.bufs.opts.SendTimeout, end: end}
+	if sc.on() {
+		defer sc.rc.SetWriteDeadline(time.Time{}) // the connection may serve other requests
 	}
 	if err != nil {
 		if err != io.EOF {
 			s.cut(r, u, err)
 		}
-		if st > 0 {
-			rc.SetWriteDeadline(time.Now().Add(st))
-		}
+		sc.arm()
 		w.Write(buf[:n])
 		s.logStderr(r, u, resp)
 		return
@@ -254,13 +269,11 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u *upstream, res
 	if _, err := sp.Write(buf[:n]); err != nil {
 		s.cut(r, u, err)
 	}
-	go s.pump(sp, resp, r, u)
+	go s.pump(ctx, sp, resp, r, u)
 	for {
 		n, err := sp.Read(buf)
 		if n > 0 {
-			if st > 0 {
-				rc.SetWriteDeadline(time.Now().Add(st))
-			}
+			sc.arm()
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return // the client is gone or too slow; closing the body closes the FastCGI connection
 			}
@@ -272,10 +285,8 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u *upstream, res
 		if err != nil {
 			s.cut(r, u, err)
 		}
-		if st > 0 {
-			rc.SetWriteDeadline(time.Now().Add(st))
-		}
-		if err := rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		sc.arm()
+		if err := sc.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return
 		}
 		select {
@@ -286,9 +297,30 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, u *upstream, res
 	}
 }
 
+// sendClock sets the deadline of each write to the client: send_timeout
+// from now, but never past the end of the request (request_timeout).
+type sendClock struct {
+	rc  *http.ResponseController
+	st  time.Duration
+	end time.Time
+}
+
+func (c *sendClock) on() bool { return c.st > 0 || !c.end.IsZero() }
+
+func (c *sendClock) arm() {
+	if !c.on() {
+		return
+	}
+	dl := c.end
+	if c.st > 0 && (dl.IsZero() || time.Now().Add(c.st).Before(dl)) {
+		dl = time.Now().Add(c.st)
+	}
+	c.rc.SetWriteDeadline(dl)
+}
+
 // pump drains the answer from the worker into sp, then releases the
 // worker's connection.
-func (s *Server) pump(sp *spool, resp *fcgi.Response, r *http.Request, u *upstream) {
+func (s *Server) pump(ctx context.Context, sp *spool, resp *fcgi.Response, r *http.Request, u *upstream) {
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
 	buf := *bp
@@ -299,7 +331,7 @@ func (s *Server) pump(sp *spool, resp *fcgi.Response, r *http.Request, u *upstre
 				err = werr
 			}
 		}
-		if err != nil {
+		if err = aborted(ctx, err); err != nil {
 			resp.Body.Close()
 			if err == io.EOF {
 				s.logStderr(r, u, resp)
@@ -308,6 +340,17 @@ func (s *Server) pump(sp *spool, resp *fcgi.Response, r *http.Request, u *upstre
 			return
 		}
 	}
+}
+
+// aborted turns the clean end of an answer into the request's end when
+// the request was aborted first (request_timeout): a worker that
+// answers the abort ends its answer cleanly, but the client must not
+// take it for a whole one.
+func aborted(ctx context.Context, err error) error {
+	if err == io.EOF && ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return err
 }
 
 // cut ends an answer that could not be had whole: the client must see a
