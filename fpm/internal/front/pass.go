@@ -251,10 +251,8 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		}
 	}
 	err = aborted(ctx, err)
-	sc := sendClock{rc: http.NewResponseController(w), st: s.bufs.opts.SendTimeout, end: end}
-	if sc.on() {
-		defer sc.rc.SetWriteDeadline(time.Time{}) // the connection may serve other requests
-	}
+	sc := sendClock{w: w, st: s.bufs.opts.SendTimeout, end: end}
+	defer sc.reset()
 	if err != nil {
 		if err != io.EOF {
 			s.cut(r, u, err)
@@ -286,7 +284,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 			s.cut(r, u, err)
 		}
 		sc.arm()
-		if err := sc.rc.Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
 			return
 		}
 		select {
@@ -300,7 +298,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 // sendClock sets the deadline of each write to the client: send_timeout
 // from now, but never past the end of the request (request_timeout).
 type sendClock struct {
-	rc  *http.ResponseController
+	w   http.ResponseWriter
 	st  time.Duration
 	end time.Time
 }
@@ -315,7 +313,14 @@ func (c *sendClock) arm() {
 	if c.st > 0 && (dl.IsZero() || time.Now().Add(c.st).Before(dl)) {
 		dl = time.Now().Add(c.st)
 	}
-	c.rc.SetWriteDeadline(dl)
+	http.NewResponseController(c.w).SetWriteDeadline(dl)
+}
+
+// reset takes the deadline off: the connection may serve other requests.
+func (c *sendClock) reset() {
+	if c.on() {
+		http.NewResponseController(c.w).SetWriteDeadline(time.Time{})
+	}
 }
 
 // pump drains the answer from the worker into sp, then releases the
