@@ -3,7 +3,10 @@ package config
 // This file holds the [http] keys for buffering and slow clients: their
 // defaults and their checks.
 
-import "time"
+import (
+	"os"
+	"time"
+)
 
 // HTTPBuffers are the [http] keys of the front's buffers and its limits on
 // slow clients (docs/configuration.md, "Slow clients and buffers").
@@ -60,6 +63,13 @@ func (b *HTTPBuffers) setDefaults(set func(key string) bool) {
 // validateHTTPBuffers checks the keys of HTTPBuffers (negative sizes and
 // durations are refused by the decoder).
 func (l *loader) validateHTTPBuffers(h *HTTP) {
+	if h.TempDir != "" {
+		if fi, err := os.Stat(h.TempDir); err != nil {
+			l.errAt(keyPath{"http", "temp_dir"}, "http: temp_dir: %v", err)
+		} else if !fi.IsDir() {
+			l.errAt(keyPath{"http", "temp_dir"}, "http: temp_dir: %s is not a directory", h.TempDir)
+		}
+	}
 	if h.MaxConnections < 0 {
 		l.errAt(keyPath{"http", "max_connections"}, "http: max_connections: %d is negative", h.MaxConnections)
 	}

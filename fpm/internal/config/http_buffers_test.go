@@ -30,6 +30,7 @@ func TestHTTPBuffers(t *testing.T) {
 	if cfg.HTTP.HTTPBuffers != want {
 		t.Fatalf("defaults %+v, want %+v", cfg.HTTP.HTTPBuffers, want)
 	}
+	os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
 	cfg, err = load("body_buffer_size = \"1MiB\"\nanswer_buffer_size = 0\nbuffer_memory = \"1GiB\"\ntemp_dir = \"tmp\"\nbody_timeout = 0\nsend_timeout = \"5s\"\nrequest_timeout = \"2m\"\nmax_connections = 0\n")
 	if err != nil {
 		t.Fatal(err)
@@ -38,8 +39,8 @@ func TestHTTPBuffers(t *testing.T) {
 	if cfg.HTTP.HTTPBuffers != want {
 		t.Fatalf("set %+v, want %+v", cfg.HTTP.HTTPBuffers, want)
 	}
-	_, err = load("max_connections = -1\nbody_timeout = \"-1s\"\nbuffer_memory = -5\nsend_timout = \"1s\"\n")
-	for _, msg := range []string{"http: max_connections: -1 is negative", `http: body_timeout: duration "-1s" must not be negative`, "http: buffer_memory: size -5 must not be negative", `unknown key "http.send_timout" (did you mean "send_timeout"?)`} {
+	_, err = load("temp_dir = \"missing\"\nmax_connections = -1\nbody_timeout = \"-1s\"\nbuffer_memory = -5\nsend_timout = \"1s\"\n")
+	for _, msg := range []string{"http: max_connections: -1 is negative", `http: body_timeout: duration "-1s" must not be negative`, "http: buffer_memory: size -5 must not be negative", `unknown key "http.send_timout" (did you mean "send_timeout"?)`, "http: temp_dir: stat " + filepath.Join(dir, "missing") + ": no such file or directory"} {
 		if err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("error %v, want it to say %q", err, msg)
 		}
