@@ -120,10 +120,23 @@ func (b *buffers) openDir() {
 	b.dir, b.dfd = dir, fd
 }
 
+// tempError is why a buffer could not get a temp file.
+type tempError struct{ error }
+
+func (e tempError) Unwrap() error { return e.error }
+
 // tempFile returns a new temp file that has no name: O_TMPFILE where the
 // filesystem has it, else a file made with O_EXCL|O_NOFOLLOW and unlinked
 // at once. Its space is freed when it is closed.
 func (b *buffers) tempFile() (*os.File, error) {
+	f, err := b.newTemp()
+	if err != nil {
+		return nil, tempError{err}
+	}
+	return f, nil
+}
+
+func (b *buffers) newTemp() (*os.File, error) {
 	b.once.Do(b.openDir)
 	b.mu.Lock()
 	defer b.mu.Unlock()

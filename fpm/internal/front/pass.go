@@ -218,7 +218,7 @@ func (s *Server) bodyError(w http.ResponseWriter, r *http.Request, u *upstream, 
 		http.Error(w, "Request Timeout", http.StatusRequestTimeout)
 	case r.Context().Err() != nil:
 		w.WriteHeader(499) // nginx's status for a client that left: the access line sees it
-	case strings.HasPrefix(err.Error(), "http: temp"):
+	case errors.As(err, new(tempError)):
 		s.log.Error().Err(err).Str("pool", u.name).Str("uri", r.RequestURI).Msgf("buffering the request body: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 	default:

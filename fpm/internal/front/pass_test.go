@@ -7,6 +7,7 @@ import (
 	"net/http"
 	stdfcgi "net/http/fcgi"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,5 +94,29 @@ func TestPassBuffers(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d bytes of buffer memory still counted", s.bufs.mem.Load())
 		}
+	}
+}
+
+// TestPassNoTempDir: a body that needs a temp file the front cannot make
+// is answered 500, with the reason in the log, and reaches no worker.
+func TestPassNoTempDir(t *testing.T) {
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, Options{
+		DefaultPool: "app", Pools: []Pool{{Name: "app", Network: "unix", Address: filepath.Join(t.TempDir(), "none.sock")}},
+		ReadTimeout: 10 * time.Second, MaxBodyBytes: 1 << 20,
+		Buffering: Buffering{TempDir: notDir, BodyBufferSize: chunkSize},
+	})
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("POST", "/x", strings.NewReader(strings.Repeat("x", 100<<10))))
+	if w.Code != http.StatusInternalServerError {
+		t.Fatalf("body without a temp folder: %d, want 500", w.Code)
+	}
+	w = httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("POST", "/x", strings.NewReader("small")))
+	if w.Code != http.StatusBadGateway { // in memory: on to the (absent) pool
+		t.Fatalf("small body: %d, want 502 from the absent pool", w.Code)
 	}
 }
