@@ -96,3 +96,41 @@ func TestResponderRefusals(t *testing.T) {
 		t.Fatal("ServeConn returned nil after params beyond the limit")
 	}
 }
+
+// TestResponderParamsLimitEmptyRecords: MaxParams holds per request
+// however its params are split: empty PARAMS records between the others
+// do not reset the count.
+func TestResponderParamsLimitEmptyRecords(t *testing.T) {
+	server, client := net.Pipe()
+	defer client.Close()
+	errc := make(chan error, 1)
+	go func() { errc <- echoResponder().ServeConn(server); server.Close() }()
+	go func() {
+		msg := AppendBeginRequest(nil, 1, RoleResponder, false)
+		pair := AppendPair(nil, "HTTP_X", string(make([]byte, 300)))
+		for range 5 { // 5 × 300 bytes against MaxParams 1 KiB
+			msg = AppendRecords(msg, TypeParams, 1, pair)
+			for range 10 {
+				msg = AppendRecords(msg, TypeParams, 1, nil)
+			}
+		}
+		msg = AppendRecords(msg, TypeStdin, 1, nil)
+		client.Write(msg) // cut short once the responder gives up
+	}()
+	client.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(client)
+	var types []RecordType
+	for {
+		rec, err := ReadRecord(br, nil)
+		if err != nil {
+			break
+		}
+		types = append(types, rec.Type)
+		if rec.Type == TypeStdout && len(rec.Content) > 0 {
+			t.Fatalf("answered although the params were over MaxParams: %q", rec.Content)
+		}
+	}
+	if err := <-errc; err == nil || len(types) < 2 || types[0] != TypeStderr || types[len(types)-1] != TypeEndRequest {
+		t.Fatalf("records %v, ServeConn %v: want STDERR, END_REQUEST and an error", types, err)
+	}
+}

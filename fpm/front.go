@@ -56,6 +56,12 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 	if hc.MetricsPath != "" {
 		opts.Metrics, opts.MetricsPath = metricsHandler(pools), hc.MetricsPath
 	}
+	opts.Buffering = httpfront.Buffering{
+		BodyBufferSize: int64(hc.BodyBufferSize), AnswerBufferSize: int64(hc.AnswerBufferSize),
+		BufferMemory: int64(hc.BufferMemory), TempDir: hc.TempDir,
+		BodyTimeout: hc.BodyTimeout.D(), SendTimeout: hc.SendTimeout.D(), RequestTimeout: hc.RequestTimeout.D(),
+		MaxConnections: hc.MaxConnections,
+	}
 	for _, rt := range hc.Routes {
 		opts.Routes = append(opts.Routes, httpfront.Route{Prefix: rt.Prefix, Pool: rt.Pool})
 	}

@@ -7,6 +7,7 @@
 //	/echo        answers the request body
 //	/env         the FastCGI params of the request as a JSON object
 //	/stream?n=N&ms=M  N lines "tick I", each flushed, M milliseconds apart
+//	/big?mib=N   N MiB of "x", then says "sent N MiB" on stderr
 //	/api/...     {"lang": "go", "pid": N, "query": Q} (examples/polyglot)
 //
 // Run it under gofpm (make run), or standalone: hello -listen 127.0.0.1:9000.
@@ -95,6 +96,21 @@ func newMux() *http.ServeMux {
 				fl.Flush()
 			}
 		}
+	})
+	mux.HandleFunc("/big", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("mib"))
+		if err != nil || n < 0 || n > 1024 {
+			http.Error(w, "mib must be an integer from 0 to 1024", http.StatusBadRequest)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(n<<20))
+		chunk := []byte(strings.Repeat("x", 1<<20))
+		for range n {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+		fmt.Fprintf(os.Stderr, "sent %d MiB\n", n)
 	})
 	// The polyglot example's interface: the same JSON from every language.
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

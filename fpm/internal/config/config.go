@@ -295,6 +295,8 @@ type HTTP struct {
 	// root whose target is outside root, for static files and scripts.
 	// Default false: such a path is answered 404.
 	FollowSymlinksOutsideRoot bool `toml:"follow_symlinks_outside_root"`
+
+	HTTPBuffers // bodies and answers buffered, slow clients (http_buffers.go)
 }
 
 // HTTPRoute sends requests whose path starts with Prefix ("/...") to Pool,

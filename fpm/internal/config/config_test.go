@@ -190,6 +190,11 @@ func TestConfigGood(t *testing.T) {
 				{Prefix: "/api/search", Pool: "search"},
 				{Prefix: "/status", Pool: "www"},
 			},
+			HTTPBuffers: HTTPBuffers{ // defaults
+				BodyBufferSize: 64 << 10, AnswerBufferSize: 256 << 10, BufferMemory: 64 << 20,
+				BodyTimeout: Duration(60 * time.Second), SendTimeout: Duration(60 * time.Second),
+				MaxConnections: 1024,
+			},
 		},
 	}
 	got, err := Load("testdata/config/good.toml", LoadOptions{Euid: 0})

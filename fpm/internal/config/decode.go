@@ -104,24 +104,33 @@ func (l *loader) decodeHTTP(cfg *Config, v any) map[string]bool {
 // toml tags. Keys named in special are left to the caller; any other key
 // without a field is an unknown key.
 func (l *loader) decodeTable(dst reflect.Value, m map[string]any, path keyPath, prefix string, special ...string) {
-	t := dst.Type()
-	fields := map[string]int{}
+	fields := map[string][]int{} // a field's index path: embedded structs' keys are the table's own
 	var names []string
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ",")
-		if name == "" || name == "-" {
-			continue
+	var collect func(t reflect.Type, at []int)
+	collect = func(t reflect.Type, at []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			idx := append(slices.Clip(at), i)
+			if f.Anonymous && f.Type.Kind() == reflect.Struct {
+				collect(f.Type, idx)
+				continue
+			}
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			fields[name] = idx
+			names = append(names, name)
 		}
-		fields[name] = i
-		names = append(names, name)
 	}
+	collect(dst.Type(), nil)
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		if slices.Contains(special, k) {
 			continue
 		}
 		kp := path.add(k)
 		i, ok := fields[k]
-		if t, isTable := m[k].(map[string]any); isTable && (!ok || dst.Field(i).Kind() != reflect.Map) {
+		if t, isTable := m[k].(map[string]any); isTable && (!ok || dst.FieldByIndex(i).Kind() != reflect.Map) {
 			// php-fpm's dotted names ("pm.max_children", "ping.path")
 			// become a TOML table; point at the underscore spelling.
 			subs := slices.Sorted(maps.Keys(t))
@@ -145,7 +154,7 @@ func (l *loader) decodeTable(dst reflect.Value, m map[string]any, path keyPath, 
 			l.errAt(kp, "%s", msg)
 			continue
 		}
-		if sub, msg := assign(dst.Field(i), m[k]); msg != "" {
+		if sub, msg := assign(dst.FieldByIndex(i), m[k]); msg != "" {
 			l.errAt(kp.add(sub...), "%s%s: %s", prefix, keyString(append(keyPath{k}, sub...)), msg)
 			l.markBroken(kp)
 		}

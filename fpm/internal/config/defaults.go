@@ -105,6 +105,7 @@ func (h *HTTP) setDefaults(c *Config, set func(key string) bool) {
 		h.MaxBodyBytes = 8 << 20
 	}
 	h.setSafetyDefaults(set)
+	h.HTTPBuffers.setDefaults(set)
 }
 
 // isUnixAddr reports whether a listen value names a Unix socket: it contains
@@ -154,5 +155,6 @@ func (c *Config) resolvePaths() {
 		abs(&c.HTTP.Root)
 		abs(&c.HTTP.TLSCert)
 		abs(&c.HTTP.TLSKey)
+		abs(&c.HTTP.TempDir)
 	}
 }

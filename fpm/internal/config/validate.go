@@ -280,6 +280,7 @@ func (l *loader) validateHTTP(c *Config) {
 		l.errAt(keyPath{"http", "max_body_bytes"}, "http: max_body_bytes: %d is negative", h.MaxBodyBytes)
 	}
 	h.TrustedPrefixes = l.prefixes("trusted_proxies", h.TrustedProxies)
+	l.validateHTTPBuffers(h)
 	seen := map[string]int{}
 	for i, r := range h.Routes {
 		at := keyPath{"http", "route", "[" + strconv.Itoa(i) + "]"}

@@ -52,7 +52,7 @@ func BenchmarkFrontServeHTTP(b *testing.B) {
 	}
 	defer ln.Close()
 	go serveCanned(ln)
-	opts := Options{ReadTimeout: time.Minute, MaxBodyBytes: 8 << 20}
+	opts := Options{ReadTimeout: time.Minute, MaxBodyBytes: 8 << 20, Buffering: Buffering{SendTimeout: time.Minute, BodyTimeout: time.Minute}}
 	u := &upstream{name: "bench", client: &fcgi.Client{Network: "unix", Address: sock}}
 	f := &Server{opts: opts, log: zerolog.Nop(), def: u, byName: map[string]*upstream{"bench": u}}
 	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/index.php?a=1", nil)

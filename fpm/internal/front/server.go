@@ -80,6 +80,8 @@ type Options struct {
 	ReadTimeout       time.Duration // fastcgi_read_timeout, until the header
 	MaxHeaderBytes    int           // large_client_header_buffers
 	MaxBodyBytes      int64         // client_max_body_size
+
+	Buffering // bodies and answers buffered, slow clients (buffers.go)
 }
 
 // Pool is one pool as the front sees it.
@@ -125,6 +127,7 @@ type Server struct {
 	trusted []netip.Prefix       // trusted_proxies
 
 	rootFailing atomic.Bool // the document root could not be opened; logged once
+	bufs        buffers     // request bodies and answers in memory and temp files
 
 	connMu sync.Mutex
 	conns  map[net.Conn]http.ConnState // client connections not idle-closed, for the drain
@@ -184,6 +187,7 @@ func New(opts Options) *Server {
 		}
 	}
 	s.def = s.byName[opts.DefaultPool]
+	s.initBuffering()
 	s.routes = slices.Clone(opts.Routes)
 	slices.SortStableFunc(s.routes, func(a, b Route) int { return len(b.Prefix) - len(a.Prefix) })
 	s.srv = &http.Server{
@@ -272,6 +276,7 @@ const drainNewFor = 2 * time.Second
 // connections are closed), wait until no connection is active or still
 // new, and only then call Shutdown for what is left.
 func (s *Server) Shutdown(graceful bool, timeout time.Duration) {
+	defer s.bufs.close()
 	if !graceful {
 		s.srv.Close()
 		return
