@@ -40,6 +40,9 @@ type Master struct {
 	front *front
 	pages []*pageServer // pm_status_listen servers
 
+	metrics    *metricsSource // the /metrics page (front and metrics_listen)
+	metricsSrv *metricsServer // metrics_listen; nil when unset
+
 	socks     *sockets.Set // every listening socket: inherited, created, handed over
 	reloaded  bool         // started by a reload: a predecessor waits for us
 	successor int          // pid of the master that took over after a reload
@@ -173,13 +176,21 @@ func (m *Master) start() error {
 		}
 		m.pages = append(m.pages, newPageServer(p, ln))
 	}
+	m.metrics = newMetricsSource(m.pools, m.opt.Version)
+	if m.cfg.MetricsAddr.Network != "" {
+		ms, err := newMetricsServer(m.socks, m.cfg.MetricsAddr, m.metrics, m.log)
+		if err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		m.metricsSrv = ms
+	}
 	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {
 		l := m.cfg.HTTP.Listen // inherited by name "http", or a systemd socket by its address alone
 		ln, _, err := m.socks.GoListener(sockets.Spec{Network: "tcp", Address: l, Key: "http:" + l, Names: []string{"http"}, Aliases: []string{l}})
 		if err != nil {
 			return err
 		}
-		f, err := newFront(m.cfg, m.log, m.pools, ln)
+		f, err := newFront(m.cfg, m.log, m.pools, ln, m.metrics.handler())
 		if err != nil {
 			return err
 		}
@@ -193,6 +204,9 @@ func (m *Master) start() error {
 	}
 	if m.front != nil {
 		go m.front.serve()
+	}
+	if m.metricsSrv != nil {
+		go m.metricsSrv.serve(m.log)
 	}
 	return nil
 }
@@ -257,6 +271,9 @@ func (m *Master) stop(graceful bool) {
 	wg.Wait()
 	for _, ps := range m.pages {
 		ps.close()
+	}
+	if m.metricsSrv != nil {
+		m.metricsSrv.close()
 	}
 	m.closeSockets()
 }
