@@ -50,9 +50,10 @@ type Master struct {
 	faultMu sync.Mutex
 	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
 
-	cmds   chan command   // from Reload, Reopen and Stop, to Run's loop
-	done   chan struct{}  // closed when Run returns
-	beside sync.WaitGroup // what the loop started beside itself (reopens)
+	cmds    chan command   // from Reload, Reopen and Stop, to Run's loop
+	done    chan struct{}  // closed when Run returns
+	loopEnd chan struct{}  // closed when Run's loop returns (ends the systemd heartbeat)
+	beside  sync.WaitGroup // what the loop started beside itself (reopens)
 }
 
 // onFault records a worker death by SIGSEGV or SIGBUS. When
@@ -94,7 +95,7 @@ func (m *Master) recycleAll(why string) {
 
 // New returns a master for cfg; cfg must come from Load.
 func New(cfg *config.Config, log zerolog.Logger, opt Options) *Master {
-	return &Master{cfg: cfg, log: log, opt: opt, cmds: make(chan command, 8), done: make(chan struct{})}
+	return &Master{cfg: cfg, log: log, opt: opt, cmds: make(chan command, 8), done: make(chan struct{}), loopEnd: make(chan struct{})}
 }
 
 // Run starts the pools and serves until Stop or until ctx is done (a fast
@@ -144,6 +145,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	m.socks.CloseInherited() // pools the new configuration dropped
 	go m.announceReady(pidFile)
 	m.loop(ctx)
+	close(m.loopEnd)
 	m.beside.Wait()
 	m.log.Info().Msg("exiting, bye-bye!")
 	return nil
@@ -230,6 +232,7 @@ func (m *Master) announceReady(pidFile string) {
 	signalReady()
 	// MAINPID: after a reload systemd must follow the new master.
 	sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=Ready to handle connections", os.Getpid()))
+	m.systemdMonitor(m.loopEnd)
 }
 
 // listen has open, one of the socket set's methods, create the socket at
