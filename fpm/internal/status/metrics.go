@@ -144,6 +144,12 @@ func (x *expo) family(name, typ, help string) {
 	x.b.WriteString("# HELP " + name + " " + escapeHelp(help) + "\n# TYPE " + name + " " + typ + "\n")
 }
 
+// single writes a family of one sample without labels.
+func (x *expo) single(name, typ, help string, v float64) {
+	x.family(name, typ, help)
+	x.sample(name, v)
+}
+
 // sample writes one sample; labels are name, value pairs, written in the
 // order given (callers give them sorted by name, as client_golang does).
 func (x *expo) sample(name string, v float64, labels ...string) {

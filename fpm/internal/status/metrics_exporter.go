@@ -47,21 +47,21 @@ func writeExporter(x *expo, e *Exposition) {
 		}
 	}
 	s := func(r *PoolMetrics) *Snapshot { return r.Status }
-	pool("phpfpm_accepted_connections", "counter", "The number of requests accepted by the pool.", answered,
+	pool("phpfpm_accepted_connections", "counter", phpfpmHelp["phpfpm_accepted_connections"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).Accepted) })
-	pool("phpfpm_active_processes", "gauge", "The number of active processes.", answered,
+	pool("phpfpm_active_processes", "gauge", phpfpmHelp["phpfpm_active_processes"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).Active) })
-	pool("phpfpm_idle_processes", "gauge", "The number of idle processes.", answered,
+	pool("phpfpm_idle_processes", "gauge", phpfpmHelp["phpfpm_idle_processes"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).Idle) })
-	pool("phpfpm_listen_queue", "gauge", "The number of requests in the queue of pending connections.", answered,
+	pool("phpfpm_listen_queue", "gauge", phpfpmHelp["phpfpm_listen_queue"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).ListenQueue) })
-	pool("phpfpm_listen_queue_length", "gauge", "The size of the socket queue of pending connections.", answered,
+	pool("phpfpm_listen_queue_length", "gauge", phpfpmHelp["phpfpm_listen_queue_length"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).ListenQueueLen) })
-	pool("phpfpm_max_active_processes", "counter", "The maximum number of active processes since FPM has started.", answered,
+	pool("phpfpm_max_active_processes", "counter", phpfpmHelp["phpfpm_max_active_processes"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).MaxActive) })
-	pool("phpfpm_max_children_reached", "counter", "The number of times, the process limit has been reached, when pm tries to start more children (works only for pm 'dynamic' and 'ondemand').", answered,
+	pool("phpfpm_max_children_reached", "counter", phpfpmHelp["phpfpm_max_children_reached"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).MaxChildrenReached) })
-	pool("phpfpm_max_listen_queue", "counter", "The maximum number of requests in the queue of pending connections since FPM has started.", answered,
+	pool("phpfpm_max_listen_queue", "counter", phpfpmHelp["phpfpm_max_listen_queue"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).MaxListenQueue) })
 	proc("phpfpm_process_last_request_cpu", "gauge", "CPU use of the last request of the process, in percent (0 while it serves one).",
 		func(row *procRow) float64 { return row.cpu })
@@ -85,11 +85,11 @@ func writeExporter(x *expo, e *Exposition) {
 	}
 	pool("phpfpm_scrape_failures", "counter", "Scrapes in which the pool did not answer in time.", pools,
 		func(r *PoolMetrics) float64 { return float64(r.ScrapeFailures) })
-	pool("phpfpm_slow_requests", "counter", "The number of requests that exceeded your 'request_slowlog_timeout' value.", answered,
+	pool("phpfpm_slow_requests", "counter", phpfpmHelp["phpfpm_slow_requests"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).SlowRequests) })
-	pool("phpfpm_start_since", "counter", "The number of seconds since FPM has started.", answered,
+	pool("phpfpm_start_since", "counter", phpfpmHelp["phpfpm_start_since"], answered,
 		func(r *PoolMetrics) float64 { return float64(sinceEpoch(s(r).StartTime, e.Now)) })
-	pool("phpfpm_total_processes", "gauge", "The number of idle + active processes.", answered,
+	pool("phpfpm_total_processes", "gauge", phpfpmHelp["phpfpm_total_processes"], answered,
 		func(r *PoolMetrics) float64 { return float64(s(r).Idle + s(r).Active) })
 	pool("phpfpm_up", "gauge", "1 when the pool answered, has a live worker (or is ondemand) and its workers are not failing at start.", pools,
 		func(r *PoolMetrics) float64 { return b2f(r.Up()) })

@@ -52,14 +52,8 @@ func writeRuntime(x *expo, e *Exposition) {
 		}
 		x.sample("go_gc_duration_seconds_sum", g.GCPauseSum.Seconds())
 		x.sample("go_gc_duration_seconds_count", float64(g.GCCount))
-		gauge := func(name, help string, v float64) {
-			x.family(name, "gauge", help)
-			x.sample(name, v)
-		}
-		counter := func(name, help string, v float64) {
-			x.family(name, "counter", help)
-			x.sample(name, v)
-		}
+		gauge := func(name, help string, v float64) { x.single(name, "gauge", help, v) }
+		counter := func(name, help string, v float64) { x.single(name, "counter", help, v) }
 		gauge("go_gc_gogc_percent", "GOGC, the heap growth that starts a collection, in percent.", float64(g.GOGC))
 		gauge("go_gc_gomemlimit_bytes", "GOMEMLIMIT, the Go runtime's soft memory limit, in bytes.", float64(g.MemLimit))
 		gauge("go_goroutines", "Goroutines that exist now.", float64(g.Goroutines))
@@ -94,12 +88,8 @@ func writeRuntime(x *expo, e *Exposition) {
 	x.family("gofpm_build_info", "gauge", "The running master's gofpm and Go versions (always 1).")
 	x.sample("gofpm_build_info", 1, "goversion", e.Build.GoVersion, "version", e.Build.Version)
 	if p := e.Process; p != nil {
-		x.family("process_cpu_seconds_total", "counter", "User and system CPU time of the master, in seconds.")
-		x.sample("process_cpu_seconds_total", p.CPU.Seconds())
-		gauge := func(name, help string, v float64) {
-			x.family(name, "gauge", help)
-			x.sample(name, v)
-		}
+		x.single("process_cpu_seconds_total", "counter", "User and system CPU time of the master, in seconds.", p.CPU.Seconds())
+		gauge := func(name, help string, v float64) { x.single(name, "gauge", help, v) }
 		gauge("process_max_fds", "The master's limit of open file descriptors (RLIMIT_NOFILE).", float64(p.MaxFDs))
 		gauge("process_open_fds", "File descriptors the master has open.", float64(p.OpenFDs))
 		gauge("process_resident_memory_bytes", "Resident memory of the master, in bytes.", float64(p.RSS))
