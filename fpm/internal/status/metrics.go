@@ -75,6 +75,14 @@ func (r *PoolMetrics) Up() bool {
 func WriteMetrics(w io.Writer, e *Exposition) {
 	slices.SortFunc(e.Pools, func(a, b *PoolMetrics) int { return strings.Compare(a.Pool, b.Pool) })
 	x := &expo{}
+	size := 16 << 10 // the runtime series and the families' headers
+	for _, r := range e.Pools {
+		size += 3 << 10 // a pool's series
+		if r.Status != nil {
+			size += 1200 * len(r.Status.Procs) // 10 series per worker
+		}
+	}
+	x.b.Grow(size)
 	writeExporter(x, e)
 	writeOwn(x, e.Pools)
 	writeRuntime(x, e)
@@ -160,12 +168,18 @@ func (x *expo) sample(name string, v float64, labels ...string) {
 		} else {
 			x.b.WriteByte(',')
 		}
-		x.b.WriteString(labels[i] + `="` + escapeLabel(labels[i+1]) + `"`)
+		x.b.WriteString(labels[i])
+		x.b.WriteString(`="`)
+		x.b.WriteString(escapeLabel(labels[i+1]))
+		x.b.WriteByte('"')
 	}
 	if len(labels) > 0 {
 		x.b.WriteByte('}')
 	}
-	x.b.WriteString(" " + formatFloat(v) + "\n")
+	x.b.WriteByte(' ')
+	var a [32]byte
+	x.b.Write(appendFloat(a[:0], v))
+	x.b.WriteByte('\n')
 }
 
 // escapeLabel escapes a label value: backslash, double quote and line
@@ -179,23 +193,28 @@ func escapeLabel(s string) string {
 
 // escapeHelp escapes a HELP text: backslash and line feed.
 func escapeHelp(s string) string {
+	if !strings.ContainsAny(s, "\\\n") {
+		return s
+	}
 	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
 }
 
 // formatFloat writes v as the text format reads it: integers without an
 // exponent up to 2^53, NaN and ±Inf by name.
-func formatFloat(v float64) string {
+func formatFloat(v float64) string { return string(appendFloat(nil, v)) }
+
+func appendFloat(b []byte, v float64) []byte {
 	switch {
 	case math.IsNaN(v):
-		return "NaN"
+		return append(b, "NaN"...)
 	case math.IsInf(v, 1):
-		return "+Inf"
+		return append(b, "+Inf"...)
 	case math.IsInf(v, -1):
-		return "-Inf"
+		return append(b, "-Inf"...)
 	case v == math.Trunc(v) && math.Abs(v) < 1<<53:
-		return strconv.FormatInt(int64(v), 10)
+		return strconv.AppendInt(b, int64(v), 10)
 	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
+	return strconv.AppendFloat(b, v, 'g', -1, 64)
 }
 
 func b2f(b bool) float64 {

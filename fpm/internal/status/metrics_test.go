@@ -268,3 +268,30 @@ func TestMetricsEscaping(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkWriteMetrics: one scrape of 4 pools of 32 workers each (the
+// page's size grows with the workers: 10 series per worker).
+func BenchmarkWriteMetrics(b *testing.B) {
+	e := testExposition()
+	www := e.Pools[0]
+	var pools []*PoolMetrics
+	for i := range 4 {
+		p := *www
+		p.Pool = "pool" + string(rune('a'+i))
+		st := *www.Status
+		st.Procs = nil
+		for j := range 32 {
+			st.Procs = append(st.Procs, Proc{PID: 1000 + j, State: "Idle", Requests: uint64(j)})
+		}
+		p.Status = &st
+		pools = append(pools, &p)
+	}
+	e.Pools = pools
+	var buf bytes.Buffer
+	b.ReportAllocs()
+	for b.Loop() {
+		buf.Reset()
+		WriteMetrics(&buf, e)
+	}
+	b.ReportMetric(float64(buf.Len()), "bytes/page")
+}
