@@ -90,6 +90,24 @@ type heartbeatTotals struct {
 	requests, slow uint64
 }
 
+// heartbeatTotals sums the pools' status; all is false when a pool did
+// not answer (its loop hangs, or it has stopped).
+func (m *Master) heartbeatTotals() (t heartbeatTotals, all bool) {
+	all = true
+	for _, p := range m.pools {
+		s := p.statusSnapshot()
+		if s == nil {
+			all = false
+			continue
+		}
+		t.active += s.Active
+		t.idle += s.Idle
+		t.requests += s.Accepted
+		t.slow += s.SlowRequests
+	}
+	return t, all
+}
+
 // heartbeatMessage is php-fpm's notification: "STATUS=Processes active:
 // A, idle: I, Requests: R, slow: S, Traffic: Treq/sec", where Traffic is
 // the requests since the previous heartbeat (last) per second of the
@@ -153,19 +171,7 @@ func (m *Master) systemdMonitor(stop <-chan struct{}) {
 			return
 		case <-tick.C:
 		}
-		var t heartbeatTotals
-		all := true
-		for _, p := range m.pools {
-			s := p.statusSnapshot()
-			if s == nil {
-				all = false
-				continue
-			}
-			t.active += s.Active
-			t.idle += s.Idle
-			t.requests += s.Accepted
-			t.slow += s.SlowRequests
-		}
+		t, all := m.heartbeatTotals()
 		if err := sdNotify(heartbeatMessage(t, last, plan.interval, plan.watchdog && all)); err != nil {
 			m.log.Info().Err(err).Msg("failed to notify status to systemd")
 		}
