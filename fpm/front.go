@@ -31,8 +31,9 @@ func (f *front) serve() { f.srv.Serve() }
 // timeout.
 func (f *front) shutdown(graceful bool, timeout time.Duration) { f.srv.Shutdown(graceful, timeout) }
 
-// newFront serves cfg's [http] on ln, which the master's socket set gave.
-func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.Listener) (*front, error) {
+// newFront serves cfg's [http] on ln, which the master's socket set gave,
+// with metrics as its /metrics page.
+func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.Listener, metrics http.Handler) (*front, error) {
 	hc := cfg.HTTP
 	if hc.DefaultPool == "" && len(hc.Routes) == 0 {
 		return nil, errors.New("http: no default_pool and no route: the front would have nothing to serve")
@@ -54,7 +55,7 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 	opts.ServerName, opts.PagesAllow = hc.ServerName, hc.PagesAllowPrefixes
 	opts.ServeDotfiles, opts.FollowSymlinksOutsideRoot = hc.ServeDotfiles, hc.FollowSymlinksOutsideRoot
 	if hc.MetricsPath != "" {
-		opts.Metrics, opts.MetricsPath = metricsHandler(pools), hc.MetricsPath
+		opts.Metrics, opts.MetricsPath = metrics, hc.MetricsPath
 	}
 	opts.Buffering = httpfront.Buffering{
 		BodyBufferSize: int64(hc.BodyBufferSize), AnswerBufferSize: int64(hc.AnswerBufferSize),
@@ -117,21 +118,4 @@ func (p *pool) frontPool(fp *httpfront.Pool) error {
 		}
 	}
 	return nil
-}
-
-// metricsHandler answers /metrics with every pool's metrics.
-func metricsHandler(pools []*pool) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		var ms []*status.PoolMetrics
-		for _, p := range pools {
-			if r := p.askReport(); r != nil {
-				ms = append(ms, &status.PoolMetrics{
-					Status: r.status, MaxChildren: r.maxChildren,
-					Spawned: r.count.spawned, Recycled: r.count.recycled, Hist: r.hist,
-				})
-			}
-		}
-		w.Header().Set("Content-Type", status.MetricsContentType)
-		status.WriteMetrics(w, ms)
-	})
 }

@@ -40,6 +40,9 @@ type Master struct {
 	front *front
 	pages []*pageServer // pm_status_listen servers
 
+	metrics    *metricsSource // the /metrics page (front and metrics_listen)
+	metricsSrv *metricsServer // metrics_listen; nil when unset
+
 	socks     *sockets.Set // every listening socket: inherited, created, handed over
 	reloaded  bool         // started by a reload: a predecessor waits for us
 	successor int          // pid of the master that took over after a reload
@@ -47,9 +50,10 @@ type Master struct {
 	faultMu sync.Mutex
 	faults  []time.Time // recent SIGSEGV/SIGBUS deaths, for emergency restart
 
-	cmds   chan command   // from Reload, Reopen and Stop, to Run's loop
-	done   chan struct{}  // closed when Run returns
-	beside sync.WaitGroup // what the loop started beside itself (reopens)
+	cmds    chan command   // from Reload, Reopen and Stop, to Run's loop
+	done    chan struct{}  // closed when Run returns
+	loopEnd chan struct{}  // closed when Run's loop returns (ends the systemd heartbeat)
+	beside  sync.WaitGroup // what the loop started beside itself (reopens)
 }
 
 // onFault records a worker death by SIGSEGV or SIGBUS. When
@@ -91,7 +95,7 @@ func (m *Master) recycleAll(why string) {
 
 // New returns a master for cfg; cfg must come from Load.
 func New(cfg *config.Config, log zerolog.Logger, opt Options) *Master {
-	return &Master{cfg: cfg, log: log, opt: opt, cmds: make(chan command, 8), done: make(chan struct{})}
+	return &Master{cfg: cfg, log: log, opt: opt, cmds: make(chan command, 8), done: make(chan struct{}), loopEnd: make(chan struct{})}
 }
 
 // Run starts the pools and serves until Stop or until ctx is done (a fast
@@ -141,6 +145,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	m.socks.CloseInherited() // pools the new configuration dropped
 	go m.announceReady(pidFile)
 	m.loop(ctx)
+	close(m.loopEnd)
 	m.beside.Wait()
 	m.log.Info().Msg("exiting, bye-bye!")
 	return nil
@@ -173,13 +178,21 @@ func (m *Master) start() error {
 		}
 		m.pages = append(m.pages, newPageServer(p, ln))
 	}
+	m.metrics = newMetricsSource(m.pools, m.opt.Version)
+	if m.cfg.MetricsAddr.Network != "" {
+		ms, err := newMetricsServer(m.socks, m.cfg.MetricsAddr, m.metrics, m.log)
+		if err != nil {
+			return fmt.Errorf("metrics_listen: %w", err)
+		}
+		m.metricsSrv = ms
+	}
 	if m.cfg.HTTP != nil && m.cfg.HTTP.Listen != "" {
 		l := m.cfg.HTTP.Listen // inherited by name "http", or a systemd socket by its address alone
 		ln, _, err := m.socks.GoListener(sockets.Spec{Network: "tcp", Address: l, Key: "http:" + l, Names: []string{"http"}, Aliases: []string{l}})
 		if err != nil {
 			return err
 		}
-		f, err := newFront(m.cfg, m.log, m.pools, ln)
+		f, err := newFront(m.cfg, m.log, m.pools, ln, m.metrics.handler())
 		if err != nil {
 			return err
 		}
@@ -193,6 +206,9 @@ func (m *Master) start() error {
 	}
 	if m.front != nil {
 		go m.front.serve()
+	}
+	if m.metricsSrv != nil {
+		go m.metricsSrv.serve(m.log)
 	}
 	return nil
 }
@@ -216,6 +232,7 @@ func (m *Master) announceReady(pidFile string) {
 	signalReady()
 	// MAINPID: after a reload systemd must follow the new master.
 	sdNotify(fmt.Sprintf("READY=1\nMAINPID=%d\nSTATUS=Ready to handle connections", os.Getpid()))
+	m.systemdMonitor(m.loopEnd)
 }
 
 // listen has open, one of the socket set's methods, create the socket at
@@ -257,6 +274,9 @@ func (m *Master) stop(graceful bool) {
 	wg.Wait()
 	for _, ps := range m.pages {
 		ps.close()
+	}
+	if m.metricsSrv != nil {
+		m.metricsSrv.close()
 	}
 	m.closeSockets()
 }

@@ -82,11 +82,12 @@ type poolReport struct {
 	count       poolCounters // recycled is a copy
 	hist        proto.Histogram
 	maxChildren int
+	failing     bool // workers keep failing at start (back-off on)
 }
 
 // report builds a poolReport, in the run goroutine.
 func (p *pool) report(now time.Time) *poolReport {
-	r := &poolReport{status: p.buildStatus(now), count: p.count, hist: p.count.hist, maxChildren: p.cfg.PMMaxChildren}
+	r := &poolReport{status: p.buildStatus(now), count: p.count, hist: p.count.hist, maxChildren: p.cfg.PMMaxChildren, failing: p.failures > 0}
 	r.count.recycled = maps.Clone(p.count.recycled)
 	for _, c := range p.children {
 		if c.slot != nil {

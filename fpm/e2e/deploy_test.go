@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -66,4 +67,37 @@ func TestSystemdUnits(t *testing.T) {
 	if !strings.Contains(string(pool), `pid = "`+s["PIDFile"][0]+`"`) {
 		t.Errorf("PIDFile is not the config's pid")
 	}
+	// The hardening (docs/systemd.md): what gofpm needs and nothing more.
+	for k, want := range unitHardening {
+		if got := s[k]; len(got) != 1 || got[0] != want {
+			t.Errorf("gofpm.service %s = %v, want %q", k, got, want)
+		}
+	}
+	caps := strings.Fields(strings.Join(s["CapabilityBoundingSet"], " "))
+	if !slices.Equal(caps, unitCapabilities) {
+		t.Errorf("CapabilityBoundingSet %v, want %v", caps, unitCapabilities)
+	}
+	for _, k := range []string{"MemoryDenyWriteExecute", "ProcSubset", "User", "AmbientCapabilities"} {
+		if _, ok := s[k]; ok {
+			t.Errorf("gofpm.service sets %s (see docs/systemd.md: workers or the master need it off)", k)
+		}
+	}
 }
+
+// unitHardening are the hardening settings of deploy/systemd/gofpm.service.
+var unitHardening = map[string]string{
+	"NoNewPrivileges": "yes", "RestrictSUIDSGID": "yes",
+	"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes", "PrivateDevices": "yes", "PrivateMounts": "yes",
+	"LogsDirectory": "gofpm", "UMask": "0027",
+	"ProtectKernelTunables": "yes", "ProtectKernelModules": "yes", "ProtectKernelLogs": "yes",
+	"ProtectControlGroups": "yes", "ProtectClock": "yes", "ProtectHostname": "yes", "ProtectProc": "invisible",
+	"RestrictAddressFamilies": "AF_UNIX AF_INET AF_INET6 AF_NETLINK",
+	"RestrictNamespaces":      "yes", "RestrictRealtime": "yes", "LockPersonality": "yes",
+	"SystemCallArchitectures": "native", "SystemCallFilter": "@system-service chroot", "SystemCallErrorNumber": "EPERM",
+	"WatchdogSec": "30",
+}
+
+// unitCapabilities is the unit's CapabilityBoundingSet, in its order:
+// TestSystemdUnitCapabilities runs a master with exactly these.
+var unitCapabilities = []string{"CAP_SETUID", "CAP_SETGID", "CAP_CHOWN", "CAP_FOWNER", "CAP_KILL",
+	"CAP_SYS_PTRACE", "CAP_DAC_READ_SEARCH", "CAP_SYS_RESOURCE", "CAP_SYS_NICE", "CAP_SYS_CHROOT", "CAP_NET_BIND_SERVICE"}

@@ -19,36 +19,9 @@ import (
 // the handover of a valid one.
 func TestSystemdNotifyAndReloadCLI(t *testing.T) {
 	dir := shortTempDir(t)
-	ns := filepath.Join(dir, "notify.sock")
-	nc, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	msgs := make(chan string, 16)
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := nc.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			msgs <- string(buf[:n])
-		}
-	}()
-	next := func(want string) string {
-		t.Helper()
-		select {
-		case m := <-msgs:
-			if !strings.Contains(m, want) {
-				t.Fatalf("notification %q, want one with %q", m, want)
-			}
-			return m
-		case <-time.After(20 * time.Second):
-			t.Fatalf("no notification with %q", want)
-		}
-		return ""
-	}
+	ns, notified := notifySocket(t, dir)
+	// The heartbeat (every 10s by default) may come between the others.
+	next := func(want string) string { t.Helper(); return notified(want, true, 20*time.Second) }
 	text := `
 pid = "{{DIR}}/gofpm.pid"
 [pool.www]

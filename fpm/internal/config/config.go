@@ -76,6 +76,19 @@ type Config struct {
 
 	// HTTP is the optional built-in HTTP front; nil when [http] is absent.
 	HTTP *HTTP `toml:"http"`
+
+	// Monitoring (monitor.go): metrics_listen and systemd_interval.
+
+	// MetricsListen is "host:port" of the master's own Prometheus
+	// /metrics server, without the HTTP front (SPEC: 127.0.0.1:9253 in
+	// the examples). Empty (default): off.
+	MetricsListen string `toml:"metrics_listen"`
+	// SystemdInterval is php-fpm's systemd_interval: how often the master
+	// sends its STATUS= line to systemd (with WATCHDOG_USEC set, half of
+	// that is used instead). Default 10s; 0 turns the heartbeat off.
+	SystemdInterval Duration `toml:"systemd_interval"`
+	// MetricsAddr is MetricsListen resolved (zero when unset).
+	MetricsAddr Addr `toml:"-"`
 }
 
 // Pool is one [pool.NAME] table. Defaults are php-fpm's unless noted.

@@ -77,6 +77,7 @@ func TestConfigGood(t *testing.T) {
 		EmergencyRestartThreshold: 10,
 		EmergencyRestartInterval:  Duration(time.Minute),
 		ProcessControlTimeout:     Duration(10 * time.Second),
+		SystemdInterval:           Duration(10 * time.Second),
 		PoolOrder:                 []string{"www", "search"},
 		Pools: map[string]*Pool{
 			"www": {
@@ -224,6 +225,7 @@ func TestConfigDefaults(t *testing.T) {
 		ErrorLog:              "stderr",
 		LogLevel:              "notice",
 		ProcessControlTimeout: Duration(10 * time.Second),
+		SystemdInterval:       Duration(10 * time.Second),
 		PoolOrder:             []string{"app"},
 		Pools: map[string]*Pool{"app": {
 			Name:                 "app",

@@ -41,6 +41,7 @@ func (c *Config) setDefaults(set func(key string) bool) {
 	if !set("process_control_timeout") {
 		c.ProcessControlTimeout = defaultProcessControlTimeout
 	}
+	c.setMonitorDefaults(set)
 }
 
 // setDefaults fills the pool keys the file leaves out and normalises pm to

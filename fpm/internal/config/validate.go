@@ -62,6 +62,9 @@ func (l *loader) validate(c *Config, psets map[string]map[string]bool) {
 			claim(c.HTTP.Listen, keyPath{"http", "listen"}, "http: ", "the HTTP front")
 		}
 	}
+	if l.validateMonitor(c) {
+		claim(c.MetricsListen, keyPath{"metrics_listen"}, "", "the metrics listener")
+	}
 }
 
 // listenOK reports whether addr is a well-formed listen address that

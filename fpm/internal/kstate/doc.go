@@ -105,7 +105,10 @@
 // # Permissions
 //
 // The master must be able to read /proc/PID/fd of its workers (root, or the
-// same uid and a dumpable worker). /proc/PID/syscall needs ptrace access;
+// same uid and a dumpable worker). A root master whose capabilities are cut
+// down (systemd's CapabilityBoundingSet) needs CAP_SYS_PTRACE and
+// CAP_DAC_READ_SEARCH for workers of other users: without either every
+// such worker reads as idle (fpm/e2e TestSystemdUnitCapabilities). /proc/PID/syscall needs ptrace access;
 // when it is refused or missing (no CONFIG_HAVE_ARCH_TRACEHOOK, some
 // sandboxes) step 1 never concludes, which stays exact but dumps every time.
 // The dumps need no privilege.

@@ -233,7 +233,6 @@ func TestImportFeatures(t *testing.T) {
 		f + `:6: log_level: alert becomes error (gofpm has no alert level)`,
 		f + `:10: daemonize: dropped: gofpm always runs in the foreground (use systemd or a container)`,
 		f + `:11: events.mechanism: dropped: the Go runtime chooses the event mechanism`,
-		f + `:12: systemd_interval: dropped: gofpm sends no systemd status heartbeats`,
 		f + `:13: rlimit_files: gofpm has no master-wide limit: set as rlimit_files in pools app, tcp, any, whose workers inherited it from the php-fpm master`,
 		f + `:23: listen.setfib: dropped: FreeBSD routing tables (SO_SETFIB) are not supported`,
 		f + `:33: slowlog: kept; for php-cgi workers a slow request is logged without a PHP backtrace`,

@@ -12,7 +12,8 @@ import (
 // Key order of the TOML output.
 var (
 	globalKeys = []string{"pid", "error_log", "log_level", "emergency_restart_threshold",
-		"emergency_restart_interval", "process_control_timeout"}
+		"emergency_restart_interval", "process_control_timeout",
+		"systemd_interval"}
 	poolKeys = []string{"listen", "listen_backlog", "listen_owner", "listen_group", "listen_mode",
 		"listen_acl_users", "listen_acl_groups", "listen_allowed_clients", "user", "group",
 		"command", "worker_graceful_signal", "chroot", "chdir", "clear_env",

@@ -92,8 +92,6 @@ func (imp *importer) global(st iniStmt, at loc, d string) error {
 			return bad(err.Error())
 		}
 		switch name {
-		case "systemd_interval":
-			imp.warn(at, d, "dropped: gofpm sends no systemd status heartbeats")
 		case "emergency_restart_interval":
 			g.eriSecs = secs
 			g.vals[name] = lit

@@ -35,19 +35,29 @@ func ReadStat(pid int) (Stat, error) {
 // parseStat parses "PID (COMM) STATE PPID ...". COMM may hold spaces and
 // parentheses: it ends at the last ')'.
 func parseStat(b []byte) (Stat, error) {
-	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-	if open < 0 || end < open {
-		return Stat{}, errors.New("procfs: malformed stat")
-	}
-	f := strings.Fields(string(b[end+1:]))
-	if len(f) < 2 || len(f[0]) != 1 {
-		return Stat{}, errors.New("procfs: malformed stat")
+	comm, f, err := statFields(b)
+	if err != nil {
+		return Stat{}, err
 	}
 	ppid, err := strconv.Atoi(f[1])
 	if err != nil {
 		return Stat{}, fmt.Errorf("procfs: malformed stat: %w", err)
 	}
-	return Stat{Comm: string(b[open+1 : end]), State: f[0][0], PPID: ppid}, nil
+	return Stat{Comm: comm, State: f[0][0], PPID: ppid}, nil
+}
+
+// statFields splits /proc/PID/stat into the command name and the fields
+// after it (f[0] is the state, field 3 of proc(5)).
+func statFields(b []byte) (comm string, f []string, err error) {
+	open, end := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
+	if open < 0 || end < open {
+		return "", nil, errors.New("procfs: malformed stat")
+	}
+	f = strings.Fields(string(b[end+1:]))
+	if len(f) < 2 || len(f[0]) != 1 {
+		return "", nil, errors.New("procfs: malformed stat")
+	}
+	return string(b[open+1 : end]), f, nil
 }
 
 // Comm returns pid's command name, from /proc/PID/comm.
