@@ -41,6 +41,7 @@ func (c *Config) setDefaults(set func(key string) bool) {
 	if !set("process_control_timeout") {
 		c.ProcessControlTimeout = defaultProcessControlTimeout
 	}
+	c.setOpsDefaults(set)
 }
 
 // setDefaults fills the pool keys the file leaves out and normalises pm to
@@ -133,7 +134,7 @@ func (c *Config) resolvePaths() {
 		}
 	}
 	abs(&c.Pid)
-	if c.ErrorLog != "stderr" {
+	if c.ErrorLog != "stderr" && c.ErrorLog != "syslog" {
 		abs(&c.ErrorLog)
 	}
 	for _, p := range c.Pools {
