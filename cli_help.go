@@ -21,10 +21,12 @@ var commandHelp = map[string]struct {
 }{
 	"": {
 		synopsis:    "gofpm [run] -c FILE [-R] [--pid FILE] [--log-level LEVEL] [--log-format console|json]\ngofpm COMMAND [options] [arguments]",
-		description: "Without a command, gofpm runs the master (as gofpm run). Every command has --help with examples; docs/cli.md has them all.",
+		description: "Without a command, gofpm runs the master (as gofpm run). Every command has --help with examples; docs/cli.md has them all. php-fpm's flags work too: -y/--fpm-config is -c, -t/--test is check, -F/--nodaemonize is accepted (gofpm always runs in the foreground) and -D is refused.",
 		examples: []string{
 			"gofpm -c /etc/gofpm/pool.toml",
 			"gofpm check -c /etc/gofpm/pool.toml",
+			"gofpm --nodaemonize --fpm-config /etc/gofpm/pool.toml",
+			"gofpm -t -y /etc/gofpm/pool.toml",
 			"gofpm status -s unix:/run/gofpm/www-status.sock --full",
 			"gofpm import-php-fpm -o pool.toml /etc/php/8.2/fpm/pool.d/www.conf",
 		},
@@ -152,7 +154,8 @@ func usageError(c *cli.Context, err error, _ bool) error {
 }
 
 func commandPath(c *cli.Context) string {
-	if c.Command != nil && c.Command.Name != "" {
+	// At the top level urfave/cli names the root command after the app.
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		return c.Command.Name + " "
 	}
 	return ""

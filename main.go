@@ -65,13 +65,13 @@ func rootFlag() *cli.BoolFlag {
 }
 
 func runFlags() []cli.Flag {
-	return []cli.Flag{
-		configFlag(),
+	return append([]cli.Flag{
+		phpConfigFlag(),
 		rootFlag(),
 		&cli.StringFlag{Name: "pid", Usage: "write the master's pid to `FILE` (overrides pid in the config)", TakesFile: true},
 		&cli.StringFlag{Name: "log-level", Usage: "debug | notice | warning | error (overrides log_level)"},
 		&cli.StringFlag{Name: "log-format", Usage: "console | json (default: console on a terminal, json otherwise)"},
-	}
+	}, phpFPMFlags()...)
 }
 
 // newApp is the command line. Synopses and examples are set by addHelp
@@ -258,6 +258,9 @@ func checkConfig(c *cli.Context) error {
 func runMaster(c *cli.Context) error {
 	if c.Args().Present() {
 		return cli.Exit(fmt.Sprintf("unknown command %q (see gofpm --help)", c.Args().First()), exitUsage)
+	}
+	if handled, err := phpFPMMode(c); handled {
+		return err
 	}
 	cfg, err := load(c)
 	if isExit(err) {
