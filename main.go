@@ -276,7 +276,14 @@ func runMaster(c *cli.Context) error {
 	}
 	var out io.Writer = os.Stderr
 	var lf *fpm.LogFile
-	if cfg.ErrorLog != "" && cfg.ErrorLog != "stderr" {
+	if cfg.ErrorLog == "syslog" {
+		sw, err := fpm.OpenSyslog(cfg)
+		if err != nil {
+			return cli.Exit(err.Error(), exitConfig)
+		}
+		defer sw.Close()
+		out = sw
+	} else if cfg.ErrorLog != "" && cfg.ErrorLog != "stderr" {
 		if lf, err = fpm.OpenLogFile(cfg.ErrorLog); err != nil {
 			return cli.Exit(err.Error(), exitConfig)
 		}
@@ -321,6 +328,14 @@ func newLogger(out io.Writer, level, format string, tty bool) (zerolog.Logger, e
 		lvl = zerolog.ErrorLevel
 	default:
 		return zerolog.Logger{}, fmt.Errorf("log level %q: use debug, notice, warning or error", level)
+	}
+	if sw, ok := out.(*fpm.SyslogWriter); ok {
+		// syslog: php-fpm's "[LEVEL] message", or the JSON event.
+		if format != "" && format != "console" && format != "json" {
+			return zerolog.Logger{}, fmt.Errorf("log format %q: use console or json", format)
+		}
+		sw.JSON = format == "json"
+		return zerolog.New(sw).Level(lvl), nil
 	}
 	switch format {
 	case "":
