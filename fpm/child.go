@@ -376,7 +376,8 @@ type outputCatcher struct {
 	log      zerolog.Logger
 	pool     string
 	decorate bool
-	limit    int // longest line logged in one piece
+	limit    int  // longest line logged in one piece: log_limit
+	json     bool // the error log is JSON: JSON lines are kept as objects (workerout.go)
 }
 
 func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
@@ -387,10 +388,16 @@ func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
 		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
 		full := len(line) > 0 && line[len(line)-1] == '\n'
-		if full || len(line) >= o.limit {
-			o.emit(pid, stream, bytes.TrimSuffix(line, []byte("\n")), "")
-			line = line[:0]
+		text := bytes.TrimSuffix(line, []byte("\n"))
+		for len(text) > o.limit { // wrapped in pieces of log_limit bytes, as php-fpm
+			o.emit(pid, stream, text[:o.limit], "")
+			text = text[o.limit:]
 		}
+		if full || len(text) == o.limit {
+			o.emit(pid, stream, text, "")
+			text = text[:0]
+		}
+		line = append(line[:0], text...)
 		if err == bufio.ErrBufferFull {
 			continue
 		}
@@ -404,6 +411,9 @@ func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
 }
 
 func (o *outputCatcher) emit(pid int, stream string, line []byte, suffix string) {
+	if o.json && suffix == "" && o.emitJSON(pid, stream, line) {
+		return
+	}
 	if !o.decorate {
 		o.log.Warn().Int("pid", pid).Str("stream", stream).Msg(string(line))
 		return
