@@ -116,6 +116,8 @@ type spawnSpec struct {
 	// connection to the master's pages (proto.PagesFD).
 	pages        bool
 	accessFormat string
+	// accessSuppress is access_suppress_path (EnvAccessSuppressPath).
+	accessSuppress []string
 	// tramp: the worker starts through `gofpm worker exec`, which reports
 	// a failure before its exec on a pipe (EnvExecErrFD).
 	tramp bool
@@ -150,7 +152,7 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, accessSuppress: pc.AccessSuppressPath}
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
@@ -296,6 +298,9 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		// The access log is written by Go workers themselves, one line per
 		// request, as php-fpm's workers do.
 		env = append(env, proto.EnvAccessLogFD+"="+strconv.Itoa(3+len(extra)), proto.EnvAccessFormat+"="+s.accessFormat)
+		if len(s.accessSuppress) > 0 {
+			env = append(env, proto.EnvAccessSuppressPath+"="+strings.Join(s.accessSuppress, "\n"))
+		}
 		extra = append(extra, access)
 	}
 	var execErrR, execErrW *os.File
