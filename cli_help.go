@@ -89,7 +89,7 @@ var commandHelp = map[string]struct {
 		},
 	},
 	"import-php-fpm": {
-		synopsis:    "gofpm import-php-fpm [-o FILE] [--php-cgi PROGRAM] [-p DIR] FILE.conf...",
+		synopsis:    "gofpm import-php-fpm [-o FILE] [--pool-dir DIR] [--php-cgi PROGRAM] [-p DIR] FILE.conf...",
 		description: "Translate php-fpm.conf (with its include= files) or pool files to gofpm TOML, with a warning on stderr for every directive that has no meaning in gofpm or changes meaning. Options come before the files.",
 		examples: []string{
 			"gofpm import-php-fpm /etc/php/8.2/fpm/pool.d/www.conf > pool.toml",
@@ -223,7 +223,7 @@ _gofpm_complete() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     COMPREPLY=()
     case "$prev" in
-    -c|--config|-o|--output|--pid|--php-cgi|-p|--prefix)
+    -c|--config|-y|--fpm-config|-o|--output|--pid|--php-cgi|-p|--prefix|--pool-dir)
         COMPREPLY=($(compgen -f -- "$cur"))
         return 0
         ;;
@@ -246,7 +246,7 @@ _gofpm() {
     local cur=${words[CURRENT]} prev=${words[CURRENT-1]}
     local -a ask opts
     case $prev in
-    -c|--config|-o|--output|--pid|--php-cgi|-p|--prefix)
+    -c|--config|-y|--fpm-config|-o|--output|--pid|--php-cgi|-p|--prefix|--pool-dir)
         _files
         return
         ;;

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -153,6 +154,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)", TakesFile: true},
 					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`", TakesFile: true},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)", TakesFile: true},
+					&cli.StringFlag{Name: "pool-dir", Usage: "write each pool to `DIR`/NAME.toml, and include = [\"DIR/*.toml\"] in the main file (php-fpm's pool.d/)", TakesFile: true},
 				},
 				Action: importPHPFPM,
 			},
@@ -452,25 +454,71 @@ func importPHPFPM(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("give one or more php-fpm configuration files", exitUsage)
 	}
-	out, warnings, err := fpm.ImportPHPFPM(c.Args().Slice(), fpm.ImportOptions{PHPCGI: c.String("php-cgi"), Prefix: c.String("prefix")})
+	opts := fpm.ImportOptions{PHPCGI: c.String("php-cgi"), Prefix: c.String("prefix")}
+	path, dir := c.String("output"), c.String("pool-dir")
+	var out []byte
+	var pools []fpm.ImportedPool
+	var warnings []string
+	var err error
+	if dir == "" {
+		out, warnings, err = fpm.ImportPHPFPM(c.Args().Slice(), opts)
+	} else {
+		out, pools, warnings, err = fpm.ImportPHPFPMSplit(c.Args().Slice(), opts, includePattern(path, dir))
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), exitConfig)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(c.App.ErrWriter, "gofpm: warning: "+w)
 	}
-	path := c.String("output")
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+		for _, p := range pools {
+			if err := writeAtomic(filepath.Join(dir, p.Name+".toml"), p.TOML); err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+		}
+	}
 	if path == "" {
 		_, err := c.App.Writer.Write(out)
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+	if err := writeAtomic(path, out); err != nil {
 		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+// includePattern is the include pattern that finds the pool files in dir
+// from the folder of the main file (path; stdout when empty: the current
+// folder).
+func includePattern(path, dir string) string {
+	from := "."
+	if path != "" {
+		from = filepath.Dir(path)
+	}
+	absFrom, err1 := filepath.Abs(from)
+	absDir, err2 := filepath.Abs(dir)
+	if err1 == nil && err2 == nil {
+		dir = absDir
+		if rel, err := filepath.Rel(absFrom, absDir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			dir = rel // below the main file: relative, so the tree can move
+		}
+	}
+	return filepath.ToSlash(filepath.Join(dir, "*.toml"))
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return nil
 }

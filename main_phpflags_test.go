@@ -76,3 +76,29 @@ func TestBadTopLevelFlag(t *testing.T) {
 		t.Errorf("gofpm check --bogus: stderr %q; want %q", stderr, want)
 	}
 }
+
+// TestImportPoolDir: import-php-fpm --pool-dir writes one file per pool
+// and a main file that includes them; check reads them all.
+func TestImportPoolDir(t *testing.T) {
+	dir := t.TempDir()
+	ini := filepath.Join(dir, "php-fpm.conf")
+	os.WriteFile(ini, []byte("[global]\npid = run/fpm.pid\n[www]\nlisten = ./www.sock\npm = static\npm.max_children = 2\n[api]\nlisten = ./api.sock\npm = static\npm.max_children = 1\n"), 0o644)
+	out := filepath.Join(dir, "gofpm", "pool.toml")
+	os.Mkdir(filepath.Dir(out), 0o755)
+	if _, stderr, code := gofpm(t, "import-php-fpm", "--php-cgi", "/bin/cat", "-o", out, "--pool-dir", filepath.Join(dir, "gofpm", "pool.d"), ini); code != 0 {
+		t.Fatalf("import-php-fpm: exit %d: %s", code, stderr)
+	}
+	main, _ := os.ReadFile(out)
+	if !strings.Contains(string(main), "include = [\"pool.d/*.toml\"]") {
+		t.Errorf("main file has no include of pool.d:\n%s", main)
+	}
+	for _, name := range []string{"www", "api"} {
+		if b, err := os.ReadFile(filepath.Join(dir, "gofpm", "pool.d", name+".toml")); err != nil || !strings.Contains(string(b), "[pool."+name+"]") {
+			t.Errorf("pool.d/%s.toml: %v %q", name, err, b)
+		}
+	}
+	stdout, stderr, code := gofpm(t, "check", "-R", "-c", out)
+	if code != 0 || !strings.Contains(stdout, "pool www: static, 2 children") || !strings.Contains(stdout, "pool api: static, 1 child") {
+		t.Errorf("check: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
