@@ -124,6 +124,8 @@ func TestTeachingErrors(t *testing.T) {
 			`6:1: key "listen.mode": write listen_mode (php-fpm's dotted names become underscores)`},
 		{"dotted global", "syslog.ident = \"x\"\n" + base,
 			`1:1: unknown key "syslog.ident": write syslog_ident (php-fpm's dotted names become underscores)`},
+		{"a pool key at the top", "pm.max_children = 4\n" + base,
+			`1:1: unknown key "pm.max_children": write pm_max_children in a [pool.NAME] table (php-fpm's dotted names become underscores)`},
 		{"a [www] table", "[www]\nlisten = \"./www.sock\"\n" + base,
 			`1:1: unknown table [www]: pools are [pool.www]`},
 		{"a [global] table", "[global]\npid = \"x.pid\"\n" + base,

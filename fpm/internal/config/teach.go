@@ -6,6 +6,7 @@ package config
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -38,6 +39,12 @@ func teachTable(kp keyPath, v any) string {
 	name := kp[0]
 	if strings.EqualFold(name, "global") {
 		return "unknown table [global]: global keys go at the top of the file, before any table"
+	}
+	pool := tomlNames(reflect.TypeFor[Pool]())
+	for _, sub := range slices.Sorted(maps.Keys(v.(map[string]any))) {
+		if joined := name + "_" + sub; slices.Contains(pool, joined) { // pm.max_children outside a pool
+			return fmt.Sprintf("unknown key %q: write %s in a [pool.NAME] table (php-fpm's dotted names become underscores)", name+"."+sub, joined)
+		}
 	}
 	return fmt.Sprintf("unknown table [%s]: pools are [pool.%s]", keyString(kp), keyString(kp))
 }
@@ -93,12 +100,15 @@ func dottedLine(src []byte, n int) string {
 
 // knownKeys are the TOML names of the global and pool keys.
 func knownKeys() []string {
+	return append(tomlNames(reflect.TypeFor[Config]()), tomlNames(reflect.TypeFor[Pool]())...)
+}
+
+// tomlNames are the TOML names of the fields of the struct type t.
+func tomlNames(t reflect.Type) []string {
 	var out []string
-	for _, t := range []reflect.Type{reflect.TypeFor[Config](), reflect.TypeFor[Pool]()} {
-		for i := range t.NumField() {
-			if name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); name != "" && name != "-" {
-				out = append(out, name)
-			}
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("toml"), ","); name != "" && name != "-" {
+			out = append(out, name)
 		}
 	}
 	return out
