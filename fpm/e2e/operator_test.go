@@ -125,7 +125,7 @@ func TestSyslogErrorLog(t *testing.T) {
 	defer d.Close()
 	conf := writeConfig(t, dir, "error_log = \"syslog\"\nsyslog_facility = \"local3\"\nsyslog_ident = \"web\"\nsyslog_address = \"log.sock\"\n\n"+goPool("www"))
 	cmd := exec.Command(bins.gofpm, append([]string{"run", "-c", conf}, rootFlag()...)...)
-	var stderr bytes.Buffer
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -151,7 +151,7 @@ func TestSyslogErrorLog(t *testing.T) {
 	waitLine := func(re string) string {
 		t.Helper()
 		want := regexp.MustCompile(re)
-		deadline := time.Now().Add(15 * time.Second)
+		deadline := time.Now().Add(30 * time.Second)
 		for {
 			for _, l := range got {
 				if want.MatchString(l) {
@@ -169,6 +169,11 @@ func TestSyslogErrorLog(t *testing.T) {
 	stamp := `[A-Z][a-z]{2} [ 1-3]\d \d\d:\d\d:\d\d`
 	// local3 (19) << 3 | notice (5) = 157; warning (4) = 156.
 	waitLine(`^<157>` + stamp + ` web\[` + pid + `\]: \[NOTICE\] ready to handle connections$`)
+	// The worker serves (so it is the program, not a fork about to exec),
+	// then dies by SIGKILL: the master's warning.
+	if code, _ := fcgiGet(t, filepath.Join(dir, "www.sock"), "/"); code != 200 {
+		t.Fatalf("GET /: %d", code)
+	}
 	var worker int
 	eventually(t, 10*time.Second, "the worker", func() bool {
 		k := childrenOf(cmd.Process.Pid)
@@ -179,7 +184,7 @@ func TestSyslogErrorLog(t *testing.T) {
 	})
 	syscall.Kill(worker, syscall.SIGKILL)
 	waitLine(`^<156>` + stamp + ` web\[` + pid + `\]: \[WARNING\] \[pool www\] child ` + strconv.Itoa(worker) + ` exited on signal 9 \(SIGKILL\)`)
-	if stderr.Len() > 0 {
+	if stderr.String() != "" {
 		t.Errorf("with error_log = \"syslog\" the master wrote to stderr: %q", stderr.String())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // dottedKey is the error for a php-fpm dotted name such as
@@ -54,6 +55,9 @@ func teachTable(kp keyPath, v any) string {
 // value is bare text (pm = dynamic, listen = /run/php/www.sock), which TOML
 // would have quoted.
 func looksLikeINI(data []byte) bool {
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return false // not a text file at all
+	}
 	for line := range bytes.Lines(stripBOM(data)) {
 		t := strings.TrimSpace(string(line))
 		if strings.HasPrefix(t, ";") {
