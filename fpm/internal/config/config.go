@@ -9,7 +9,10 @@
 // reflection decoder and the TOML forms of Duration, Size and Rlimit,
 // defaults.go defaults and paths, validate*.go and identity.go the checks
 // (which also resolve), keypos.go the key positions, suggest.go "did you
-// mean", signal.go signal names, summary.go the `gofpm check` summary.
+// mean", signal.go signal names, summary.go the `gofpm check` summary,
+// include.go the drop-in files of include, ops.go log_limit, the syslog
+// keys and access_suppress_path, teach.go the errors that teach php-fpm's
+// spellings (dotted names, [www], an ini file).
 package config
 
 // This file holds the configuration types (SPEC §3).
