@@ -21,10 +21,12 @@ var commandHelp = map[string]struct {
 }{
 	"": {
 		synopsis:    "gofpm [run] -c FILE [-R] [--pid FILE] [--log-level LEVEL] [--log-format console|json]\ngofpm COMMAND [options] [arguments]",
-		description: "Without a command, gofpm runs the master (as gofpm run). Every command has --help with examples; docs/cli.md has them all.",
+		description: "Without a command, gofpm runs the master (as gofpm run). Every command has --help with examples; docs/cli.md has them all. php-fpm's flags work too: -y/--fpm-config is -c, -t/--test is check, -F/--nodaemonize is accepted (gofpm always runs in the foreground) and -D is refused.",
 		examples: []string{
 			"gofpm -c /etc/gofpm/pool.toml",
 			"gofpm check -c /etc/gofpm/pool.toml",
+			"gofpm --nodaemonize --fpm-config /etc/gofpm/pool.toml",
+			"gofpm -t -y /etc/gofpm/pool.toml",
 			"gofpm status -s unix:/run/gofpm/www-status.sock --full",
 			"gofpm import-php-fpm -o pool.toml /etc/php/8.2/fpm/pool.d/www.conf",
 		},
@@ -87,7 +89,7 @@ var commandHelp = map[string]struct {
 		},
 	},
 	"import-php-fpm": {
-		synopsis:    "gofpm import-php-fpm [-o FILE] [--php-cgi PROGRAM] [-p DIR] FILE.conf...",
+		synopsis:    "gofpm import-php-fpm [-o FILE] [--pool-dir DIR] [--php-cgi PROGRAM] [-p DIR] FILE.conf...",
 		description: "Translate php-fpm.conf (with its include= files) or pool files to gofpm TOML, with a warning on stderr for every directive that has no meaning in gofpm or changes meaning. Options come before the files.",
 		examples: []string{
 			"gofpm import-php-fpm /etc/php/8.2/fpm/pool.d/www.conf > pool.toml",
@@ -152,7 +154,8 @@ func usageError(c *cli.Context, err error, _ bool) error {
 }
 
 func commandPath(c *cli.Context) string {
-	if c.Command != nil && c.Command.Name != "" {
+	// At the top level urfave/cli names the root command after the app.
+	if c.Command != nil && c.Command.Name != "" && c.Command.Name != c.App.Name {
 		return c.Command.Name + " "
 	}
 	return ""
@@ -220,7 +223,7 @@ _gofpm_complete() {
     prev="${COMP_WORDS[COMP_CWORD-1]}"
     COMPREPLY=()
     case "$prev" in
-    -c|--config|-o|--output|--pid|--php-cgi|-p|--prefix)
+    -c|--config|-y|--fpm-config|-o|--output|--pid|--php-cgi|-p|--prefix|--pool-dir)
         COMPREPLY=($(compgen -f -- "$cur"))
         return 0
         ;;
@@ -243,7 +246,7 @@ _gofpm() {
     local cur=${words[CURRENT]} prev=${words[CURRENT-1]}
     local -a ask opts
     case $prev in
-    -c|--config|-o|--output|--pid|--php-cgi|-p|--prefix)
+    -c|--config|-y|--fpm-config|-o|--output|--pid|--php-cgi|-p|--prefix|--pool-dir)
         _files
         return
         ;;

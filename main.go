@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strings"
@@ -22,7 +23,6 @@ import (
 	"github.com/gofpm/gofpm/fpm"
 	"github.com/gofpm/gofpm/worker"
 	"github.com/gofpm/gofpm/worker/cgi"
-	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -65,13 +65,13 @@ func rootFlag() *cli.BoolFlag {
 }
 
 func runFlags() []cli.Flag {
-	return []cli.Flag{
-		configFlag(),
+	return append([]cli.Flag{
+		phpConfigFlag(),
 		rootFlag(),
 		&cli.StringFlag{Name: "pid", Usage: "write the master's pid to `FILE` (overrides pid in the config)", TakesFile: true},
 		&cli.StringFlag{Name: "log-level", Usage: "debug | notice | warning | error (overrides log_level)"},
 		&cli.StringFlag{Name: "log-format", Usage: "console | json (default: console on a terminal, json otherwise)"},
-	}
+	}, phpFPMFlags()...)
 }
 
 // newApp is the command line. Synopses and examples are set by addHelp
@@ -154,6 +154,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "php-cgi", Usage: "worker `PROGRAM` for PHP pools (default /usr/bin/php-cgi8.2 if present, else php-cgi)", TakesFile: true},
 					&cli.StringFlag{Name: "prefix", Aliases: []string{"p"}, Usage: "php-fpm's -p: resolve relative paths and include patterns against `DIR`", TakesFile: true},
 					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write the TOML to `FILE` (default stdout)", TakesFile: true},
+					&cli.StringFlag{Name: "pool-dir", Usage: "write each pool to `DIR`/NAME.toml, and include = [\"DIR/*.toml\"] in the main file (php-fpm's pool.d/)", TakesFile: true},
 				},
 				Action: importPHPFPM,
 			},
@@ -259,6 +260,9 @@ func runMaster(c *cli.Context) error {
 	if c.Args().Present() {
 		return cli.Exit(fmt.Sprintf("unknown command %q (see gofpm --help)", c.Args().First()), exitUsage)
 	}
+	if handled, err := phpFPMMode(c); handled {
+		return err
+	}
 	cfg, err := load(c)
 	if isExit(err) {
 		return err
@@ -273,7 +277,14 @@ func runMaster(c *cli.Context) error {
 	}
 	var out io.Writer = os.Stderr
 	var lf *fpm.LogFile
-	if cfg.ErrorLog != "" && cfg.ErrorLog != "stderr" {
+	if cfg.ErrorLog == "syslog" {
+		sw, err := fpm.OpenSyslog(cfg)
+		if err != nil {
+			return cli.Exit(err.Error(), exitConfig)
+		}
+		defer sw.Close()
+		out = sw
+	} else if cfg.ErrorLog != "" && cfg.ErrorLog != "stderr" {
 		if lf, err = fpm.OpenLogFile(cfg.ErrorLog); err != nil {
 			return cli.Exit(err.Error(), exitConfig)
 		}
@@ -284,13 +295,14 @@ func runMaster(c *cli.Context) error {
 	if l := c.String("log-level"); l != "" {
 		level = l
 	}
-	log, err := newLogger(out, level, c.String("log-format"), lf == nil && isTerminal(os.Stderr))
+	tty := lf == nil && isTerminal(os.Stderr)
+	log, err := newLogger(out, level, c.String("log-format"), tty)
 	if err != nil {
 		return cli.Exit(err.Error(), exitUsage)
 	}
 	exe, _ := os.Executable()
 	m := fpm.New(cfg, log, fpm.Options{
-		LogFile: lf, PIDFile: c.String("pid"), Executable: exe, Version: version,
+		LogFile: lf, PIDFile: c.String("pid"), Executable: exe, Version: version, JSONLog: isJSONLog(out, c.String("log-format"), tty),
 		LoadOptions: fpm.LoadOptions{AllowRoot: c.Bool("allow-to-run-as-root"), Euid: os.Geteuid()},
 	})
 	// Signals first, so none is missed while the master starts: the
@@ -301,67 +313,6 @@ func runMaster(c *cli.Context) error {
 		return cli.Exit("", exitRuntime)
 	}
 	return nil
-}
-
-// newLogger builds the root logger: php-fpm-like console lines on a
-// terminal, JSON otherwise, unless format says which.
-func newLogger(out io.Writer, level, format string, tty bool) (zerolog.Logger, error) {
-	var lvl zerolog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		lvl = zerolog.DebugLevel
-	case "", "notice", "info":
-		lvl = zerolog.InfoLevel
-	case "warning", "warn":
-		lvl = zerolog.WarnLevel
-	case "error", "alert":
-		lvl = zerolog.ErrorLevel
-	default:
-		return zerolog.Logger{}, fmt.Errorf("log level %q: use debug, notice, warning or error", level)
-	}
-	switch format {
-	case "":
-		if tty {
-			format = "console"
-		} else {
-			format = "json"
-		}
-	case "console", "json":
-	default:
-		return zerolog.Logger{}, fmt.Errorf("log format %q: use console or json", format)
-	}
-	if format == "console" {
-		out = zerolog.ConsoleWriter{
-			Out:           out,
-			NoColor:       !tty,
-			FieldsExclude: []string{"pool", "pid", "code", "stream", "signal", "component", "listen", "delay", "failures"},
-			// php-fpm's layout: [26-Nov-2026 10:00:00] NOTICE: message
-			FormatTimestamp: func(i any) string {
-				s, _ := i.(string)
-				if t, err := time.Parse(time.RFC3339, s); err == nil {
-					return t.Local().Format("[02-Jan-2006 15:04:05]")
-				}
-				return "[" + s + "]"
-			},
-			FormatLevel: func(i any) string {
-				switch i {
-				case "debug":
-					return "DEBUG:"
-				case "info":
-					return "NOTICE:"
-				case "warn":
-					return "WARNING:"
-				case "error":
-					return "ERROR:"
-				}
-				return strings.ToUpper(fmt.Sprint(i)) + ":"
-			},
-		}
-	}
-	// Milliseconds: operators (and the tests) read the order and spacing
-	// of events such as one retire per second.
-	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
-	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
 }
 
 // signalMaster sends sig to the master whose pid file the config names.
@@ -503,25 +454,71 @@ func importPHPFPM(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return cli.Exit("give one or more php-fpm configuration files", exitUsage)
 	}
-	out, warnings, err := fpm.ImportPHPFPM(c.Args().Slice(), fpm.ImportOptions{PHPCGI: c.String("php-cgi"), Prefix: c.String("prefix")})
+	opts := fpm.ImportOptions{PHPCGI: c.String("php-cgi"), Prefix: c.String("prefix")}
+	path, dir := c.String("output"), c.String("pool-dir")
+	var out []byte
+	var pools []fpm.ImportedPool
+	var warnings []string
+	var err error
+	if dir == "" {
+		out, warnings, err = fpm.ImportPHPFPM(c.Args().Slice(), opts)
+	} else {
+		out, pools, warnings, err = fpm.ImportPHPFPMSplit(c.Args().Slice(), opts, includePattern(path, dir))
+	}
 	if err != nil {
 		return cli.Exit(err.Error(), exitConfig)
 	}
 	for _, w := range warnings {
 		fmt.Fprintln(c.App.ErrWriter, "gofpm: warning: "+w)
 	}
-	path := c.String("output")
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
+		for _, p := range pools {
+			if err := writeAtomic(filepath.Join(dir, p.Name+".toml"), p.TOML); err != nil {
+				return cli.Exit(err.Error(), 1)
+			}
+		}
+	}
 	if path == "" {
 		_, err := c.App.Writer.Write(out)
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+	if err := writeAtomic(path, out); err != nil {
 		return cli.Exit(err.Error(), 1)
+	}
+	return nil
+}
+
+// includePattern is the include pattern that finds the pool files in dir
+// from the folder of the main file (path; stdout when empty: the current
+// folder).
+func includePattern(path, dir string) string {
+	from := "."
+	if path != "" {
+		from = filepath.Dir(path)
+	}
+	absFrom, err1 := filepath.Abs(from)
+	absDir, err2 := filepath.Abs(dir)
+	if err1 == nil && err2 == nil {
+		dir = absDir
+		if rel, err := filepath.Rel(absFrom, absDir); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+			dir = rel // below the main file: relative, so the tree can move
+		}
+	}
+	return filepath.ToSlash(filepath.Join(dir, "*.toml"))
+}
+
+// writeAtomic writes data to path through a temporary file and a rename.
+func writeAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
-		return cli.Exit(err.Error(), 1)
+		return err
 	}
 	return nil
 }

@@ -116,6 +116,8 @@ type spawnSpec struct {
 	// connection to the master's pages (proto.PagesFD).
 	pages        bool
 	accessFormat string
+	// accessSuppress is access_suppress_path (EnvAccessSuppressPath).
+	accessSuppress []string
 	// tramp: the worker starts through `gofpm worker exec`, which reports
 	// a failure before its exec on a pipe (EnvExecErrFD).
 	tramp bool
@@ -153,7 +155,7 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, accessSuppress: pc.AccessSuppressPath}
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
@@ -299,6 +301,9 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		// The access log is written by Go workers themselves, one line per
 		// request, as php-fpm's workers do.
 		env = append(env, proto.EnvAccessLogFD+"="+strconv.Itoa(3+len(extra)), proto.EnvAccessFormat+"="+s.accessFormat)
+		if len(s.accessSuppress) > 0 {
+			env = append(env, proto.EnvAccessSuppressPath+"="+strings.Join(s.accessSuppress, "\n"))
+		}
 		extra = append(extra, access)
 	}
 	var execErrR, execErrW *os.File
@@ -379,7 +384,8 @@ type outputCatcher struct {
 	log      zerolog.Logger
 	pool     string
 	decorate bool
-	limit    int // longest line logged in one piece
+	limit    int  // longest line logged in one piece: log_limit
+	json     bool // the error log is JSON: JSON lines are kept as objects (workerout.go)
 }
 
 func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
@@ -390,10 +396,16 @@ func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
 		chunk, err := br.ReadSlice('\n')
 		line = append(line, chunk...)
 		full := len(line) > 0 && line[len(line)-1] == '\n'
-		if full || len(line) >= o.limit {
-			o.emit(pid, stream, bytes.TrimSuffix(line, []byte("\n")), "")
-			line = line[:0]
+		text := bytes.TrimSuffix(line, []byte("\n"))
+		for len(text) > o.limit { // wrapped in pieces of log_limit bytes, as php-fpm
+			o.emit(pid, stream, text[:o.limit], "")
+			text = text[o.limit:]
 		}
+		if full || len(text) == o.limit {
+			o.emit(pid, stream, text, "")
+			text = text[:0]
+		}
+		line = append(line[:0], text...)
 		if err == bufio.ErrBufferFull {
 			continue
 		}
@@ -407,6 +419,9 @@ func (o *outputCatcher) copy(pid int, stream string, r io.ReadCloser) {
 }
 
 func (o *outputCatcher) emit(pid int, stream string, line []byte, suffix string) {
+	if o.json && suffix == "" && o.emitJSON(pid, stream, line) {
+		return
+	}
 	if !o.decorate {
 		o.log.Warn().Int("pid", pid).Str("stream", stream).Msg(string(line))
 		return

@@ -101,6 +101,7 @@ func (p *pool) frontPool(fp *httpfront.Pool) error {
 		if err != nil {
 			return fmt.Errorf("http: pool %q: access_format: %w", p.cfg.Name, err)
 		}
+		al.Suppress(p.cfg.AccessSuppressPath)
 		fp.AccessLog = al.Wrap
 	}
 	fp.StatusPath, fp.PingPath = p.cfg.PMStatusPath, p.cfg.PingPath

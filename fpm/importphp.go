@@ -15,3 +15,12 @@ type ImportOptions = phpimport.Options
 func ImportPHPFPM(files []string, o ImportOptions) (toml []byte, warnings []string, err error) {
 	return phpimport.Import(files, o)
 }
+
+// ImportedPool is one pool's TOML for a drop-in folder.
+type ImportedPool = phpimport.PoolFile
+
+// ImportPHPFPMSplit is ImportPHPFPM with one file per pool: main holds the
+// global settings and include = [include].
+func ImportPHPFPMSplit(files []string, o ImportOptions, include string) (main []byte, pools []ImportedPool, warnings []string, err error) {
+	return phpimport.ImportSplit(files, o, include)
+}

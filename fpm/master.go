@@ -27,6 +27,9 @@ type Options struct {
 	Executable string
 	// Version is logged at start, so a reload shows which binary took over.
 	Version string
+	// JSONLog tells that the error log is JSON: a worker's output line that
+	// is a JSON object is logged as an object, at its own level.
+	JSONLog bool
 }
 
 // Master runs the pools of one configuration. Its owner (main, which owns
@@ -159,7 +162,7 @@ func (m *Master) start() error {
 		if err != nil {
 			return fmt.Errorf("pool %q: %w", name, err)
 		}
-		p, err := newPool(pc, m.cfg, m.log, sock, m.opt.Executable)
+		p, err := newPool(pc, m.cfg, m.log, sock, m.opt.Executable, m.opt.JSONLog)
 		if err != nil {
 			sock.Close()
 			return err

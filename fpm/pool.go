@@ -106,7 +106,8 @@ type pool struct {
 	stackTick timer             // polls their slots while any waits
 }
 
-func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
+// jsonLog tells that the error log is JSON (Options.JSONLog).
+func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.File, exe string, jsonLog bool) (*pool, error) {
 	spec, err := newSpawnSpec(pc, sock, exe)
 	if err != nil {
 		return nil, err
@@ -117,7 +118,7 @@ func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.Fil
 		return nil, err
 	}
 	if pc.CatchWorkersOutput {
-		sp.out = &outputCatcher{log: p.log, pool: pc.Name, decorate: pc.DecorateOn(), limit: 1024}
+		sp.out = &outputCatcher{log: p.log, pool: pc.Name, decorate: pc.DecorateOn(), limit: max(g.LogLimit, 512), json: jsonLog}
 	}
 	if kp, err := kstate.New(sock); err != nil {
 		p.log.Warn().Err(err).Msgf("[pool %s] worker state from the kernel is unavailable: %v", pc.Name, err)

@@ -76,6 +76,9 @@ type conn struct {
 
 	gmu  sync.Mutex
 	reqs requests // the requests begun and not ended (filter_requests.go)
+
+	dmu    sync.Mutex
+	noDate []uint16 // page requests whose answer loses its Date header (pages.go)
 }
 
 // readBufs are a connection's read buffers, pooled: without FCGI_KEEP_CONN

@@ -149,6 +149,7 @@ func (c *conn) abortRequest(id uint16) {
 
 // onEnd forgets request id once its FCGI_END_REQUEST is written.
 func (c *conn) onEnd(id uint16) {
+	c.keepDate(id)
 	c.gmu.Lock()
 	r, ok := c.reqs.drop(id)
 	c.gmu.Unlock()

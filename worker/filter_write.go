@@ -22,6 +22,17 @@ func (c *conn) handlerDone(id uint16) {
 const maxPending = 128 << 10
 
 func (c *conn) Write(p []byte) (int, error) {
+	if q, ok := c.stripDate(p); ok { // a status or ping page (pages.go)
+		if _, err := c.writeRecord(q); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
+	return c.writeRecord(p)
+}
+
+// writeRecord writes what net/http/fcgi wrote in one Write.
+func (c *conn) writeRecord(p []byte) (int, error) {
 	h, err := fcgi.ParseHeader(p)
 	rec := err == nil
 	end := rec && h.Type == fcgi.TypeEndRequest

@@ -6,11 +6,13 @@ package worker
 // The master knows every worker of the pool; a single worker does not.
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/gofpm/gofpm/fcgi"
@@ -93,4 +95,57 @@ func (p *pageRelay) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	io.Copy(w, resp.Body)
+}
+
+// The master's pages are byte for byte php-fpm's, which sends no Date
+// header; net/http/fcgi adds one to every answer whatever the handler
+// does (it sets Date when the header has none). So the filter takes it out
+// of the header block of a page's answer, on the way to the web server.
+
+// dropDate marks request id as a page whose answer loses its Date header.
+func (c *conn) dropDate(id uint16) {
+	c.dmu.Lock()
+	c.noDate = append(c.noDate, id)
+	c.dmu.Unlock()
+}
+
+// keepDate forgets the mark of request id (its answer has ended).
+func (c *conn) keepDate(id uint16) {
+	c.dmu.Lock()
+	if i := slices.Index(c.noDate, id); i >= 0 {
+		c.noDate = slices.Delete(c.noDate, i, i+1)
+	}
+	c.dmu.Unlock()
+}
+
+// stripDate returns the STDOUT record p without the Date line of its
+// header block when p is the first STDOUT record of a marked request
+// (net/http/fcgi writes the header and the start of the body as one).
+func (c *conn) stripDate(p []byte) ([]byte, bool) {
+	h, err := fcgi.ParseHeader(p)
+	if err != nil || h.Type != fcgi.TypeStdout || h.ContentLength == 0 || len(p) < fcgi.HeaderSize+h.ContentLength {
+		return nil, false
+	}
+	c.dmu.Lock()
+	marked := slices.Contains(c.noDate, h.RequestID)
+	c.dmu.Unlock()
+	if !marked {
+		return nil, false
+	}
+	c.keepDate(h.RequestID)
+	content := p[fcgi.HeaderSize : fcgi.HeaderSize+h.ContentLength]
+	end := bytes.Index(content, []byte("\r\n\r\n"))
+	if end < 0 {
+		return nil, false
+	}
+	head := content[:end+2] // each line with its CRLF
+	start := bytes.Index(head, []byte("\r\nDate: "))
+	if start < 0 {
+		return nil, false
+	}
+	start += 2
+	stop := start + bytes.Index(head[start:], []byte("\r\n")) + 2
+	out := make([]byte, 0, len(content)-(stop-start))
+	out = append(append(out, content[:start]...), content[stop:]...)
+	return fcgi.AppendRecords(nil, fcgi.TypeStdout, h.RequestID, out), true
 }

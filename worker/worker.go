@@ -177,6 +177,9 @@ func (s *server) count(h http.Handler) http.Handler {
 			s.stop()
 		}
 		if s.pages.match(r) {
+			if c != nil {
+				c.dropDate(id)
+			}
 			s.pages.serve(w, r)
 			return
 		}

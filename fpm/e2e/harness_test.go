@@ -525,13 +525,19 @@ type handedMaster struct {
 // generation is stopped by pid at cleanup.
 func startHanded(t *testing.T, dir, bin, conf string, env ...string) *handedMaster {
 	t.Helper()
+	return startHandedArgs(t, dir, bin, []string{"run", "-c", conf, "--log-format", "json"}, env...)
+}
+
+// startHandedArgs is startHanded with the command line's arguments (-R is
+// added as root).
+func startHandedArgs(t *testing.T, dir, bin string, args []string, env ...string) *handedMaster {
+	t.Helper()
 	h := &handedMaster{logPath: filepath.Join(dir, "master.log"), pidFile: filepath.Join(dir, "gofpm.pid")}
 	logf, err := os.Create(h.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { logf.Close() })
-	args := []string{"run", "-c", conf, "--log-format", "json"}
 	if os.Geteuid() == 0 {
 		args = append(args, "-R")
 	}

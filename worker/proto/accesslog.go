@@ -86,6 +86,7 @@ import (
 	"os"
 	"runtime/metrics"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -127,6 +128,9 @@ type AccessLog struct {
 	errLast time.Time // when a write error was last reported
 	errLost int       // lines lost since then
 
+	// suppress is access_suppress_path (accesssuppress.go).
+	suppress []string
+
 	// Clocks, injected by tests; nil means the real ones.
 	now    func(end bool) time.Time
 	cpuNow func() cpuTimes
@@ -149,8 +153,10 @@ func OpenAccessLog() (*AccessLog, error) {
 		return nil, nil
 	}
 	format := os.Getenv(EnvAccessFormat)
+	suppress := os.Getenv(EnvAccessSuppressPath)
 	os.Unsetenv(EnvAccessLogFD)
 	os.Unsetenv(EnvAccessFormat)
+	os.Unsetenv(EnvAccessSuppressPath)
 	fd, err := strconv.Atoi(v)
 	if err != nil || fd < 0 {
 		return nil, fmt.Errorf("worker: %s=%q is not a file descriptor", EnvAccessLogFD, v)
@@ -175,6 +181,9 @@ func OpenAccessLog() (*AccessLog, error) {
 	f := os.NewFile(uintptr(fd), "gofpm-access-log")
 	a := newAccessLog(f, tokens)
 	a.file = f
+	if suppress != "" {
+		a.suppress = strings.Split(suppress, "\n")
+	}
 	return a, nil
 }
 
@@ -385,7 +394,7 @@ func (a *AccessLog) Wrap(h http.Handler) http.Handler {
 		if a.end {
 			rec.end = a.clock(true)
 		}
-		if a.skip != nil && a.skip(r) {
+		if a.skip != nil && a.skip(r) || a.suppressed(rec, r) {
 			rec.buf = rec.buf[:0]
 		} else {
 			rec.buf = a.appendLine(rec.buf[:0], rec, r)

@@ -71,6 +71,9 @@ const (
 	// EnvAccessFormat holds the pool's access_format; empty means
 	// php-fpm's default.
 	EnvAccessFormat = "GOFPM_ACCESS_FORMAT"
+	// EnvAccessSuppressPath holds the pool's access_suppress_path, one
+	// path a line; empty means none.
+	EnvAccessSuppressPath = "GOFPM_ACCESS_SUPPRESS_PATH"
 )
 
 // The CGI bridge, the built-in worker of pools with worker = "cgi".

@@ -9,7 +9,10 @@
 // reflection decoder and the TOML forms of Duration, Size and Rlimit,
 // defaults.go defaults and paths, validate*.go and identity.go the checks
 // (which also resolve), keypos.go the key positions, suggest.go "did you
-// mean", signal.go signal names, summary.go the `gofpm check` summary.
+// mean", signal.go signal names, summary.go the `gofpm check` summary,
+// include.go the drop-in files of include, ops.go log_limit, the syslog
+// keys and access_suppress_path, teach.go the errors that teach php-fpm's
+// spellings (dotted names, [www], an ini file).
 package config
 
 // This file holds the configuration types (SPEC §3).
@@ -53,7 +56,8 @@ type Config struct {
 
 	// Pid is the PID file, written after start and removed on exit. Default: none.
 	Pid string `toml:"pid"`
-	// ErrorLog is "stderr" (default) or a file path. There is no "syslog".
+	// ErrorLog is "stderr" (default), "syslog" (php-fpm's value: see the
+	// syslog keys below) or a file path.
 	ErrorLog string `toml:"error_log"`
 	// LogLevel is debug | notice | warning | error (default notice), in
 	// lower case after loading; php-fpm's alias "warn" becomes "warning".
@@ -67,6 +71,33 @@ type Config struct {
 	// graceful signal before SIGKILL. Default 10s when the key is absent
 	// (php-fpm: 0); an explicit 0 is kept and means no grace at all.
 	ProcessControlTimeout Duration `toml:"process_control_timeout"`
+
+	// Operator habits (issue 17): drop-in files, log_limit, syslog.
+
+	// Include are glob patterns (relative to Dir) of drop-in files that
+	// hold [pool.NAME] tables and nothing else, read in glob order after
+	// this file, as php-fpm's include = pool.d/*.conf. A pattern that
+	// matches nothing is not an error (php-fpm only warns). Relative paths
+	// inside an included file are resolved against Dir too.
+	Include []string `toml:"include"`
+	// Included lists the files the patterns matched, in the order read
+	// (as Load was given them: relative to the config path's folder).
+	Included []string `toml:"-"`
+	// LogLimit is php-fpm's log_limit: the longest line, in bytes, of a
+	// worker's output logged in one piece (longer lines are wrapped).
+	// Default 1024; at least 512 (php-fpm).
+	LogLimit int `toml:"log_limit"`
+	// SyslogFacility and SyslogIdent are php-fpm's syslog.facility and
+	// syslog.ident, used when ErrorLog is "syslog": facility one of auth,
+	// authpriv, cron, daemon (default), ftp, kern, lpr, mail, news, syslog,
+	// user, uucp, local0-local7 (any case, stored in lower case); ident
+	// default "gofpm".
+	SyslogFacility string `toml:"syslog_facility"`
+	SyslogIdent    string `toml:"syslog_ident"`
+	// SyslogAddress is the Unix datagram socket of the syslog daemon
+	// (default "/dev/log", where syslog(3) writes); php-fpm has no such key.
+	// A relative path is resolved against Dir.
+	SyslogAddress string `toml:"syslog_address"`
 
 	// Pools by name; PoolOrder lists the names in the order they first
 	// appear in the file. At least one pool is required. Pool names use
@@ -170,6 +201,11 @@ type Pool struct {
 	// php-fpm's tokens (%C %d %e %f %l %m %M %n %o %p %P %q %Q %r %R %s %t %T
 	// %u %%, with the %{arg} forms php-fpm accepts).
 	AccessFormat string `toml:"access_format"`
+	// AccessSuppressPath is php-fpm's access.suppress_path[]: request paths
+	// (%r, exactly; each starts with "/") whose line is left out of the
+	// access log when the answer is 2xx to a GET or HEAD without a query
+	// string or a body, so health probes do not fill the log.
+	AccessSuppressPath []string `toml:"access_suppress_path"`
 
 	CatchWorkersOutput    bool  `toml:"catch_workers_output"`    // default false
 	DecorateWorkersOutput *bool `toml:"decorate_workers_output"` // default true; use DecorateOn()

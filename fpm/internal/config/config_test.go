@@ -78,7 +78,12 @@ func TestConfigGood(t *testing.T) {
 		EmergencyRestartInterval:  Duration(time.Minute),
 		ProcessControlTimeout:     Duration(10 * time.Second),
 		SystemdInterval:           Duration(10 * time.Second),
-		PoolOrder:                 []string{"www", "search"},
+		// The operator keys' defaults (ops_test.go sets them).
+		LogLimit:       1024,
+		SyslogFacility: "daemon",
+		SyslogIdent:    "gofpm",
+		SyslogAddress:  "/dev/log",
+		PoolOrder:      []string{"www", "search"},
 		Pools: map[string]*Pool{
 			"www": {
 				Name:                    "www",
@@ -226,6 +231,10 @@ func TestConfigDefaults(t *testing.T) {
 		LogLevel:              "notice",
 		ProcessControlTimeout: Duration(10 * time.Second),
 		SystemdInterval:       Duration(10 * time.Second),
+		LogLimit:              1024,
+		SyslogFacility:        "daemon",
+		SyslogIdent:           "gofpm",
+		SyslogAddress:         "/dev/log",
 		PoolOrder:             []string{"app"},
 		Pools: map[string]*Pool{"app": {
 			Name:                 "app",
@@ -343,7 +352,7 @@ func TestConfigBad(t *testing.T) {
 		{"syntax_header", `2:10: invalid TOML: expected '.' or ']' to end table name, but got '\n' instead`},
 		{"unknown_http_key", `12:1: unknown key "http.route.prfix" (did you mean "prefix"?)`},
 		{"unknown_key", `6:1: unknown key "pool.www.pm_max_request" (did you mean "pm_max_requests"?)`},
-		{"unknown_table", `1:1: unknown key "global"`},
+		{"unknown_table", `1:1: unknown table [global]: global keys go at the top of the file, before any table`},
 		{"user_not_root", `6:1: pool "www": user: setting a user needs a root master`},
 		{"wrong_type", `5:1: pool "www": pm_max_children: want an integer, got string "eight"`},
 		{"wrong_type_array", `3:1: pool "www": command: want an array of strings, got string "/bin/sh"`},
@@ -638,9 +647,9 @@ func TestConfigUnknownKey(t *testing.T) {
 		{"quoted key", "\"odd key\" = 1\n[pool.a]\nlisten = \"127.0.0.1:9000\"\ncommand = [\"/bin/sh\"]\npm = \"static\"\npm_max_children = 1\n",
 			`1:1: unknown key "\"odd key\""`},
 		{"php-fpm dotted name", "[pool.a]\nlisten = \"127.0.0.1:9000\"\ncommand = [\"/bin/sh\"]\npm = \"static\"\npm_max_children = 1\nping.path = \"/ping\"\n",
-			`6:1: unknown key "pool.a.ping.path" (did you mean "ping_path"?)`},
+			`6:1: unknown key "pool.a.ping.path": write ping_path (php-fpm's dotted names become underscores)`},
 		{"php-fpm dotted names, two", "[pool.a]\nlisten = \"127.0.0.1:9000\"\ncommand = [\"/bin/sh\"]\npm = \"static\"\npm_max_children = 1\n[pool.a.ping]\npath = \"/ping\"\nrespons = \"ok\"\n",
-			"7:1: unknown key \"pool.a.ping.path\" (did you mean \"ping_path\"?)\n" +
+			"7:1: unknown key \"pool.a.ping.path\": write ping_path (php-fpm's dotted names become underscores)\n" +
 				`8:1: unknown key "pool.a.ping.respons" (did you mean "ping_response"?)`},
 	}
 	for _, tt := range tests {

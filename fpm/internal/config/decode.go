@@ -16,8 +16,21 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// decodePools fills cfg.Pools and cfg.PoolOrder from the "pool" table.
-func (l *loader) decodePools(cfg *Config, v any, md toml.MetaData) {
+// poolOrder lists the pools of a file in the order they first appear.
+func poolOrder(md toml.MetaData) []string {
+	var order []string
+	for _, k := range md.Keys() {
+		if len(k) >= 2 && k[0] == "pool" && !slices.Contains(order, k[1]) {
+			order = append(order, k[1])
+		}
+	}
+	return order
+}
+
+// decodePools fills cfg.Pools and cfg.PoolOrder from the "pool" table;
+// order is the order of first appearance (poolOrder, then the included
+// files').
+func (l *loader) decodePools(cfg *Config, v any, order []string) {
 	cfg.Pools = map[string]*Pool{}
 	if v == nil {
 		return
@@ -29,13 +42,8 @@ func (l *loader) decodePools(cfg *Config, v any, md toml.MetaData) {
 		return
 	}
 	l.pools = len(m)
-	// Pools keep the order of their first appearance in the file.
-	var order []string
-	for _, k := range md.Keys() {
-		if len(k) >= 2 && k[0] == "pool" && !slices.Contains(order, k[1]) {
-			order = append(order, k[1])
-		}
-	}
+	// Pools keep the order of their first appearance.
+	order = slices.Clone(order)
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		if !slices.Contains(order, name) {
 			order = append(order, name)
@@ -136,17 +144,17 @@ func (l *loader) decodeTable(dst reflect.Value, m map[string]any, path keyPath, 
 			subs := slices.Sorted(maps.Keys(t))
 			if slices.ContainsFunc(subs, func(sub string) bool { return slices.Contains(names, k+"_"+sub) }) {
 				for _, sub := range subs {
-					msg := fmt.Sprintf("unknown key %q", keyString(kp.add(sub)))
-					if s := suggest(k+"_"+sub, names); s != "" {
-						msg += fmt.Sprintf(" (did you mean %q?)", s)
-					}
-					l.errAt(kp.add(sub), "%s", msg)
+					l.errAt(kp.add(sub), "%s", dottedKey(kp.add(sub), k+"_"+sub, names))
 				}
 				l.markBroken(kp)
 				continue
 			}
 		}
 		if !ok {
+			if msg := teachTable(kp, m[k]); msg != "" {
+				l.errAt(kp, "%s", msg)
+				continue
+			}
 			msg := fmt.Sprintf("unknown key %q", keyString(kp))
 			if s := suggest(k, names); s != "" {
 				msg += fmt.Sprintf(" (did you mean %q?)", s)

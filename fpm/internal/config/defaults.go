@@ -42,6 +42,7 @@ func (c *Config) setDefaults(set func(key string) bool) {
 		c.ProcessControlTimeout = defaultProcessControlTimeout
 	}
 	c.setMonitorDefaults(set)
+	c.setOpsDefaults(set)
 }
 
 // setDefaults fills the pool keys the file leaves out and normalises pm to
@@ -136,7 +137,7 @@ func (c *Config) resolvePaths() {
 		}
 	}
 	abs(&c.Pid)
-	if c.ErrorLog != "stderr" {
+	if c.ErrorLog != "stderr" && c.ErrorLog != "syslog" {
 		abs(&c.ErrorLog)
 	}
 	for _, p := range c.Pools {

@@ -48,7 +48,8 @@ func (e PosError) Error() string {
 }
 
 // ConfigError is returned by Load when the file is not valid TOML or not a
-// valid configuration. Errs is sorted by position.
+// valid configuration. Errs is sorted by file (the main one first, then
+// the included ones in the order read) and position.
 type ConfigError struct {
 	Errs []PosError
 }
@@ -80,6 +81,9 @@ func Load(path string, o LoadOptions) (*Config, error) {
 	if len(l.errs) > 0 {
 		sort.SliceStable(l.errs, func(i, j int) bool {
 			a, b := l.errs[i], l.errs[j]
+			if fa, fb := l.fileOrder[a.File], l.fileOrder[b.File]; fa != fb {
+				return fa < fb // the main file first, then the included ones in order
+			}
 			if a.Line != b.Line {
 				return a.Line < b.Line
 			}
@@ -92,10 +96,14 @@ func Load(path string, o LoadOptions) (*Config, error) {
 
 // loader carries the state of one Load call.
 type loader struct {
-	file string
+	file string // the file being parsed, as named in errors
 	opts LoadOptions
-	keys map[string]keyPos // key path → position, from findKeys
+	keys map[string]keyPos // key path → position in the main file, from findKeys
 	errs []PosError
+	// poolSrc holds, for each pool read from an included file, that file
+	// (include.go); fileOrder the order of the files for sorting errors.
+	poolSrc   map[string]*source
+	fileOrder map[string]int
 	// broken holds the keys whose value could not be decoded; validation
 	// says nothing more about them (their field holds a zero value).
 	broken map[string]bool
@@ -117,18 +125,22 @@ func (p keyPath) id() string { return strings.Join(p, "\x00") }
 // errAt records an error at the position of path, or of its nearest
 // enclosing table when path itself is absent from the file, or at 1:1.
 // Nothing is recorded for a key whose value could not be decoded.
+// A key of a pool read from an included file is found in that file.
 func (l *loader) errAt(path keyPath, format string, args ...any) {
+	src := &source{file: l.file, keys: l.keys}
+	if len(path) >= 2 && path[0] == "pool" && l.poolSrc[path[1]] != nil {
+		src = l.poolSrc[path[1]]
+	}
+	l.errIn(src, path, format, args...)
+}
+
+// errIn records an error at the position of path in the file src.
+func (l *loader) errIn(src *source, path keyPath, format string, args ...any) {
 	if l.broken[path.id()] {
 		return
 	}
-	line, col := 1, 1
-	for n := len(path); n > 0; n-- {
-		if p, ok := l.keys[path[:n].id()]; ok {
-			line, col = p.line, p.col
-			break
-		}
-	}
-	l.errs = append(l.errs, PosError{File: l.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
+	line, col := src.pos(path)
+	l.errs = append(l.errs, PosError{File: src.file, Line: line, Col: col, Msg: fmt.Sprintf(format, args...)})
 }
 
 // load does the work of Load; errors are collected in l.errs.
@@ -141,7 +153,9 @@ func (l *loader) load(data []byte, abs string) *Config {
 
 	cfg := &Config{Path: abs, Dir: filepath.Dir(abs)}
 	l.decodeTable(reflect.ValueOf(cfg).Elem(), raw, nil, "", "pool", "http")
-	l.decodePools(cfg, raw["pool"], md)
+	order := poolOrder(md)
+	l.readIncludes(cfg, raw, &order)
+	l.decodePools(cfg, raw["pool"], order)
 	hset := l.decodeHTTP(cfg, raw["http"])
 
 	cfg.setDefaults(func(k string) bool { _, ok := raw[k]; return ok })
@@ -178,6 +192,11 @@ func (l *loader) parse(data []byte) (raw map[string]any, md toml.MetaData, ok bo
 	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(&raw)
 	if err != nil {
 		pe := PosError{File: l.file, Line: 1, Col: 1, Msg: "invalid TOML: " + err.Error()}
+		if looksLikeINI(data) {
+			pe.Msg = "this is a php-fpm ini file: gofpm import-php-fpm " + l.file
+			l.errs = append(l.errs, pe)
+			return nil, md, false
+		}
 		var perr toml.ParseError
 		if errors.As(err, &perr) {
 			pe.Msg = "invalid TOML: " + perr.Message
@@ -188,6 +207,9 @@ func (l *loader) parse(data []byte) (raw map[string]any, md toml.MetaData, ok bo
 			if st := perr.Position.Start; perr.Position.Line > 0 && st >= 0 && st <= len(src) {
 				pe.Line = 1 + bytes.Count(src[:st], []byte("\n"))
 				pe.Col = st - bytes.LastIndexByte(src[:st], '\n')
+			}
+			if msg := dottedLine(src, pe.Line); msg != "" {
+				pe.Msg = msg // pm = "dynamic" then pm.max_children = 5
 			}
 		}
 		l.errs = append(l.errs, pe)

@@ -8,9 +8,17 @@ import (
 	"strings"
 )
 
-// Summary returns one line per pool for `gofpm check`, in file order.
+// Summary returns one line per pool for `gofpm check`, in file order,
+// after a line naming the included files when the config has include.
 func (c *Config) Summary() []string {
 	var out []string
+	if len(c.Include) > 0 {
+		files := "no file"
+		if len(c.Included) > 0 {
+			files = strings.Join(c.Included, ", ")
+		}
+		out = append(out, fmt.Sprintf("include %s: %s", strings.Join(c.Include, " "), files))
+	}
 	for _, name := range c.PoolOrder {
 		p := c.Pools[name]
 		var mode string

@@ -28,6 +28,7 @@ func (l *loader) validate(c *Config, psets map[string]map[string]bool) {
 	} else if c.EmergencyRestartThreshold > 0 && c.EmergencyRestartInterval == 0 {
 		l.errAt(keyPath{"emergency_restart_threshold"}, "emergency_restart_interval must be set when emergency_restart_threshold is set")
 	}
+	l.validateOps(c)
 	if l.pools == 0 {
 		l.errAt(keyPath{"pool"}, "no pool has been defined (add a [pool.NAME] table)")
 	}
@@ -48,6 +49,7 @@ func (l *loader) validate(c *Config, psets map[string]map[string]bool) {
 	for _, name := range c.PoolOrder {
 		p := c.Pools[name]
 		l.validatePool(p, psets[name])
+		l.validateSuppress(p)
 		pre := fmt.Sprintf("pool %q: ", name)
 		if listenOK(p.Listen, false) {
 			claim(p.Listen, keyPath{"pool", name, "listen"}, pre, fmt.Sprintf("pool %q", name))

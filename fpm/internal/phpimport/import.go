@@ -24,6 +24,7 @@
 package phpimport
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -66,8 +67,49 @@ const maxIncludeDepth = 5
 // unreadable file, bad ini syntax, a directive or value php-fpm itself
 // refuses) name FILE:LINE.
 func Import(files []string, o Options) (toml []byte, warnings []string, err error) {
+	imp, err := read(files, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	var b bytes.Buffer
+	imp.renderHead(&b, "")
+	for _, p := range imp.pools {
+		imp.renderPool(&b, p)
+	}
+	return b.Bytes(), imp.warningLines(), nil
+}
+
+// PoolFile is one pool's TOML, a drop-in file of a folder.
+type PoolFile struct {
+	Name string // the pool's name: the file is Name + ".toml"
+	TOML []byte
+}
+
+// ImportSplit is Import writing each pool into a file of its own: main
+// holds the global settings and include = [include] (the pattern that
+// finds the pool files from main's folder, such as "pool.d/*.toml").
+func ImportSplit(files []string, o Options, include string) (main []byte, pools []PoolFile, warnings []string, err error) {
+	imp, err := read(files, o)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var b bytes.Buffer
+	imp.renderHead(&b, include)
+	for _, p := range imp.pools {
+		var pb bytes.Buffer
+		pb.WriteString("# A gofpm pool translated from php-fpm by `gofpm import-php-fpm`; the main\n" +
+			"# configuration file includes it. Relative paths are resolved against the\n" +
+			"# main file's folder.\n")
+		imp.renderPool(&pb, p)
+		pools = append(pools, PoolFile{Name: p.key, TOML: pb.Bytes()})
+	}
+	return b.Bytes(), pools, imp.warningLines(), nil
+}
+
+// read reads and translates files (see Import).
+func read(files []string, o Options) (*importer, error) {
 	if len(files) == 0 {
-		return nil, nil, errors.New("no php-fpm configuration file given")
+		return nil, errors.New("no php-fpm configuration file given")
 	}
 	imp := &importer{o: o, seen: map[string]string{}, warnIdx: map[string]*warning{}}
 	if imp.o.PHPCGI == "" {
@@ -79,7 +121,7 @@ func Import(files []string, o Options) (toml []byte, warnings []string, err erro
 	if o.Prefix != "" {
 		abs, err := filepath.Abs(o.Prefix)
 		if err != nil {
-			return nil, nil, fmt.Errorf("prefix %q: %w", o.Prefix, err)
+			return nil, fmt.Errorf("prefix %q: %w", o.Prefix, err)
 		}
 		imp.prefix = abs
 	}
@@ -90,16 +132,16 @@ func Import(files []string, o Options) (toml []byte, warnings []string, err erro
 			if msg := err.Error(); strings.ContainsAny(msg, "\r\n") {
 				err = errors.New(oneline.Escape(msg)) // a name may hold a "\r"
 			}
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	if len(imp.pools) == 0 {
-		return nil, nil, fmt.Errorf("%s: no pool defined: at least one pool section (such as [www]) is needed", strings.Join(files, ", "))
+		return nil, fmt.Errorf("%s: no pool defined: at least one pool section (such as [www]) is needed", strings.Join(files, ", "))
 	}
 	if err := imp.finish(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return imp.render(), imp.warningLines(), nil
+	return imp, nil
 }
 
 // loc is where a directive is: the file as named by the user or by the

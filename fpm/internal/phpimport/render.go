@@ -25,9 +25,9 @@ var (
 		"process_priority", "security_limit_extensions"}
 )
 
-// render writes the TOML document.
-func (imp *importer) render() []byte {
-	var b bytes.Buffer
+// renderHead writes the start of the TOML document: where it came from
+// and the global settings, with include = [include] when include is set.
+func (imp *importer) renderHead(b *bytes.Buffer, include string) {
 	b.WriteString("# gofpm configuration translated from php-fpm by `gofpm import-php-fpm`.\n# Source files:\n")
 	for _, s := range imp.sources {
 		line := "#   " + s.path
@@ -43,39 +43,43 @@ func (imp *importer) render() []byte {
 	b.WriteString("\n# Global settings ([global]).\n")
 	for _, k := range globalKeys {
 		if v, ok := g.vals[k]; ok {
-			fmt.Fprintf(&b, "%s = %s\n", k, v)
+			fmt.Fprintf(b, "%s = %s\n", k, v)
 		}
 	}
 	if !g.pctSet {
 		b.WriteString("# process_control_timeout is not set: gofpm gives workers 10s to finish their\n" +
 			"# request on reload and stop, where php-fpm's default (0) killed it.\n")
 	}
+	if include != "" {
+		b.WriteString("# One file per pool, as php-fpm's pool.d/ (gofpm import-php-fpm --pool-dir).\n")
+		fmt.Fprintf(b, "include = [%s]\n", tomlString(include))
+	}
+}
 
-	for _, p := range imp.pools {
-		fmt.Fprintf(&b, "\n%s\n", tomlComment(fmt.Sprintf("# Pool %q, from [%s] at %s.", p.key, p.name, p.at)))
-		b.WriteString("# php-fpm ran PHP itself; gofpm runs php-cgi as the worker program (command),\n" +
-			"# which serves FastCGI on the socket it inherits, with the pool's php_value,\n" +
-			"# php_flag, php_admin_value and php_admin_flag settings as -d options.\n" +
-			"# worker_graceful_signal = \"SIGTERM\": php-cgi finishes the request in hand\n" +
-			"# on SIGTERM, while SIGQUIT (gofpm's default) ends it at once.\n")
-		if !p.limitExt {
-			b.WriteString("# php-fpm ran only .php and .phar scripts (security.limit_extensions); php-cgi\n" +
-				"# runs any script the web server names: keep nginx's `location ~ \\.php$`.\n")
-		}
-		fmt.Fprintf(&b, "[pool.%s]\n", tomlKey(p.key))
-		for _, k := range poolKeys {
-			if v, ok := p.vals[k]; ok {
-				fmt.Fprintf(&b, "%s = %s\n", k, v)
-			}
-		}
-		if len(p.env) > 0 {
-			fmt.Fprintf(&b, "\n[pool.%s.env]\n", tomlKey(p.key))
-			for _, e := range p.env {
-				fmt.Fprintf(&b, "%s = %s\n", tomlKey(e.key), tomlString(e.val))
-			}
+// renderPool writes one [pool.NAME] table.
+func (imp *importer) renderPool(b *bytes.Buffer, p *pool) {
+	fmt.Fprintf(b, "\n%s\n", tomlComment(fmt.Sprintf("# Pool %q, from [%s] at %s.", p.key, p.name, p.at)))
+	b.WriteString("# php-fpm ran PHP itself; gofpm runs php-cgi as the worker program (command),\n" +
+		"# which serves FastCGI on the socket it inherits, with the pool's php_value,\n" +
+		"# php_flag, php_admin_value and php_admin_flag settings as -d options.\n" +
+		"# worker_graceful_signal = \"SIGTERM\": php-cgi finishes the request in hand\n" +
+		"# on SIGTERM, while SIGQUIT (gofpm's default) ends it at once.\n")
+	if !p.limitExt {
+		b.WriteString("# php-fpm ran only .php and .phar scripts (security.limit_extensions); php-cgi\n" +
+			"# runs any script the web server names: keep nginx's `location ~ \\.php$`.\n")
+	}
+	fmt.Fprintf(b, "[pool.%s]\n", tomlKey(p.key))
+	for _, k := range poolKeys {
+		if v, ok := p.vals[k]; ok {
+			fmt.Fprintf(b, "%s = %s\n", k, v)
 		}
 	}
-	return b.Bytes()
+	if len(p.env) > 0 {
+		fmt.Fprintf(b, "\n[pool.%s.env]\n", tomlKey(p.key))
+		for _, e := range p.env {
+			fmt.Fprintf(b, "%s = %s\n", tomlKey(e.key), tomlString(e.val))
+		}
+	}
 }
 
 // tomlString writes s as a TOML basic string.

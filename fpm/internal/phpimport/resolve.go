@@ -189,7 +189,7 @@ func (imp *importer) finishPool(p *pool) error {
 		arg := e.key + "=" + enc
 		args = append(args, cgiArg{arg: arg, note: fmt.Sprintf("%s, %s", e.d, e.at)})
 		if e.admin {
-			imp.warn(e.at, e.d, "passed to php-cgi as -d %s in command; scripts can now change it with ini_set(), which %s prevented", arg, e.kind)
+			imp.warn(e.at, e.d, "passed to php-cgi as -d %s in command%s", arg, lockNote(e.key, e.kind))
 		} else {
 			imp.warn(e.at, e.d, "passed to php-cgi as -d %s in command", arg)
 		}
