@@ -76,7 +76,7 @@ fuzz:
 	done
 
 check-config: examples
-	@for f in examples/*/pool.toml deploy/*/pool.toml; do $(GOFPM) check -c $$f $(ROOTFLAG) >/dev/null || exit 1; done; echo "examples and deploy: configs ok"
+	@for f in examples/*/pool.toml deploy/*/pool.toml deploy/container/php/pool.toml; do $(GOFPM) check -c $$f $(ROOTFLAG) >/dev/null || exit 1; done; echo "examples and deploy: configs ok"
 
 ## bench: Go benchmarks and the end-to-end comparison against the peers
 bench: build
