@@ -141,7 +141,7 @@ deb: pkg-files
 	size=$$(du -sk --exclude=DEBIAN $$r | cut -f1); \
 	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e "s/@SIZE@/$$size/" deploy/debian/control.in > $$r/DEBIAN/control; \
 	chmod 0644 $$r/DEBIAN/control $$r/DEBIAN/conffiles $$r/DEBIAN/md5sums; \
-	dpkg-deb --root-owner-group -Zxz --build $$r $(DEB) >/dev/null; \
+	dpkg-deb --root-owner-group -Zgzip --build $$r $(DEB) >/dev/null; \
 	echo "$(DEB)"
 
 clean:

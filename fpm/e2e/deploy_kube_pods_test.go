@@ -25,12 +25,7 @@ import (
 // cleanup, with its workers.
 func startPodNginx(t *testing.T, conf string, uid int, groups ...int) (*exec.Cmd, <-chan struct{}, *syncBuffer) {
 	t.Helper()
-	requireNginx(t)
-	dir := shortTempDir(t)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, path := writeNginxConf(t, conf)
 	cmd := exec.Command(nginxBin, "-e", "stderr", "-p", dir, "-c", path, "-g", "daemon off;")
 	asUser(cmd, uid, uid, groups...)
 	outR, outW := stdioPipe(t, uid, uid)

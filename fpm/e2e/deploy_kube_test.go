@@ -739,16 +739,24 @@ func sleepSeconds(t *testing.T, cmd []string) time.Duration {
 // nginxTest runs nginx -t on conf (skipped, or failed under CI, without nginx).
 func nginxTest(t *testing.T, conf string) {
 	t.Helper()
-	requireNginx(t)
-	dir := shortTempDir(t)
-	path := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, path := writeNginxConf(t, conf)
 	out, err := exec.Command(nginxBin, "-t", "-q", "-e", "stderr", "-p", dir, "-c", path).CombinedOutput()
 	if err != nil {
 		t.Errorf("nginx -t: %v\n%s\n%s", err, out, conf)
 	}
+}
+
+// writeNginxConf writes conf as nginx.conf in a temp dir, nginx's -p
+// prefix for it (skipped, or failed under CI, without nginx).
+func writeNginxConf(t *testing.T, conf string) (dir, path string) {
+	t.Helper()
+	requireNginx(t)
+	dir = shortTempDir(t)
+	path = filepath.Join(dir, "nginx.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, path
 }
 
 func requireNginx(t *testing.T) {
