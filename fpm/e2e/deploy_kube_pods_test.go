@@ -136,11 +136,14 @@ func TestKubeSidecarPod(t *testing.T) {
 
 	conf := filepath.Join(shortTempDir(t), "pool.toml")
 	text := strings.ReplaceAll(dirs.rewrite(g.poolText), `"/app/`, `"`+layout+`/app/`)
+	metrics := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	text = strings.Replace(text, `"`+g.metrics+`"`, `"`+metrics+`"`, 1)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := startImageMaster(t, g.podArgv(layout, conf), g.uid, g.gid, g.fsGroup)
 	m.waitFor("ready to handle connections", 15*time.Second)
+	scrapeMetrics(t, metrics, g.cfg.PoolOrder[0])
 
 	if code, body := httpGet(t, client, "http://pod/"); code != 200 || !strings.HasPrefix(body, "hello from gofpm worker") {
 		t.Fatalf("GET / through nginx: %d %q", code, body)
@@ -208,11 +211,14 @@ func TestKubeTCPPods(t *testing.T) {
 	conf := filepath.Join(shortTempDir(t), "pool.toml")
 	text := strings.ReplaceAll(dirs.rewrite(g.poolText), `"/app/`, `"`+layout+`/app/`)
 	text = strings.Replace(text, `"`+g.pool.Listen+`"`, `"127.0.0.1:`+port+`"`, 1)
+	metrics := "127.0.0.1:" + strconv.Itoa(freePort(t))
+	text = strings.Replace(text, `"`+g.metrics+`"`, `"`+metrics+`"`, 1)
 	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	m, _ := startImageMaster(t, g.podArgv(layout, conf), g.uid, g.gid)
 	m.waitFor("ready to handle connections", 15*time.Second)
+	scrapeMetrics(t, metrics, g.cfg.PoolOrder[0])
 
 	ndirs := newPodDirs(t, "/tmp")
 	nconf, sock := nginxListen(t, ndirs.rewrite(n.conf), ndirs["/tmp"])

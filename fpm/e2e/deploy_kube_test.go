@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,8 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
+
+	"github.com/BurntSushi/toml"
 
 	"github.com/gofpm/gofpm/fpm/internal/config"
 )
@@ -545,6 +548,7 @@ type gofpmPod struct {
 	uid, gid   int
 	fsGroup    int
 	imageEntry string
+	metrics    string // metrics_listen
 }
 
 // checkGofpmPod checks the gofpm container of Deployment name against the
@@ -661,7 +665,72 @@ func checkGofpmPod(t *testing.T, f *kubeFile, name string, img *cfImage) *gofpmP
 		}
 	}
 	g.preStop = preStopCommand(g.c)
+	checkMetricsScrape(t, f, g)
 	return g
+}
+
+// checkMetricsScrape: metrics_listen on the pod's addresses, declared as
+// the gofpm container's port metrics, named by the scrape annotations,
+// and admitted by every NetworkPolicy over the pods.
+func checkMetricsScrape(t *testing.T, f *kubeFile, g *gofpmPod) {
+	t.Helper()
+	var raw struct {
+		MetricsListen string `toml:"metrics_listen"`
+	}
+	if _, err := toml.Decode(g.poolText, &raw); err != nil {
+		t.Fatal(err)
+	}
+	g.metrics = raw.MetricsListen
+	host, port, ok := strings.Cut(g.metrics, ":")
+	if !ok || host != "0.0.0.0" {
+		t.Fatalf("Deployment %s: metrics_listen %q, want 0.0.0.0:PORT (Prometheus scrapes the pod's address)", g.dep.Name, g.metrics)
+	}
+	found := false
+	for _, p := range g.c.Ports {
+		found = found || (p.Name == "metrics" && strconv.Itoa(int(p.ContainerPort)) == port)
+	}
+	if !found {
+		t.Errorf("Deployment %s: the gofpm container has no port metrics = %s (metrics_listen)", g.dep.Name, port)
+	}
+	ann := g.dep.Spec.Template.Annotations
+	for k, want := range map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": port, "prometheus.io/path": "/metrics"} {
+		if ann[k] != want {
+			t.Errorf("Deployment %s: pod annotation %s = %q, want %q", g.dep.Name, k, ann[k], want)
+		}
+	}
+	for _, np := range f.netpols {
+		if !selects(np.Spec.PodSelector.MatchLabels, g.dep.Spec.Template.Labels) {
+			continue
+		}
+		admitted := false
+		for _, rule := range np.Spec.Ingress {
+			if len(rule.Ports) == 0 {
+				admitted = true
+			}
+			for _, p := range rule.Ports {
+				admitted = admitted || (p.Port != nil && (p.Port.String() == port || p.Port.String() == "metrics"))
+			}
+		}
+		if !admitted {
+			t.Errorf("NetworkPolicy %s shuts metrics_listen's port %s off from Prometheus", np.Name, port)
+		}
+	}
+}
+
+// scrapeMetrics gets /metrics from addr (metrics_listen moved to
+// loopback) and checks the series the saturation autoscaler reads.
+func scrapeMetrics(t *testing.T, addr, pool string) {
+	t.Helper()
+	waitDial(t, "tcp", addr)
+	code, body := httpGet(t, http.DefaultClient, "http://"+addr+"/metrics")
+	if code != 200 {
+		t.Fatalf("GET /metrics on metrics_listen: %d %.200q", code, body)
+	}
+	for _, want := range []string{"phpfpm_up", "phpfpm_active_processes{", `pool="` + pool + `"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s:\n%.2000s", want, body)
+		}
+	}
 }
 
 // imageHas reports whether the image copies a file to path.
