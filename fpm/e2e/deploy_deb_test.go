@@ -25,7 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 // pkgBuild is the output of make dist deb.
@@ -236,15 +236,27 @@ func checkDeb(t *testing.T, p *pkgBuild) {
 	if status["Status"] != "install ok installed" {
 		t.Fatalf("dpkg -s gofpm: Status %q", status["Status"])
 	}
-	conffiles := strings.Fields(status["Conffiles"])
-	wantConf := []string{"/etc/gofpm/pool.toml"}
-	if p.logrotate != "" {
-		wantConf = append(wantConf, "/etc/logrotate.d/gofpm")
-	}
-	for _, c := range wantConf {
-		if !slices.Contains(conffiles, c) {
-			t.Errorf("conffiles %v lack %s (dpkg would overwrite the admin's changes)", conffiles, c)
+	// Every file the package puts in /etc is a conffile (dpkg would
+	// otherwise overwrite the admin's changes on upgrade).
+	var conffiles []string
+	for _, l := range strings.Split(status["Conffiles"], "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			conffiles = append(conffiles, f[0])
 		}
+	}
+	var etc []string
+	for path, mode := range got {
+		if strings.HasPrefix(path, "./etc/") && !strings.HasPrefix(mode, "d") {
+			etc = append(etc, path[1:])
+		}
+	}
+	slices.Sort(conffiles)
+	slices.Sort(etc)
+	if !slices.Equal(conffiles, etc) || !slices.Contains(conffiles, "/etc/gofpm/pool.toml") {
+		t.Errorf("conffiles %v, want every file in /etc: %v", conffiles, etc)
+	}
+	if p.logrotate != "" && !slices.Contains(conffiles, "/etc/logrotate.d/gofpm") {
+		t.Errorf("conffiles %v lack /etc/logrotate.d/gofpm", conffiles)
 	}
 	// postinst enabled the units (symlinks, no systemd needed) and made
 	// the log folder.
@@ -270,20 +282,19 @@ func checkDeb(t *testing.T, p *pkgBuild) {
 			t.Errorf("gofpm.service %s=%s: want /usr/bin/gofpm ... -c /etc/gofpm/pool.toml", k, unit[k])
 		}
 	}
-	var raw struct {
-		Pid  string `toml:"pid"`
-		Pool map[string]struct {
-			Listen string `toml:"listen"`
-		} `toml:"pool"`
-	}
-	if _, err := toml.DecodeFile(conf, &raw); err != nil {
-		t.Fatal(err)
+	// The config as the master loads it (includes followed), as root.
+	cfg, err := config.Load(conf, config.LoadOptions{Euid: 0})
+	if err != nil {
+		t.Fatalf("the installed config: %v", err)
 	}
 	rundir := "/run/" + unit["RuntimeDirectory"]
-	if unit["RuntimeDirectory"] == "" || unit["PIDFile"] != raw.Pid || filepath.Dir(raw.Pid) != rundir {
-		t.Errorf("gofpm.service RuntimeDirectory=%s PIDFile=%s; pool.toml pid %s: want the pid file in the runtime dir", unit["RuntimeDirectory"], unit["PIDFile"], raw.Pid)
+	if unit["RuntimeDirectory"] == "" || unit["PIDFile"] != cfg.Pid || filepath.Dir(cfg.Pid) != rundir {
+		t.Errorf("gofpm.service RuntimeDirectory=%s PIDFile=%s; pool.toml pid %s: want the pid file in the runtime dir", unit["RuntimeDirectory"], unit["PIDFile"], cfg.Pid)
 	}
-	named := raw.Pool[sock["FileDescriptorName"]]
+	named, ok := cfg.Pools[sock["FileDescriptorName"]]
+	if !ok {
+		t.Fatalf("gofpm.socket FileDescriptorName=%s names no pool of the installed config (%v)", sock["FileDescriptorName"], cfg.PoolOrder)
+	}
 	if named.Listen != sock["ListenStream"] || filepath.Dir(named.Listen) != rundir {
 		t.Errorf("gofpm.socket %s (FileDescriptorName=%s): pool.toml's pool %s listens on %q, want the same path in %s",
 			sock["ListenStream"], sock["FileDescriptorName"], sock["FileDescriptorName"], named.Listen, rundir)
@@ -315,15 +326,26 @@ func checkDeb(t *testing.T, p *pkgBuild) {
 	// And starts on it: /run/gofpm is a fresh dir as RuntimeDirectory
 	// makes it, the config's root-relative paths point into the root.
 	rundir2 := shortTempDir(t)
-	text, err := os.ReadFile(conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := filepath.Join(shortTempDir(t), "pool.toml")
-	moved := strings.NewReplacer(`"`+rundir+`/`, `"`+rundir2+`/`, `"/usr/lib/cgi-bin"`, `"`+filepath.Join(root, "usr/lib/cgi-bin")+`"`).Replace(string(text))
-	if err := os.WriteFile(started, []byte(moved), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	// /etc/gofpm copied with those paths moved (the drop-ins too: their
+	// globs are relative to pool.toml's folder).
+	etcCopy := shortTempDir(t)
+	mover := strings.NewReplacer(`"`+rundir+`/`, `"`+rundir2+`/`, `"/usr/lib/cgi-bin"`, `"`+filepath.Join(root, "usr/lib/cgi-bin")+`"`)
+	filepath.Walk(filepath.Join(root, "etc/gofpm"), func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(filepath.Join(root, "etc/gofpm"), path)
+		dst := filepath.Join(etcCopy, rel)
+		if fi.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return os.WriteFile(dst, []byte(mover.Replace(string(b))), 0o644)
+	})
+	started := filepath.Join(etcCopy, "pool.toml")
 	script := filepath.Join(root, "usr/lib/cgi-bin/hello.sh")
 	if err := os.WriteFile(script, []byte("#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\nhello from %s\\n' \"$(id -un)\"\n"), 0o755); err != nil {
 		t.Fatal(err)
