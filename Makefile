@@ -133,6 +133,7 @@ deb: pkg-files
 		sed -e '1,/^\[Unit\]/{/^#/d;}' -e 's#/usr/local/bin/gofpm#/usr/bin/gofpm#g' deploy/systemd/$$u > $$r/lib/systemd/system/$$u; \
 	done; \
 	install -m 0644 deploy/debian/pool.toml $$r/etc/gofpm/pool.toml; \
+	install -m 0644 deploy/debian/pool.d/www.toml $$r/etc/gofpm/pool.d/www.toml; \
 	if [ -n "$(LOGROTATE)" ]; then install -d -m 0755 $$r/etc/logrotate.d && install -m 0644 $(LOGROTATE) $$r/etc/logrotate.d/gofpm; fi; \
 	install -m 0644 deploy/debian/copyright $$r/usr/share/doc/gofpm/copyright; \
 	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm $$r/DEBIAN/; \

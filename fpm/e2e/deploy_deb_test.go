@@ -163,6 +163,7 @@ func checkDeb(t *testing.T, p *pkgBuild) {
 		"./usr/bin/gofpm":                                  "-rwxr-xr-x",
 		"./etc/gofpm/pool.toml":                            "-rw-r--r--",
 		"./etc/gofpm/pool.d/":                              "drwxr-xr-x",
+		"./etc/gofpm/pool.d/www.toml":                      "-rw-r--r--",
 		"./lib/systemd/system/gofpm.service":               "-rw-r--r--",
 		"./lib/systemd/system/gofpm.socket":                "-rw-r--r--",
 		"./usr/share/man/man1/gofpm.1.gz":                  "-rw-r--r--",
