@@ -58,8 +58,11 @@ func buildPackages(t *testing.T) *pkgBuild {
 	}
 	p.deb = filepath.Join(p.bin, fmt.Sprintf("gofpm_%s_%s.deb", p.debVersion, p.arch))
 	p.tarball = filepath.Join(p.bin, fmt.Sprintf("gofpm-%s-linux-%s.tar.gz", p.version, strings.TrimSpace(string(goarch))))
-	if fs, _ := filepath.Glob("../../deploy/logrotate*"); len(fs) > 0 {
-		out, _ := exec.Command("find", "deploy/logrotate", "-maxdepth", "1", "-type", "f", "!", "-name", "*.md").Output()
+	// The Makefile's LOGROTATE: the first regular file of deploy/logrotate.
+	if _, err := os.Stat("../../deploy/logrotate"); err == nil {
+		find := exec.Command("find", "deploy/logrotate", "-maxdepth", "1", "-type", "f", "!", "-name", "*.md")
+		find.Dir = "../.."
+		out, _ := find.Output()
 		lines := strings.Fields(string(out))
 		slices.Sort(lines)
 		if len(lines) > 0 {
