@@ -16,7 +16,7 @@ DEB_NEEDS := nginx:/usr/sbin/nginx php8.2-cgi:/usr/bin/php-cgi8.2 libfcgi-bin:/u
 FCGI_H    := /usr/include/fcgiapp.h
 DEB_WHY   := for the end-to-end tests: nginx in front, php-cgi pools, cgi-fcgi health checks, the C and Perl examples, chromium for the dashboard
 
-.PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man clean
+.PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man dist deb pkg-files clean
 
 all: build
 
@@ -81,7 +81,7 @@ fuzz:
 	done
 
 check-config: examples
-	@for f in examples/*/pool.toml deploy/*/pool.toml; do \
+	@for f in examples/*/pool.toml deploy/*/pool.toml deploy/container/php/pool.toml; do \
 		if grep -q 'bin/hello-c' $$f && [ ! -x $(BIN)/hello-c ]; then echo "check-config: skipping $$f: bin/hello-c is not built (libfcgi-dev is missing)"; continue; fi; \
 		$(GOFPM) check -c $$f $(ROOTFLAG) >/dev/null || exit 1; done; echo "examples and deploy: configs ok"
 
@@ -89,6 +89,68 @@ check-config: examples
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./fcgi/... ./worker/... ./fpm/...
 	bench/run.sh
+
+# Packages (make dist, make deb): a static binary (no cgo: it runs on any
+# Linux of its architecture), the man page and completions it prints, the
+# systemd units, the logrotate file when deploy/logrotate has one.
+PKG         := $(BIN)/pkg
+GOARCH      := $(shell $(GO) env GOARCH)
+DIST_NAME   := gofpm-$(VERSION)-linux-$(GOARCH)
+# Debian's names: amd64 arm64 riscv64 s390x as Go's; these differ.
+DEB_ARCH    := $(or $(word 2,$(subst :, ,$(filter $(GOARCH):%,386:i386 arm:armhf ppc64le:ppc64el mips64le:mips64el))),$(GOARCH))
+# A Debian version: v1.2.3 -> 1.2.3, a commit (no tag) -> 0~g<commit>, below any release.
+DEB_VERSION := $(shell printf '%s' '$(VERSION)' | sed -e 's/^v\([0-9]\)/\1/' -e '/^[0-9][0-9]*\./!s/^/0~g/' | tr -c 'A-Za-z0-9.+~' '+')
+DEB         := $(BIN)/gofpm_$(DEB_VERSION)_$(DEB_ARCH).deb
+# The first regular file of deploy/logrotate (a file or a folder), if any.
+LOGROTATE    = $(firstword $(shell find deploy/logrotate -maxdepth 1 -type f ! -name '*.md' 2>/dev/null | sort))
+
+pkg-files:
+	rm -rf $(PKG) && mkdir -p $(PKG)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(PKG)/gofpm .
+	$(PKG)/gofpm man > $(PKG)/gofpm.1
+	$(PKG)/gofpm completion bash > $(PKG)/gofpm.bash
+	$(PKG)/gofpm completion zsh > $(PKG)/_gofpm
+	$(PKG)/gofpm completion fish > $(PKG)/gofpm.fish
+
+## dist: bin/gofpm-VERSION-linux-ARCH.tar.gz: binary, man page, completions, systemd units, logrotate file (docs/install.md)
+dist: pkg-files
+	@d=$(PKG)/$(DIST_NAME); set -e; \
+	install -d -m 0755 $$d/completions $$d/systemd; \
+	install -m 0755 $(PKG)/gofpm $$d/gofpm; \
+	install -m 0644 $(PKG)/gofpm.1 $$d/gofpm.1; \
+	install -m 0644 $(PKG)/gofpm.bash $(PKG)/_gofpm $(PKG)/gofpm.fish $$d/completions/; \
+	install -m 0644 deploy/systemd/gofpm.service deploy/systemd/gofpm.socket deploy/systemd/pool.toml $$d/systemd/; \
+	if [ -n "$(LOGROTATE)" ]; then install -d -m 0755 $$d/logrotate && install -m 0644 $(LOGROTATE) $$d/logrotate/gofpm; fi; \
+	install -m 0644 LICENSE README.md $$d/; \
+	tar --sort=name --owner=0 --group=0 --numeric-owner --mtime='@0' -C $(PKG) -czf $(BIN)/$(DIST_NAME).tar.gz $(DIST_NAME); \
+	echo "$(BIN)/$(DIST_NAME).tar.gz"
+
+## deb: bin/gofpm_VERSION_ARCH.deb (dpkg-deb): /usr/bin/gofpm, /etc/gofpm/pool.toml + pool.d/, gofpm.service (docs/install.md)
+deb: pkg-files
+	@r=$(PKG)/deb; set -e; \
+	install -d -m 0755 $$r/DEBIAN $$r/usr/bin $$r/usr/share/man/man1 $$r/usr/share/bash-completion/completions \
+		$$r/usr/share/zsh/vendor-completions $$r/usr/share/fish/vendor_completions.d $$r/lib/systemd/system \
+		$$r/etc/gofpm/pool.d $$r/usr/share/doc/gofpm $$r/usr/lib/cgi-bin; \
+	install -m 0755 $(PKG)/gofpm $$r/usr/bin/gofpm; \
+	gzip -9n < $(PKG)/gofpm.1 > $$r/usr/share/man/man1/gofpm.1.gz; \
+	install -m 0644 $(PKG)/gofpm.bash $$r/usr/share/bash-completion/completions/gofpm; \
+	install -m 0644 $(PKG)/_gofpm $$r/usr/share/zsh/vendor-completions/_gofpm; \
+	install -m 0644 $(PKG)/gofpm.fish $$r/usr/share/fish/vendor_completions.d/gofpm.fish; \
+	for u in gofpm.service gofpm.socket; do \
+		sed -e '1,/^\[Unit\]/{/^#/d;}' -e 's#/usr/local/bin/gofpm#/usr/bin/gofpm#g' deploy/systemd/$$u > $$r/lib/systemd/system/$$u; \
+	done; \
+	install -m 0644 deploy/debian/pool.toml $$r/etc/gofpm/pool.toml; \
+	install -m 0644 deploy/debian/pool.d/www.toml $$r/etc/gofpm/pool.d/www.toml; \
+	if [ -n "$(LOGROTATE)" ]; then install -d -m 0755 $$r/etc/logrotate.d && install -m 0644 $(LOGROTATE) $$r/etc/logrotate.d/gofpm; fi; \
+	install -m 0644 deploy/debian/copyright $$r/usr/share/doc/gofpm/copyright; \
+	install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm $$r/DEBIAN/; \
+	(cd $$r && find etc -type f | sed 's#^#/#' | sort) > $$r/DEBIAN/conffiles; \
+	(cd $$r && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | sort -z | xargs -0 md5sum) > $$r/DEBIAN/md5sums; \
+	size=$$(du -sk --exclude=DEBIAN $$r | cut -f1); \
+	sed -e 's/@VERSION@/$(DEB_VERSION)/' -e 's/@ARCH@/$(DEB_ARCH)/' -e "s/@SIZE@/$$size/" deploy/debian/control.in > $$r/DEBIAN/control; \
+	chmod 0644 $$r/DEBIAN/control $$r/DEBIAN/conffiles $$r/DEBIAN/md5sums; \
+	dpkg-deb --root-owner-group -Zgzip --build $$r $(DEB) >/dev/null; \
+	echo "$(DEB)"
 
 clean:
 	rm -rf $(BIN)

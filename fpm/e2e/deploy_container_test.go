@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,10 @@ type cfImage struct {
 	healthcheck []string
 	stopSignal  string
 	expose      []string
+	labels      map[string]string // LABEL key=value of the final stage
+	stageArgs   map[int][]string  // ARG names, by stage
+	base        string            // the final stage's FROM image
+	runs        []string          // the final stage's RUN command lines
 }
 
 func parseContainerfile(t *testing.T, path string) *cfImage {
@@ -55,7 +60,7 @@ func parseContainerfile(t *testing.T, path string) *cfImage {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img := &cfImage{stageNames: map[string]int{}}
+	img := &cfImage{stageNames: map[string]int{}, labels: map[string]string{}, stageArgs: map[int][]string{}}
 	stage := -1
 	var cur strings.Builder
 	start := 0
@@ -98,10 +103,26 @@ func parseContainerfile(t *testing.T, path string) *cfImage {
 		return v
 	}
 	for _, in := range img.instrs {
+		if in.cmd == "ARG" {
+			name, _, _ := strings.Cut(in.args, "=")
+			img.stageArgs[in.stage] = append(img.stageArgs[in.stage], name)
+		}
 		if in.stage != stage { // only the final stage makes the image
 			continue
 		}
 		switch in.cmd {
+		case "FROM":
+			img.base = strings.Fields(in.args)[0]
+		case "RUN":
+			img.runs = append(img.runs, in.args)
+		case "LABEL":
+			for _, w := range shellWords(in.args) {
+				k, v, ok := strings.Cut(w, "=")
+				if !ok {
+					t.Fatalf("%s:%d: LABEL %q: want key=value", path, in.line, w)
+				}
+				img.labels[k] = v
+			}
 		case "USER":
 			img.user = in.args
 		case "ENTRYPOINT":
@@ -293,7 +314,7 @@ func makefileBuilds(t *testing.T) []goBuild {
 }
 
 // ignoreRules reads a .dockerignore file. Only the forms it uses are
-// understood: "*", "!path", "path", "**/GLOB".
+// understood: "*", "!path", "path", "**/GLOB", a top-level "GLOB".
 func ignoreRules(t *testing.T, path string) []string {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -307,7 +328,7 @@ func ignoreRules(t *testing.T, path string) []string {
 			continue
 		}
 		p := strings.TrimPrefix(l, "!")
-		if p != "*" && !strings.HasPrefix(p, "**/") && strings.ContainsAny(p, "*?[") {
+		if p != "*" && !strings.HasPrefix(p, "**/") && strings.ContainsAny(p, "*?[") && strings.Contains(p, "/") {
 			t.Fatalf("%s: pattern %q is not a form this test understands", path, l)
 		}
 		out = append(out, l)
@@ -324,6 +345,8 @@ func excluded(rules []string, rel string) bool {
 		switch {
 		case p == "*":
 			hit = true
+		case strings.ContainsAny(p, "*?[") && !strings.HasPrefix(p, "**/"):
+			hit, _ = filepath.Match(p, rel) // a top-level glob: *.go
 		case strings.HasPrefix(p, "**/"):
 			for _, e := range strings.Split(rel, "/") {
 				if ok, _ := filepath.Match(p[3:], e); ok {
@@ -350,7 +373,7 @@ func copiedFrom(copies []cfCopy, rel string) bool {
 		}
 		for _, s := range c.srcs {
 			s = strings.TrimSuffix(filepath.Clean(s), "/")
-			if s == "." || rel == s || strings.HasPrefix(rel, s+"/") {
+			if ok, _ := filepath.Match(s, rel); ok || s == "." || rel == s || strings.HasPrefix(rel, s+"/") {
 				return true
 			}
 		}
@@ -379,6 +402,36 @@ func imageLayout(t *testing.T, img *cfImage) string {
 	root := shortTempDir(t)
 	final := img.instrs[len(img.instrs)-1].stage
 	built := map[string]string{"bin/gofpm": bins.gofpm, "bin/hello": bins.hello}
+	// Directories the final stage's RUN makes with install -d (-o/-g
+	// honoured when the test runs as root).
+	for _, run := range img.runs {
+		for _, part := range strings.Split(run, "&&") {
+			w := shellWords(strings.TrimSpace(part))
+			if len(w) < 2 || w[0] != "install" || w[1] != "-d" {
+				continue
+			}
+			uid, gid := -1, -1
+			for i := 2; i < len(w); i++ {
+				switch {
+				case (w[i] == "-o" || w[i] == "-g" || w[i] == "-m") && i+1 < len(w):
+					if w[i] == "-o" {
+						uid, _ = strconv.Atoi(w[i+1])
+					} else if w[i] == "-g" {
+						gid, _ = strconv.Atoi(w[i+1])
+					}
+					i++
+				case strings.HasPrefix(w[i], "/"):
+					d := filepath.Join(root, w[i])
+					if err := os.MkdirAll(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if os.Geteuid() == 0 {
+						os.Chown(d, uid, gid)
+					}
+				}
+			}
+		}
+	}
 	for i, in := range img.instrs {
 		if in.cmd != "COPY" || in.stage != final {
 			continue
@@ -544,14 +597,33 @@ func loadAsNonRoot(t *testing.T, path string, uid int) *config.Config {
 	return cfg
 }
 
-// TestContainerfile checks the Containerfile against the repository: every
-// COPY source exists and is in the build context, the context holds every
-// file the build compiles, the build commands are the Makefile's, and the
-// image's USER, EXPOSE, HEALTHCHECK, STOPSIGNAL, ENTRYPOINT and CMD agree
-// with the binaries and the pool it copies.
-func TestContainerfile(t *testing.T) {
-	img := parseContainerfile(t, containerfile)
-	rules := ignoreRules(t, containerfile+".dockerignore")
+// imageSpec is one of deploy/container's images: its Containerfile and
+// the Go packages its build stage compiles.
+type imageSpec struct {
+	path string
+	pkgs []string
+}
+
+var (
+	goImage  = imageSpec{containerfile, []string{".", "./examples/hello"}}
+	phpImage = imageSpec{"../../deploy/container/Containerfile.php", []string{"."}}
+)
+
+// TestContainerfile checks the Go image's Containerfile against the
+// repository: every COPY source exists and is in the build context, the
+// context holds every file the build compiles, the build commands are the
+// Makefile's, the OCI labels are there, and the image's USER, EXPOSE,
+// HEALTHCHECK, STOPSIGNAL, ENTRYPOINT and CMD agree with the binaries and
+// the pool it copies.
+func TestContainerfile(t *testing.T) { checkContainerfile(t, goImage) }
+
+// TestContainerfilePHP checks the PHP image's Containerfile the same way,
+// and that the pool's php-cgi is the one the image installs.
+func TestContainerfilePHP(t *testing.T) { checkContainerfile(t, phpImage) }
+
+func checkContainerfile(t *testing.T, spec imageSpec) {
+	img := parseContainerfile(t, spec.path)
+	rules := ignoreRules(t, spec.path+".dockerignore")
 	copies := img.copies(t)
 
 	// Sources from the context exist and are not ignored.
@@ -560,18 +632,26 @@ func TestContainerfile(t *testing.T) {
 			continue
 		}
 		for _, s := range c.srcs {
-			if _, err := os.Stat(filepath.Join("../..", s)); err != nil {
-				t.Errorf("Containerfile:%d: COPY source %s: %v", c.line, s, err)
+			matches, _ := filepath.Glob(filepath.Join("../..", s))
+			if len(matches) == 0 {
+				t.Errorf("%s:%d: COPY source %s: no such file", spec.path, c.line, s)
 			}
-			if excluded(rules, strings.TrimSuffix(filepath.Clean(s), "/")) {
-				t.Errorf("Containerfile:%d: COPY source %s is left out by Containerfile.dockerignore", c.line, s)
+			kept := 0
+			for _, m := range matches {
+				rel, _ := filepath.Rel("../..", m)
+				if !excluded(rules, rel) {
+					kept++
+				}
+			}
+			if kept == 0 {
+				t.Errorf("%s:%d: COPY source %s is left out by its .dockerignore", spec.path, c.line, s)
 			}
 		}
 	}
-	// Every file the two binaries are compiled from reaches the build stage.
-	list := exec.Command("go", "list", "-deps", "-f",
-		`{{if .Module}}{{if eq .Module.Path "github.com/gofpm/gofpm"}}{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}{{end}}{{end}}`,
-		".", "./examples/hello")
+	// Every file the binaries are compiled from reaches the build stage.
+	list := exec.Command("go", append([]string{"list", "-deps", "-f",
+		`{{if .Module}}{{if eq .Module.Path "github.com/gofpm/gofpm"}}{{.Dir}}|{{join .GoFiles ","}}|{{join .EmbedFiles ","}}{{end}}{{end}}`},
+		spec.pkgs...)...)
 	list.Dir = "../.."
 	list.Env = append(os.Environ(), "CGO_ENABLED=0") // as the build stage
 	out, err := list.Output()
@@ -594,14 +674,15 @@ func TestContainerfile(t *testing.T) {
 	}
 	for _, rel := range need {
 		if !copiedFrom(copies, rel) || excluded(rules, rel) {
-			t.Errorf("the build needs %s, which the Containerfile does not copy into the build stage", rel)
+			t.Errorf("the build needs %s, which %s does not copy into the build stage", rel, spec.path)
 		}
 	}
 	if len(need) < 20 {
 		t.Errorf("go list found only %v", need)
 	}
 
-	// The build stage builds what the Makefile builds.
+	// The build stage builds what the Makefile builds, for the packages
+	// the image has.
 	build := img.stageNames["build"]
 	var built []goBuild
 	for _, in := range img.instrs {
@@ -610,21 +691,20 @@ func TestContainerfile(t *testing.T) {
 		}
 	}
 	for _, want := range makefileBuilds(t) {
-		found := false
-		for _, b := range built {
-			found = found || b == want
+		if !slices.Contains(spec.pkgs, want.pkg) {
+			continue
 		}
-		if !found {
-			t.Errorf("the Makefile builds %+v; the Containerfile's build stage does not (it has %+v)", want, built)
+		if !slices.Contains(built, want) {
+			t.Errorf("the Makefile builds %+v; the build stage of %s does not (it has %+v)", want, spec.path, built)
 		}
 	}
-	hasArg := false
-	for _, in := range img.instrs {
-		hasArg = hasArg || (in.stage == build && in.cmd == "ARG" && strings.HasPrefix(in.args, "VERSION"))
+	if len(built) != len(spec.pkgs) {
+		t.Errorf("%s builds %+v, want one go build per package %v", spec.path, built, spec.pkgs)
 	}
-	if !hasArg {
+	if !slices.Contains(img.stageArgs[build], "VERSION") {
 		t.Error("no ARG VERSION in the build stage for -X main.version")
 	}
+	checkOCILabels(t, spec.path, img)
 
 	// The final stage: USER, ENTRYPOINT/CMD, HEALTHCHECK, STOPSIGNAL, EXPOSE.
 	uid, gid := containerUser(t, img)
@@ -653,13 +733,29 @@ func TestContainerfile(t *testing.T) {
 	}
 	cfg := loadAsNonRoot(t, filepath.Join("../..", c.srcs[0]), uid)
 	pool := cfg.Pools[cfg.PoolOrder[0]]
+	cmd := pool.Command[0]
+	if strings.HasPrefix(cmd, repo+"/") {
+		// Relative to the pool file (the loader resolved it in the
+		// checkout): the same relative path from the file in the image.
+		srcConf, _ := filepath.Abs(filepath.Join("../..", c.srcs[0]))
+		rel, _ := filepath.Rel(filepath.Dir(srcConf), cmd)
+		cmd = filepath.Join(filepath.Dir(conf), rel)
+	}
+	if _, ok := dests[cmd]; !ok {
+		checkInstalled(t, spec.path, img, cmd)
+	}
 	hc := img.healthcheck
 	if len(hc) < 2 || hc[0] != bin || hc[1] != "ping" {
 		t.Errorf("HEALTHCHECK %v: want %s ping", hc, bin)
 	}
+	// The health check asks the pool's socket (through a Go worker) or
+	// pm_status_listen (the master: php-cgi has no ping page of its own).
 	_, poolPort, _ := strings.Cut(pool.Listen, ":")
-	if addr := flagValue(hc, "-s", "--socket"); addr != "127.0.0.1:"+poolPort {
-		t.Errorf("HEALTHCHECK asks %q; the pool listens on %s", addr, pool.Listen)
+	if addr := flagValue(hc, "-s", "--socket"); addr != "127.0.0.1:"+poolPort && (pool.PMStatusListen == "" || addr != "unix:"+pool.PMStatusListen) {
+		t.Errorf("HEALTHCHECK asks %q; the pool listens on %s, its pm_status_listen is %q", addr, pool.Listen, pool.PMStatusListen)
+	}
+	if strings.HasPrefix(pool.PMStatusListen, "/") && !imageMakesDir(img, filepath.Dir(pool.PMStatusListen), uid) {
+		t.Errorf("pm_status_listen %s: the image makes no dir %s its user %d may write", pool.PMStatusListen, filepath.Dir(pool.PMStatusListen), uid)
 	}
 	if p := flagValue(hc, "--path"); pool.PingPath == "" || p != pool.PingPath {
 		t.Errorf("HEALTHCHECK --path %q; the pool's ping_path is %q", p, pool.PingPath)
@@ -681,6 +777,7 @@ func TestContainerfile(t *testing.T) {
 		`CMD ["` + strings.Join(hc, `", "`) + `"]`,
 		fmt.Sprintf("process_control_timeout = \"%s\"", cfg.ProcessControlTimeout.D()),
 		"STOPSIGNAL " + img.stopSignal,
+		strings.TrimPrefix(spec.path, "../../"),
 	} {
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("docs/containers.md does not show %s", want)
@@ -703,94 +800,220 @@ func TestContainerfile(t *testing.T) {
 	}
 }
 
-// TestContainerImageRun runs the image's files as the image would: gofpm
-// check on its pool, then ENTRYPOINT + CMD as the image's USER (with the
-// pool's fixed ports moved to free loopback ports, so parallel tests do not
-// collide; nothing else changed). The HEALTHCHECK command answers, requests
-// go through the HTTP front, the log is JSON (no terminal), the access log
-// reaches stdout, and the STOPSIGNAL lets a request in flight finish within
-// the grace period.
-func TestContainerImageRun(t *testing.T) {
-	img := parseContainerfile(t, containerfile)
-	uid, gid := containerUser(t, img)
-	root := imageLayout(t, img)
-	argv := append(append([]string{}, img.entrypoint...), img.cmd...)
+// checkOCILabels: the org.opencontainers.image.* annotations registries
+// and scanners read, with values that are true of the repository.
+func checkOCILabels(t *testing.T, path string, img *cfImage) {
+	t.Helper()
+	final := img.instrs[len(img.instrs)-1].stage
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	module := strings.Fields(strings.SplitN(string(gomod), "\n", 2)[0])[1]
+	license, err := os.ReadFile("../../LICENSE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spdx := ""
+	if strings.Contains(string(license), "Apache License") && strings.Contains(string(license), "Version 2.0") {
+		spdx = "Apache-2.0"
+	}
+	want := map[string]string{
+		"source":    "https://" + module,
+		"url":       "https://" + module,
+		"licenses":  spdx,
+		"version":   "${VERSION}",
+		"revision":  "${REVISION}",
+		"base.name": "docker.io/library/" + img.base,
+	}
+	for k, v := range want {
+		if got := img.labels["org.opencontainers.image."+k]; got != v {
+			t.Errorf("%s: LABEL org.opencontainers.image.%s=%q, want %q", path, k, got, v)
+		}
+	}
+	for _, k := range []string{"title", "description", "documentation"} {
+		if img.labels["org.opencontainers.image."+k] == "" {
+			t.Errorf("%s: no LABEL org.opencontainers.image.%s", path, k)
+		}
+	}
+	if doc := img.labels["org.opencontainers.image.documentation"]; doc != "" {
+		rel, ok := strings.CutPrefix(doc, "https://"+module+"/blob/main/")
+		if _, err := os.Stat(filepath.Join("../..", rel)); !ok || err != nil {
+			t.Errorf("%s: documentation label %s is no file of the repository", path, doc)
+		}
+	}
+	// The label's ${VERSION} is expanded from an ARG of the final stage
+	// (an ARG is scoped to its stage).
+	for _, a := range []string{"VERSION", "REVISION"} {
+		if !slices.Contains(img.stageArgs[final], a) {
+			t.Errorf("%s: no ARG %s in the final stage, so the label's ${%s} is empty", path, a, a)
+		}
+	}
+}
+
+// checkInstalled: an absolute program the image does not copy is one the
+// final stage installs with apt-get: the Debian package that owns it here
+// (dpkg -S) is in an apt-get install of a RUN.
+func checkInstalled(t *testing.T, path string, img *cfImage, prog string) {
+	t.Helper()
+	out, err := exec.Command("dpkg", "-S", prog).Output()
+	if err != nil {
+		t.Skipf("dpkg -S %s: %v (not installed here: run make deps)", prog, err)
+	}
+	pkg, _, _ := strings.Cut(strings.TrimSpace(string(out)), ":")
+	for _, run := range img.runs {
+		for _, part := range strings.Split(run, "&&") {
+			w := shellWords(strings.TrimSpace(part))
+			for len(w) > 0 && strings.Contains(w[0], "=") {
+				w = w[1:] // VAR=value prefixes
+			}
+			if len(w) > 2 && w[0] == "apt-get" && w[1] == "install" && slices.Contains(w, pkg) {
+				return
+			}
+		}
+	}
+	t.Errorf("%s: the pool's command %s (Debian package %s) is neither copied nor installed by apt-get install %s", path, prog, pkg, pkg)
+}
+
+// imageMakesDir reports whether the final stage makes dir with install -d
+// -o uid.
+func imageMakesDir(img *cfImage, dir string, uid int) bool {
+	for _, run := range img.runs {
+		for _, part := range strings.Split(run, "&&") {
+			w := shellWords(strings.TrimSpace(part))
+			if len(w) > 2 && w[0] == "install" && w[1] == "-d" && slices.Contains(w, dir) && flagValue(w, "-o") == strconv.Itoa(uid) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// imageRun is an image's ENTRYPOINT + CMD running from a layout of its files.
+type imageRun struct {
+	img        *cfImage
+	root       string // the layout; image path P is root+P
+	uid, gid   int
+	cfg        *config.Config
+	pool       *config.Pool
+	m          *master
+	stdout     *syncBuffer
+	fcgiPort   int
+	base       string   // the HTTP front's URL
+	healthArgv []string // HEALTHCHECK's CMD, paths and ports rewritten
+}
+
+// layoutPath maps an absolute image path to the layout when the layout
+// has it (or its dir); other paths (php-cgi, installed by apt-get in the
+// image) are the host's.
+func (r *imageRun) layoutPath(p string) string {
+	if _, err := os.Stat(filepath.Join(r.root, p)); err == nil {
+		return filepath.Join(r.root, p)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, filepath.Dir(p))); err == nil && filepath.Dir(p) != "/" {
+		return filepath.Join(r.root, p)
+	}
+	return p
+}
+
+// startImage lays out an image's files, runs gofpm check on its pool as
+// the image's USER, then ENTRYPOINT + CMD (the pool's fixed ports moved to
+// free loopback ports, so parallel tests do not collide, and the image's
+// absolute paths into the layout; nothing else changed) until the master
+// is ready. The process and its workers are stopped by pid at cleanup.
+func startImage(t *testing.T, spec imageSpec, prepare func(root string)) *imageRun {
+	t.Helper()
+	r := &imageRun{img: parseContainerfile(t, spec.path)}
+	r.uid, r.gid = containerUser(t, r.img)
+	r.root = imageLayout(t, r.img)
+	if prepare != nil {
+		prepare(r.root)
+	}
+	argv := append(append([]string{}, r.img.entrypoint...), r.img.cmd...)
 	for i, a := range argv {
 		if strings.HasPrefix(a, "/") {
-			argv[i] = filepath.Join(root, a)
+			argv[i] = filepath.Join(r.root, a)
 		}
 	}
 	conf := flagValue(argv, "-c")
-
-	// gofpm check, as the image's user: no -R, the pool needs none.
-	if code, out := runAs(t, []string{argv[0], "check", "-c", conf}, uid, gid); code != 0 {
-		t.Fatalf("gofpm check on the image's pool.toml: exit %d\n%s", code, out)
-	}
-
-	cfg := loadAsNonRoot(t, conf, uid)
-	pool := cfg.Pools[cfg.PoolOrder[0]]
-	fcgiPort, httpPort := freePort(t), freePort(t)
 	text, err := os.ReadFile(conf)
 	if err != nil {
 		t.Fatal(err)
 	}
-	moved := strings.NewReplacer(
-		`"`+pool.Listen+`"`, fmt.Sprintf(`"127.0.0.1:%d"`, fcgiPort),
-		`"`+cfg.HTTP.Listen+`"`, fmt.Sprintf(`"127.0.0.1:%d"`, httpPort),
-	).Replace(string(text))
+	abs := regexp.MustCompile(`"(/[^"]*)"`)
+	moved := abs.ReplaceAllStringFunc(string(text), func(q string) string { return `"` + r.layoutPath(q[1:len(q)-1]) + `"` })
 	if err := os.WriteFile(conf, []byte(moved), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	m, stdout := startImageMaster(t, argv, uid, gid)
-	m.waitFor("ready to handle connections", 15*time.Second)
-
-	hc := append([]string{}, img.healthcheck...)
-	hc[0] = filepath.Join(root, hc[0])
-	for i, a := range hc {
-		if strings.HasPrefix(a, "127.0.0.1:") {
-			hc[i] = fmt.Sprintf("127.0.0.1:%d", fcgiPort)
-		}
+	// gofpm check, as the image's user: no -R, the pool needs none.
+	if code, out := runAs(t, []string{argv[0], "check", "-c", conf}, r.uid, r.gid); code != 0 {
+		t.Fatalf("gofpm check on the image's pool.toml: exit %d\n%s", code, out)
 	}
-	if code, out := runAs(t, hc, uid, gid); code != 0 || strings.TrimSpace(out) != "pong" {
-		t.Fatalf("HEALTHCHECK %v: exit %d, %q", hc, code, out)
-	}
-
-	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
-	if code, body := httpGet(t, http.DefaultClient, base+"/"); code != 200 || !strings.HasPrefix(body, "hello from gofpm worker") {
-		t.Fatalf("GET /: %d %q", code, body)
-	}
-	eventually(t, 10*time.Second, "the access log line on stdout", func() bool {
-		return strings.Contains(stdout.String(), `"GET /" 200`)
-	})
-	if os.Geteuid() == 0 {
-		if pids := m.workerPids(); len(pids) == 0 || procUID(t, pids[0]) != uid {
-			t.Errorf("workers %v do not run as the image's user %d", pids, uid)
-		}
-	}
-
-	// The graceful stop: a request in flight finishes.
-	got := getAsync(http.DefaultClient, base+"/sleep?ms=1500")
-	m.waitFor("sleeping 1500 ms", 10*time.Second)
-	sig, ok := map[string]syscall.Signal{"SIGQUIT": syscall.SIGQUIT, "SIGTERM": syscall.SIGTERM}[img.stopSignal]
-	if !ok {
-		t.Fatalf("STOPSIGNAL %q", img.stopSignal)
-	}
-	stopped := time.Now()
-	if err := m.cmd.Process.Signal(sig); err != nil {
+	r.cfg = loadAsNonRoot(t, conf, r.uid)
+	r.pool = r.cfg.Pools[r.cfg.PoolOrder[0]]
+	r.fcgiPort = freePort(t)
+	httpPort := freePort(t)
+	moved = strings.NewReplacer(
+		`"`+r.pool.Listen+`"`, fmt.Sprintf(`"127.0.0.1:%d"`, r.fcgiPort),
+		`"`+r.cfg.HTTP.Listen+`"`, fmt.Sprintf(`"127.0.0.1:%d"`, httpPort),
+	).Replace(moved)
+	if err := os.WriteFile(conf, []byte(moved), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if code := m.waitExit(cfg.ProcessControlTimeout.D() + 5*time.Second); code != 0 {
-		t.Errorf("exit code %d after %s, want 0", code, img.stopSignal)
+	r.m, r.stdout = startImageMaster(t, argv, r.uid, r.gid)
+	r.m.waitFor("ready to handle connections", 15*time.Second)
+	r.base = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+
+	r.healthArgv = append([]string{}, r.img.healthcheck...)
+	for i, a := range r.healthArgv {
+		switch {
+		case strings.HasPrefix(a, "127.0.0.1:"):
+			r.healthArgv[i] = fmt.Sprintf("127.0.0.1:%d", r.fcgiPort)
+		case strings.HasPrefix(a, "unix:/"):
+			r.healthArgv[i] = "unix:" + r.layoutPath(a[len("unix:"):])
+		case strings.HasPrefix(a, "/"):
+			r.healthArgv[i] = r.layoutPath(a)
+		}
+	}
+	return r
+}
+
+// healthy runs the HEALTHCHECK command as the image's user.
+func (r *imageRun) healthy(t *testing.T) {
+	t.Helper()
+	if code, out := runAs(t, r.healthArgv, r.uid, r.gid); code != 0 || strings.TrimSpace(out) != "pong" {
+		t.Fatalf("HEALTHCHECK %v: exit %d, %q", r.healthArgv, code, out)
+	}
+}
+
+// stopGracefully sends the STOPSIGNAL with a request in flight (url, which
+// answers after 1.5 s, beginning with want once the log shows started),
+// and checks the request is answered and the master exits 0 within
+// process_control_timeout; then that every log line is JSON.
+func (r *imageRun) stopGracefully(t *testing.T, url, started, want string) {
+	t.Helper()
+	got := getAsync(http.DefaultClient, url)
+	r.m.waitFor(started, 10*time.Second)
+	sig, ok := map[string]syscall.Signal{"SIGQUIT": syscall.SIGQUIT, "SIGTERM": syscall.SIGTERM}[r.img.stopSignal]
+	if !ok {
+		t.Fatalf("STOPSIGNAL %q", r.img.stopSignal)
+	}
+	stopped := time.Now()
+	if err := r.m.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	if code := r.m.waitExit(r.cfg.ProcessControlTimeout.D() + 5*time.Second); code != 0 {
+		t.Errorf("exit code %d after %s, want 0", code, r.img.stopSignal)
 	}
 	took := time.Since(stopped)
 	a := <-got
-	if a.err != nil || a.code != 200 || !strings.HasPrefix(a.body, "slept 1500 ms") {
-		t.Errorf("request in flight during %s: %d %q %v", img.stopSignal, a.code, a.body, a.err)
+	if a.err != nil || a.code != 200 || !strings.HasPrefix(a.body, want) {
+		t.Errorf("request in flight during %s: %d %q %v", r.img.stopSignal, a.code, a.body, a.err)
 	}
-	t.Logf("stopped by %s in %s with a 1.5 s request in flight (process_control_timeout %s, docker stop waits 10 s)", img.stopSignal, took.Round(time.Millisecond), cfg.ProcessControlTimeout.D())
+	t.Logf("stopped by %s in %s with a 1.5 s request in flight (process_control_timeout %s, docker stop waits 10 s)", r.img.stopSignal, took.Round(time.Millisecond), r.cfg.ProcessControlTimeout.D())
 
 	// Not a terminal: every line of the master's log is JSON.
-	lines, _ := m.snapshot()
+	lines, _ := r.m.snapshot()
 	for _, l := range lines {
 		if !json.Valid([]byte(l.raw)) {
 			t.Errorf("log line is not JSON: %q", l.raw)
@@ -799,6 +1022,68 @@ func TestContainerImageRun(t *testing.T) {
 	if len(lines) == 0 {
 		t.Error("no log lines on stderr")
 	}
+}
+
+// workersRunAsImageUser: as root, the workers run as the image's USER.
+func (r *imageRun) workersRunAsImageUser(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return
+	}
+	if pids := r.m.workerPids(); len(pids) == 0 || procUID(t, pids[0]) != r.uid {
+		t.Errorf("workers %v do not run as the image's user %d", pids, r.uid)
+	}
+}
+
+// TestContainerImageRun runs the Go image's files as the image would:
+// gofpm check on its pool, then ENTRYPOINT + CMD as the image's USER. The
+// HEALTHCHECK command answers, requests go through the HTTP front, the log
+// is JSON (no terminal), the access log reaches stdout, and the
+// STOPSIGNAL lets a request in flight finish within the grace period.
+func TestContainerImageRun(t *testing.T) {
+	r := startImage(t, goImage, nil)
+	r.healthy(t)
+	if code, body := httpGet(t, http.DefaultClient, r.base+"/"); code != 200 || !strings.HasPrefix(body, "hello from gofpm worker") {
+		t.Fatalf("GET /: %d %q", code, body)
+	}
+	eventually(t, 10*time.Second, "the access log line on stdout", func() bool {
+		return strings.Contains(r.stdout.String(), `"GET /" 200`)
+	})
+	r.workersRunAsImageUser(t)
+	r.stopGracefully(t, r.base+"/sleep?ms=1500", "sleeping 1500 ms", "slept 1500 ms")
+}
+
+// TestContainerPHPImageRun runs the PHP image's files the same way, with
+// Debian's php-cgi8.2 (which the image installs) as the workers: the
+// HEALTHCHECK answers through pm_status_listen, the image's index.php is
+// the front's index, and a PHP request in flight (a script the test adds
+// to /srv/www, where an application is mounted) finishes on STOPSIGNAL.
+func TestContainerPHPImageRun(t *testing.T) {
+	requirePHPCGI(t)
+	r := startImage(t, phpImage, func(root string) {
+		// php://stderr is php-cgi's own fd 2 (catch_workers_output), read
+		// at once; error_log() would go out on FastCGI's stderr stream
+		// with the answer, after the sleep.
+		script := `<?php file_put_contents("php://stderr", "sleeping 1500 ms\n"); usleep(1500000); echo "slept 1500 ms\n";`
+		if err := os.WriteFile(filepath.Join(root, "srv/www/sleep.php"), []byte(script), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	r.healthy(t)
+	for _, path := range []string{"/", "/index.php"} {
+		code, body := httpGet(t, http.DefaultClient, r.base+path)
+		if code != 200 || !strings.HasPrefix(body, "hello from php-cgi 8.2") {
+			t.Fatalf("GET %s: %d %q", path, code, body)
+		}
+	}
+	// A pid from php-cgi itself: a worker of the pool answered.
+	_, body := httpGet(t, http.DefaultClient, r.base+"/")
+	pid, _ := strconv.Atoi(strings.TrimSpace(body[strings.LastIndex(body, "pid=")+4:]))
+	if !slices.Contains(r.m.workerPids(), pid) {
+		t.Errorf("answered by pid %d, not one of the pool's workers %v", pid, r.m.workerPids())
+	}
+	r.workersRunAsImageUser(t)
+	r.stopGracefully(t, r.base+"/sleep.php", "sleeping 1500 ms", "slept 1500 ms")
 }
 
 // procUID is the real uid of a process, from /proc.
