@@ -1,0 +1,180 @@
+package e2e
+
+// Issue 14, "What a worker or script receives" and "Examples, files and
+// commands": what crosses from the master and the web server into a
+// worker or a CGI script, and what the master's files and commands trust.
+// Each test runs the real gofpm binary.
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gofpm/gofpm/fcgi"
+)
+
+// cgiPool writes scripts into DIR/www and returns a config with one CGI
+// bridge pool on DIR/cgi.sock; extra is added to the pool's table.
+func cgiPool(t *testing.T, dir string, scripts map[string]string, extra string) string {
+	t.Helper()
+	www := filepath.Join(dir, "www")
+	if err := os.MkdirAll(www, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range scripts {
+		if err := os.WriteFile(filepath.Join(www, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return `
+[pool.cgi]
+listen = "{{DIR}}/cgi.sock"
+worker = "cgi"
+root = "{{DIR}}/www"
+security_limit_extensions = [".sh"]
+pm = "static"
+pm_max_children = 1
+catch_workers_output = true
+` + extra
+}
+
+// cgiRequest sends one FastCGI GET for uri to the pool at sock with the
+// given params on top of nginx's usual ones, and returns status and body.
+func cgiRequest(t *testing.T, sock, uri string, params map[string]string) (int, string) {
+	t.Helper()
+	p := map[string]string{
+		"REQUEST_METHOD": "GET", "REQUEST_URI": uri, "SCRIPT_NAME": uri, "SERVER_PROTOCOL": "HTTP/1.1",
+		"HTTP_HOST": "localhost", "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "4000",
+	}
+	for k, v := range params {
+		p[k] = v
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resp, err := (&fcgi.Client{Network: "unix", Address: sock}).Do(ctx, &fcgi.Request{Params: p})
+	if err != nil {
+		t.Fatalf("%s: %v", uri, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s: reading the body: %v", uri, err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// readPid waits for a script to write its pid to path.
+func readPid(t *testing.T, path string) int {
+	t.Helper()
+	var pid int
+	eventually(t, 10*time.Second, "the script's pid in "+path, func() bool {
+		b, err := os.ReadFile(path)
+		if err == nil {
+			pid, err = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+		return err == nil && pid > 0
+	})
+	t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	return pid
+}
+
+// TestCGIScriptEnvironment: a CGI script receives the RFC 3875 variables,
+// HTTP_* headers (not HTTP_PROXY) and the pool's env, and none of the
+// other names a web server may send as FastCGI params.
+func TestCGIScriptEnvironment(t *testing.T) {
+	dir := shortTempDir(t)
+	startMaster(t, dir, cgiPool(t, dir, map[string]string{
+		"env.sh": "printf 'Content-Type: text/plain\\n\\n'\n/usr/bin/env\n",
+	}, `env = { APP_ENV = "production" }`))
+	code, body := cgiRequest(t, filepath.Join(dir, "cgi.sock"), "/env.sh", map[string]string{
+		"LD_PRELOAD": "/tmp/evil.so", "PATH": "/evil", "BASH_ENV": "/tmp/evil.sh", "ENV": "/tmp/evil.sh",
+		"PERL5LIB": "/evil", "PYTHONPATH": "/evil", "IFS": "x", "SHELLOPTS": "xtrace",
+		"HTTP_PROXY": "http://evil:3128", "HTTP_X_OK": "yes", "REMOTE_USER": "bob", "HTTPS": "on",
+	})
+	if code != 200 {
+		t.Fatalf("env.sh: %d %q", code, body)
+	}
+	env := map[string]string{}
+	for _, l := range strings.Split(body, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			env[k] = v
+		}
+	}
+	for _, k := range []string{"LD_PRELOAD", "BASH_ENV", "ENV", "PERL5LIB", "PYTHONPATH", "SHELLOPTS", "HTTP_PROXY"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("the script received %s=%q", k, v)
+		}
+	}
+	if env["PATH"] == "/evil" || env["IFS"] == "x" {
+		t.Errorf("PATH=%q IFS=%q came from the params", env["PATH"], env["IFS"])
+	}
+	for k, want := range map[string]string{
+		"APP_ENV": "production", "HTTP_X_OK": "yes", "REMOTE_USER": "bob", "HTTPS": "on",
+		"REQUEST_METHOD": "GET", "GATEWAY_INTERFACE": "CGI/1.1", "SCRIPT_NAME": "/env.sh", "REMOTE_ADDR": "127.0.0.1",
+	} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
+	}
+	for k := range env {
+		if strings.HasPrefix(k, "GOFPM_") {
+			t.Errorf("the script received %s", k)
+		}
+	}
+}
+
+// TestCGIScriptLifetime: a script that closes its stdout and goes on is
+// still killed at request_terminate_timeout, with its process group; and
+// a script whose bridge worker is SIGKILLed dies with it.
+func TestCGIScriptLifetime(t *testing.T) {
+	dir := shortTempDir(t)
+	// closed.sh answers, closes stdout, and sleeps with a background job.
+	// stays.sh keeps its stdout and sleeps.
+	m := startMaster(t, dir, cgiPool(t, dir, map[string]string{
+		"closed.sh": "printf 'Content-Type: text/plain\\n\\ndone'\nexec >&- \nsleep 60 &\necho $! > " + dir + "/bg.tmp\nmv " + dir + "/bg.tmp " + dir + "/bg.pid\n" +
+			"echo $$ > " + dir + "/closed.tmp\nmv " + dir + "/closed.tmp " + dir + "/closed.pid\nexec sleep 60\n",
+		"stays.sh": "printf 'Content-Type: text/plain\\n\\n'\necho $$ > " + dir + "/stays.tmp\nmv " + dir + "/stays.tmp " + dir + "/stays.pid\nexec sleep 60\n",
+	}, `request_terminate_timeout = "2s"`))
+	sock := filepath.Join(dir, "cgi.sock")
+
+	start := time.Now()
+	code, body := cgiRequest(t, sock, "/closed.sh", nil)
+	if code != 200 || body != "done" {
+		t.Fatalf("closed.sh: %d %q", code, body)
+	}
+	script, bg := readPid(t, filepath.Join(dir, "closed.pid")), readPid(t, filepath.Join(dir, "bg.pid"))
+	eventually(t, 10*time.Second, "closed.sh and its background job to be killed", func() bool {
+		return !alive(script) && !alive(bg)
+	})
+	if el := time.Since(start); el > 8*time.Second {
+		t.Errorf("closed.sh ended after %v, the timeout is 2s", el)
+	}
+
+	// The bridge worker dies by SIGKILL mid-request: its script goes too.
+	workers := m.children()
+	if len(workers) != 1 {
+		t.Fatalf("workers: %v", workers)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		resp, err := (&fcgi.Client{Network: "unix", Address: sock}).Do(ctx, &fcgi.Request{Params: map[string]string{
+			"REQUEST_METHOD": "GET", "REQUEST_URI": "/stays.sh", "SERVER_PROTOCOL": "HTTP/1.1", "HTTP_HOST": "localhost"}})
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	stays := readPid(t, filepath.Join(dir, "stays.pid"))
+	syscall.Kill(workers[0], syscall.SIGKILL)
+	eventually(t, 10*time.Second, "stays.sh to die with its worker", func() bool { return !alive(stays) })
+	<-done
+}
