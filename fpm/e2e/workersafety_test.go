@@ -9,6 +9,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -177,4 +178,57 @@ func TestCGIScriptLifetime(t *testing.T) {
 	syscall.Kill(workers[0], syscall.SIGKILL)
 	eventually(t, 10*time.Second, "stays.sh to die with its worker", func() bool { return !alive(stays) })
 	<-done
+}
+
+// fdsTo lists pid's fds open on path.
+func fdsTo(pid int, path string) []string {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd"
+	ents, _ := os.ReadDir(dir)
+	var out []string
+	for _, e := range ents {
+		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && target == path {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestInheritedFDs: a file the master's parent left open (fd 5 here) is
+// not passed on to the workers, nor by the CGI bridge to its scripts.
+func TestInheritedFDs(t *testing.T) {
+	dir := shortTempDir(t)
+	marker := filepath.Join(dir, "parent-secret")
+	f, err := os.Create(marker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	conf := cgiPool(t, dir, map[string]string{
+		"fds.sh": "printf 'Content-Type: text/plain\\n\\n'\nfor f in /proc/$$/fd/*; do echo \"$f $(readlink $f)\"; done\n",
+	}, "") + `
+[pool.go]
+listen = "{{DIR}}/go.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+`
+	m := launchMasterWith(t, dir, conf, func(c *exec.Cmd) { c.ExtraFiles = []*os.File{nil, nil, f} })
+	m.waitFor("ready to handle connections", 15*time.Second)
+	if got := fdsTo(m.cmd.Process.Pid, marker); len(got) != 1 || got[0] != "5" {
+		t.Fatalf("the master holds %s on fds %v, want 5 (the test's setup)", marker, got)
+	}
+	eventually(t, 10*time.Second, "2 workers", func() bool { return len(m.children()) == 2 })
+	for _, pid := range m.children() {
+		if got := fdsTo(pid, marker); len(got) > 0 {
+			t.Errorf("worker %d received the master's inherited fd(s) %v", pid, got)
+		}
+	}
+	code, body := cgiRequest(t, filepath.Join(dir, "cgi.sock"), "/fds.sh", nil)
+	if code != 200 || !strings.Contains(body, "/proc/") {
+		t.Fatalf("fds.sh: %d %q", code, body)
+	}
+	if strings.Contains(body, marker) {
+		t.Errorf("the CGI script received the master's inherited fd:\n%s", body)
+	}
+	t.Logf("the script's fds:\n%s", body)
 }
