@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"io"
 	"os"
 	"os/exec"
@@ -231,4 +232,38 @@ pm_max_children = 1
 		t.Errorf("the CGI script received the master's inherited fd:\n%s", body)
 	}
 	t.Logf("the script's fds:\n%s", body)
+}
+
+// TestAccessLogForgedLine: a Basic-auth user name with a newline, sent to
+// a Go worker's pool, gives one access log line with the newline written
+// as \x0a, not a second, forged line.
+func TestAccessLogForgedLine(t *testing.T) {
+	dir := shortTempDir(t)
+	logPath := filepath.Join(dir, "access.log")
+	startMaster(t, dir, `
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+access_log = "{{DIR}}/access.log"
+access_format = '%R - %u "%m %r" %s %{HTTP_X_NOTE}e'  # %R: "-" on a Unix socket
+`)
+	user := "mallory\n127.0.0.1 - admin \"GET /admin\" 200"
+	code, _ := fcgiGet(t, filepath.Join(dir, "www.sock"), "/hello",
+		"HTTP_AUTHORIZATION", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":pw")),
+		"HTTP_X_NOTE", "a\rb")
+	if code != 200 {
+		t.Fatalf("GET /hello: %d", code)
+	}
+	var text string
+	eventually(t, 10*time.Second, "the access log line", func() bool {
+		b, _ := os.ReadFile(logPath)
+		text = string(b)
+		return strings.HasSuffix(text, "\n")
+	})
+	want := `- - mallory\x0a127.0.0.1 - admin \x22GET /admin\x22 200 "GET /hello" 200 a\x0db` + "\n"
+	if text != want {
+		t.Errorf("access log:\n got %q\nwant %q", text, want)
+	}
 }
