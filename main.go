@@ -393,6 +393,9 @@ func signalMaster(c *cli.Context, sig syscall.Signal) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
+	if err := fpm.VerifyMaster(pid, c.String("config")); err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		return cli.Exit(fmt.Sprintf("signalling master %d: %v", pid, err), 1)
 	}
@@ -561,6 +564,9 @@ func reloadCmd(c *cli.Context) error {
 	}
 	old, err := fpm.ReadPIDFile(pidFile)
 	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if err := fpm.VerifyMaster(old, cfg.Path); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {

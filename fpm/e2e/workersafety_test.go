@@ -267,3 +267,68 @@ access_format = '%R - %u "%m %r" %s %{HTTP_X_NOTE}e'  # %R: "-" on a Unix socket
 		t.Errorf("access log:\n got %q\nwant %q", text, want)
 	}
 }
+
+// TestStopChecksPid: `gofpm stop` and `gofpm reload` signal the pid in the
+// pid file only when it is the gofpm master of that configuration; a
+// stale pid file naming another process, or another config's master, is
+// a one-line error and nobody is signalled.
+func TestStopChecksPid(t *testing.T) {
+	dir := shortTempDir(t)
+	pool := `
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+`
+	m := startMaster(t, dir, `pid = "{{DIR}}/gofpm.pid"`+pool)
+	conf := m.conf
+	// A second configuration whose pid file names m: not its master.
+	other := filepath.Join(dir, "other")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	otherConf := writeConfig(t, other, `pid = "`+dir+`/gofpm.pid"`+pool)
+
+	sleeper := exec.Command("sleep", "60")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	stale := filepath.Join(dir, "stale.pid")
+	if err := os.WriteFile(stale, []byte(strconv.Itoa(sleeper.Process.Pid)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	gofpm := func(args ...string) (string, error) {
+		out, err := exec.Command(bins.gofpm, args...).CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stop", "--pid", stale}, "is not gofpm (sleep 60)"},
+		{[]string{"stop", "-c", conf, "--pid", stale}, "is not gofpm (sleep 60)"},
+		{[]string{"reload", "-R", "-c", conf, "--pid", stale}, "is not gofpm (sleep 60)"},
+		{[]string{"stop", "-c", otherConf}, "is the gofpm master of " + conf + ", not of " + otherConf},
+		{[]string{"reload", "-R", "-c", otherConf}, "is the gofpm master of " + conf + ", not of " + otherConf},
+	} {
+		out, err := gofpm(tc.args...)
+		if err == nil || !strings.Contains(out, tc.want) || strings.Count(out, "\n") != 0 {
+			t.Errorf("gofpm %s: %v %q, want a one-line error with %q", strings.Join(tc.args, " "), err, out, tc.want)
+		}
+	}
+	if !alive(sleeper.Process.Pid) {
+		t.Fatal("the process of the stale pid file was signalled")
+	}
+	if m.count("reload") > 0 || m.count("stopping") > 0 {
+		t.Fatalf("the master was signalled:\n%s", m.logText())
+	}
+	if out, err := gofpm("stop", "-c", conf); err != nil {
+		t.Fatalf("gofpm stop -c %s: %v %s", conf, err, out)
+	}
+	if code := m.waitExit(20 * time.Second); code != 0 {
+		t.Fatalf("master exited %d", code)
+	}
+}
