@@ -332,3 +332,40 @@ pm_max_children = 1
 		t.Fatalf("master exited %d", code)
 	}
 }
+
+// TestLogSymlinkPlanted: a root master does not append to the target of a
+// symbolic link planted as its slowlog in a folder others can write; it
+// refuses to start, with one line.
+func TestLogSymlinkPlanted(t *testing.T) {
+	dir := shortTempDir(t)
+	shared := filepath.Join(dir, "shared")
+	if err := os.Mkdir(shared, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(shared, 0o1777)
+	target := filepath.Join(dir, "shadow")
+	if err := os.WriteFile(target, []byte("root:x:0:0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(shared, "slow.log")); err != nil {
+		t.Fatal(err)
+	}
+	m := launchMaster(t, dir, `
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+slowlog = "{{DIR}}/shared/slow.log"
+request_slowlog_timeout = "1s"
+`)
+	if code := m.waitExit(15 * time.Second); code == 0 {
+		t.Fatal("the master started with a planted slowlog link")
+	}
+	if log := m.logText(); !strings.Contains(log, "is a symbolic link in "+shared+", a folder others can write") {
+		t.Errorf("log:\n%s", log)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "root:x:0:0\n" {
+		t.Errorf("the link's target was written: %q", b)
+	}
+}
