@@ -369,3 +369,37 @@ request_slowlog_timeout = "1s"
 		t.Errorf("the link's target was written: %q", b)
 	}
 }
+
+// TestExitKeepsOthersSocket: a master that exits removes its socket file
+// only if the path still names its own socket. Here its file was removed
+// and a second master made a socket at the same path: the first one's
+// exit leaves the second one's socket in place, serving.
+func TestExitKeepsOthersSocket(t *testing.T) {
+	dir := shortTempDir(t)
+	sock := filepath.Join(dir, "www.sock")
+	pool := `
+[pool.www]
+listen = "` + sock + `"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+`
+	first := startMaster(t, dir, pool)
+	if err := os.Remove(sock); err != nil {
+		t.Fatal(err)
+	}
+	otherDir := filepath.Join(dir, "second")
+	if err := os.Mkdir(otherDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second := startMaster(t, otherDir, pool)
+	first.cmd.Process.Signal(syscall.SIGTERM)
+	first.waitExit(20 * time.Second)
+	if _, err := os.Lstat(sock); err != nil {
+		t.Fatalf("the first master's exit removed the second master's socket: %v", err)
+	}
+	if code, body := fcgiGet(t, sock, "/hello"); code != 200 {
+		t.Fatalf("the second master's pool: %d %q", code, body)
+	}
+	_ = second
+}
