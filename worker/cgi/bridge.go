@@ -92,11 +92,14 @@ func ConfigFromEnv() (Config, error) {
 // Each script runs in its own process group, with stdin the request body,
 // its stderr the worker's (which the master logs with catch_workers_output)
 // and its environment the worker's own (without GOFPM_* variables), the
-// web server's FastCGI parameters and the RFC 3875 variables of the
-// request. The header block the script prints (Status, Location,
-// Content-Type, others) becomes the response's; the rest streams as the
-// body. A Location without Status answers 302. On timeout or when the
-// client goes away, the whole process group is killed.
+// RFC 3875 variables of the request, its headers as HTTP_* and a few
+// well-known params (see fromParams), never other FastCGI params. The
+// header block the script prints (Status, Location, Content-Type, others)
+// becomes the response's; the rest streams as the body. A Location without
+// Status answers 302. The request lasts until the script exits. On
+// timeout or when the client goes away, the whole process group is
+// killed; when the script exits, what is left of its group is killed too;
+// and a script dies with its worker.
 func NewBridge(c Config) http.Handler {
 	return &bridge{cfg: c, stderr: os.Stderr, waitDelay: time.Second}
 }
