@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
 // cgiPool writes scripts into DIR/www and returns a config with one CGI
@@ -402,4 +403,37 @@ pm_max_children = 1
 		t.Fatalf("the second master's pool: %d %q", code, body)
 	}
 	_ = second
+}
+
+// TestExamplesSockets: no example or deploy config gives others than the
+// socket's owner and group access to a Unix socket (mode o+rw, or any
+// o bit at all), and none that runs its workers as whoever starts the
+// master (no user: root with -R, as make run does) lets a group or ACL
+// in either: whoever reaches a php-cgi or CGI pool's socket runs code as
+// its workers.
+func TestExamplesSockets(t *testing.T) {
+	files, _ := filepath.Glob("../../examples/*/pool.toml")
+	deploy, _ := filepath.Glob("../../deploy/*/pool.toml")
+	files = append(files, deploy...)
+	if len(files) < 8 {
+		t.Fatalf("found only %v", files)
+	}
+	for _, f := range files {
+		cfg, err := config.Load(f, config.LoadOptions{Euid: 0, AllowRoot: true, SkipCommandCheck: true})
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		for name, p := range cfg.Pools {
+			if !p.IsUnix() {
+				continue
+			}
+			if p.ListenPerm&0o007 != 0 {
+				t.Errorf("%s: pool %q: listen_mode %04o lets every local user connect", f, name, p.ListenPerm)
+			}
+			if p.User == "" && (p.ListenGroup != "" || len(p.ListenACLUsers)+len(p.ListenACLGroups) > 0) {
+				t.Errorf("%s: pool %q: workers as root (-R) on a socket given to others (listen_group/ACL)", f, name)
+			}
+		}
+	}
 }
