@@ -22,6 +22,16 @@ import (
 	"github.com/gofpm/gofpm/fpm/internal/config"
 )
 
+// oneWorkerPool is one static pool of one examples/hello worker on
+// DIR/www.sock.
+const oneWorkerPool = `
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+`
+
 // cgiPool writes scripts into DIR/www and returns a config with one CGI
 // bridge pool on DIR/cgi.sock; extra is added to the pool's table.
 func cgiPool(t *testing.T, dir string, scripts map[string]string, extra string) string {
@@ -241,13 +251,7 @@ pm_max_children = 1
 func TestAccessLogForgedLine(t *testing.T) {
 	dir := shortTempDir(t)
 	logPath := filepath.Join(dir, "access.log")
-	startMaster(t, dir, `
-[pool.www]
-listen = "{{DIR}}/www.sock"
-command = ["{{HELLO}}"]
-pm = "static"
-pm_max_children = 1
-access_log = "{{DIR}}/access.log"
+	startMaster(t, dir, oneWorkerPool+`access_log = "{{DIR}}/access.log"
 access_format = '%R - %u "%m %r" %s %{HTTP_X_NOTE}e'  # %R: "-" on a Unix socket
 `)
 	user := "mallory\n127.0.0.1 - admin \"GET /admin\" 200"
@@ -275,13 +279,7 @@ access_format = '%R - %u "%m %r" %s %{HTTP_X_NOTE}e'  # %R: "-" on a Unix socket
 // a one-line error and nobody is signalled.
 func TestStopChecksPid(t *testing.T) {
 	dir := shortTempDir(t)
-	pool := `
-[pool.www]
-listen = "{{DIR}}/www.sock"
-command = ["{{HELLO}}"]
-pm = "static"
-pm_max_children = 1
-`
+	pool := oneWorkerPool
 	m := startMaster(t, dir, `pid = "{{DIR}}/gofpm.pid"`+pool)
 	conf := m.conf
 	// A second configuration whose pid file names m: not its master.
@@ -351,13 +349,7 @@ func TestLogSymlinkPlanted(t *testing.T) {
 	if err := os.Symlink(target, filepath.Join(shared, "slow.log")); err != nil {
 		t.Fatal(err)
 	}
-	m := launchMaster(t, dir, `
-[pool.www]
-listen = "{{DIR}}/www.sock"
-command = ["{{HELLO}}"]
-pm = "static"
-pm_max_children = 1
-slowlog = "{{DIR}}/shared/slow.log"
+	m := launchMaster(t, dir, oneWorkerPool+`slowlog = "{{DIR}}/shared/slow.log"
 request_slowlog_timeout = "1s"
 `)
 	if code := m.waitExit(15 * time.Second); code == 0 {
