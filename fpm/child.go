@@ -119,6 +119,9 @@ type spawnSpec struct {
 	// tramp: the worker starts through `gofpm worker exec`, which reports
 	// a failure before its exec on a pipe (EnvExecErrFD).
 	tramp bool
+	// session: the worker leads a session of its own, killed when it is
+	// gone (the CGI bridge: its scripts' background jobs).
+	session bool
 }
 
 // EnvExecErrFD names the fd on which `gofpm worker exec` writes why it
@@ -150,7 +153,7 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, session: pc.Worker == "cgi"}
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
@@ -316,7 +319,7 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		Env:         env,
 		Stdin:       s.sock,
 		ExtraFiles:  extra,
-		SysProcAttr: childSysProcAttr(s.cred),
+		SysProcAttr: childSysProcAttr(s.cred, s.session),
 	}
 	var stdoutW, stderrW *os.File
 	var stdoutR, stderrR *os.File

@@ -18,9 +18,10 @@ import (
 
 // Stat is the part of /proc/PID/stat that gofpm uses.
 type Stat struct {
-	Comm  string // the command name, as between the parentheses
-	State byte   // R, S, D, Z, T, ...
-	PPID  int
+	Comm    string // the command name, as between the parentheses
+	State   byte   // R, S, D, Z, T, ...
+	PPID    int
+	Session int // the session id (0 when the line is too short to say)
 }
 
 // ReadStat reads /proc/PID/stat.
@@ -47,7 +48,24 @@ func parseStat(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("procfs: malformed stat: %w", err)
 	}
-	return Stat{Comm: string(b[open+1 : end]), State: f[0][0], PPID: ppid}, nil
+	st := Stat{Comm: string(b[open+1 : end]), State: f[0][0], PPID: ppid}
+	if len(f) > 3 {
+		st.Session, _ = strconv.Atoi(f[3])
+	}
+	return st, nil
+}
+
+// SessionMembers lists the live processes of session sid (zombies left
+// out), by scanning /proc.
+func SessionMembers(sid int) []int {
+	pids, _ := Pids()
+	var out []int
+	for _, pid := range pids {
+		if st, err := ReadStat(pid); err == nil && st.Session == sid && st.State != 'Z' {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // Comm returns pid's command name, from /proc/PID/comm.
