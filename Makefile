@@ -8,7 +8,8 @@ LDFLAGS   := -X main.version=$(VERSION)
 # make fuzz: a minute per fuzz target; make test runs each for FUZZTIME_TEST.
 FUZZTIME  ?= 1m
 FUZZTIME_TEST ?= 5s
-# As root, the demo pools run as root too: php-fpm's -R.
+# As root, the demo pools run as root too: php-fpm's -R. Their sockets are mode
+# 0660 and root's, so only root reaches them (docs/security.md, "Examples, sockets and root").
 ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 # Packages the integration tests need (Debian), each as PACKAGE:FILE it provides.
 DEB_NEEDS := nginx:/usr/sbin/nginx php8.2-cgi:/usr/bin/php-cgi8.2 libfcgi-bin:/usr/bin/cgi-fcgi \

@@ -23,6 +23,7 @@ import (
 	"github.com/gofpm/gofpm/fpm"
 	"github.com/gofpm/gofpm/worker"
 	"github.com/gofpm/gofpm/worker/cgi"
+	"github.com/gofpm/gofpm/worker/proto"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +39,15 @@ const (
 	exitUsage   = 64 // EX_USAGE: a bad flag, no -c, an unknown command
 )
 
-func main() { os.Exit(run(os.Args)) }
+func main() {
+	// First: no fd this process was started with (3 and up) reaches a
+	// worker or a script unless handed over on purpose. Not in `gofpm
+	// worker exec`, whose fds are its worker's.
+	if len(os.Args) < 3 || os.Args[1] != "worker" || os.Args[2] != "exec" {
+		proto.CloseOnExecFrom(3)
+	}
+	os.Exit(run(os.Args))
+}
 
 func run(args []string) int {
 	app := newApp()
@@ -335,6 +344,9 @@ func signalMaster(c *cli.Context, sig syscall.Signal) error {
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
+	if err := fpm.VerifyMaster(pid, c.String("config")); err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
 	if err := syscall.Kill(pid, sig); err != nil {
 		return cli.Exit(fmt.Sprintf("signalling master %d: %v", pid, err), 1)
 	}
@@ -549,6 +561,9 @@ func reloadCmd(c *cli.Context) error {
 	}
 	old, err := fpm.ReadPIDFile(pidFile)
 	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if err := fpm.VerifyMaster(old, cfg.Path); err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
 	if err := syscall.Kill(old, syscall.SIGUSR2); err != nil {

@@ -121,6 +121,9 @@ type spawnSpec struct {
 	// tramp: the worker starts through `gofpm worker exec`, which reports
 	// a failure before its exec on a pipe (EnvExecErrFD).
 	tramp bool
+	// session: the worker leads a session of its own, killed when it is
+	// gone (the CGI bridge: its scripts' background jobs).
+	session bool
 }
 
 // EnvExecErrFD names the fd on which `gofpm worker exec` writes why it
@@ -155,7 +158,7 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, accessSuppress: pc.AccessSuppressPath}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, accessSuppress: pc.AccessSuppressPath, session: pc.Worker == "cgi"}
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
@@ -324,7 +327,7 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		Env:         env,
 		Stdin:       s.sock,
 		ExtraFiles:  extra,
-		SysProcAttr: childSysProcAttr(s.cred),
+		SysProcAttr: childSysProcAttr(s.cred, s.session),
 	}
 	var stdoutW, stderrW *os.File
 	var stdoutR, stderrR *os.File

@@ -39,6 +39,9 @@ func (s *procSpawner) start(maxRequests int, access *os.File, exits chan<- child
 	// Exactly one waiter per child.
 	go func() {
 		c.cmd.Wait()
+		if s.spec.session {
+			killSession(c.pid)
+		}
 		forgetOwned(c.pid)
 		exits <- exitOf(c.pid, c.cmd.ProcessState, time.Now())
 	}()

@@ -35,11 +35,29 @@ import (
 // runtime.LockOSThread returns without unlocking; no code of the master
 // locks a thread (TestNoLockOSThread checks the sources), so the forking
 // thread lives as long as the master. Spawns run on the pools' goroutines.
-func childSysProcAttr(cred *syscall.Credential) *syscall.SysProcAttr {
+//
+// With ownSession (CGI bridge workers) the worker leads a session of its
+// own instead (setsid: a process group of its own too). Its scripts,
+// each in a process group of its own, stay in that session, and so do
+// their background jobs: when the worker is gone, killSession finds and
+// kills whatever is left of it, even after a SIGKILL of the worker.
+func childSysProcAttr(cred *syscall.Credential, ownSession bool) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
-		Setpgid:    true,
+		Setpgid:    !ownSession,
+		Setsid:     ownSession,
 		Pdeathsig:  unix.SIGKILL,
 		Credential: cred,
+	}
+}
+
+// killSession SIGKILLs every process left in the session a worker led,
+// once the worker is reaped. A session id stays in use, and its number
+// cannot be given to a new process, while any member lives; so the
+// members found are the worker's leftovers (a new session of that number
+// would need the pid to be reused between the reap and the scan).
+func killSession(sid int) {
+	for _, pid := range procfs.SessionMembers(sid) {
+		unix.Kill(pid, unix.SIGKILL)
 	}
 }
 

@@ -127,6 +127,13 @@ func startMaster(t *testing.T, dir, text string, args ...string) *master {
 // launchMaster starts gofpm without waiting for readiness.
 func launchMaster(t *testing.T, dir, text string, args ...string) *master {
 	t.Helper()
+	return launchMasterWith(t, dir, text, nil, args...)
+}
+
+// launchMasterWith is launchMaster with setup called on the command
+// before it starts (extra files, environment).
+func launchMasterWith(t *testing.T, dir, text string, setup func(*exec.Cmd), args ...string) *master {
+	t.Helper()
 	conf := writeConfig(t, dir, text)
 	m := &master{t: t, dir: dir, conf: conf, cond: make(chan struct{}), exited: make(chan struct{})}
 	all := append([]string{"run", "-c", conf, "--log-format", "json", "--log-level", "debug"}, args...)
@@ -135,6 +142,9 @@ func launchMaster(t *testing.T, dir, text string, args ...string) *master {
 	}
 	m.cmd = exec.Command(bins.gofpm, all...)
 	m.cmd.Dir = dir
+	if setup != nil {
+		setup(m.cmd)
+	}
 	stderr, err := m.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

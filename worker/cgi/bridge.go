@@ -12,13 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	stdfcgi "net/http/fcgi"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -94,11 +92,14 @@ func ConfigFromEnv() (Config, error) {
 // Each script runs in its own process group, with stdin the request body,
 // its stderr the worker's (which the master logs with catch_workers_output)
 // and its environment the worker's own (without GOFPM_* variables), the
-// web server's FastCGI parameters and the RFC 3875 variables of the
-// request. The header block the script prints (Status, Location,
-// Content-Type, others) becomes the response's; the rest streams as the
-// body. A Location without Status answers 302. On timeout or when the
-// client goes away, the whole process group is killed.
+// RFC 3875 variables of the request, its headers as HTTP_* and a few
+// well-known params (see fromParams), never other FastCGI params. The
+// header block the script prints (Status, Location, Content-Type, others)
+// becomes the response's; the rest streams as the body. A Location without
+// Status answers 302. The request lasts until the script exits. On
+// timeout or when the client goes away, the whole process group is
+// killed; when the script exits, what is left of its group is killed too;
+// and a script dies with its worker.
 func NewBridge(c Config) http.Handler {
 	return &bridge{cfg: c, stderr: os.Stderr, waitDelay: time.Second}
 }
@@ -112,6 +113,7 @@ type bridge struct {
 var (
 	errCGITimeout = errors.New("cgi: timeout")
 	errCGIClient  = errors.New("cgi: client gone")
+	errCGIHeader  = errors.New("cgi: bad header")
 )
 
 func (b *bridge) logf(format string, args ...any) {
@@ -274,94 +276,6 @@ func (b *bridge) locate(w http.ResponseWriter, r *http.Request, params map[strin
 	return &script{name: name, resolved: resolved, pathInfo: pathInfo}, true
 }
 
-// env builds the script's environment.
-func (b *bridge) env(r *http.Request, params map[string]string, s *script) []string {
-	m := map[string]string{}
-	for _, kv := range os.Environ() {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || strings.HasPrefix(k, "GOFPM_") || strings.HasPrefix(k, "HTTP_") {
-			continue
-		}
-		m[k] = v
-	}
-	if m["PATH"] == "" {
-		m["PATH"] = "/usr/local/bin:/usr/bin:/bin"
-	}
-	root := b.cfg.Root
-	host, port, err := net.SplitHostPort(r.Host)
-	if err != nil {
-		host, port = r.Host, "80"
-		if r.TLS != nil {
-			port = "443"
-		}
-	}
-	// Defaults the web server's parameters override.
-	m["SERVER_SOFTWARE"] = "gofpm"
-	m["SERVER_NAME"] = host
-	m["SERVER_PORT"] = port
-	m["DOCUMENT_ROOT"] = root
-	for k, v := range params {
-		m[k] = v
-	}
-	// What describes this request, from the request itself.
-	m["GATEWAY_INTERFACE"] = "CGI/1.1"
-	m["SERVER_PROTOCOL"] = r.Proto
-	m["REQUEST_METHOD"] = r.Method
-	m["QUERY_STRING"] = r.URL.RawQuery
-	m["REQUEST_URI"] = r.URL.RequestURI()
-	m["SCRIPT_FILENAME"] = s.name
-	m["SCRIPT_NAME"] = strings.TrimSuffix(r.URL.Path, s.pathInfo)
-	delete(m, "PATH_INFO")
-	delete(m, "PATH_TRANSLATED")
-	if s.pathInfo != "" {
-		m["PATH_INFO"] = s.pathInfo
-		m["PATH_TRANSLATED"] = filepath.Join(root, filepath.FromSlash(s.pathInfo))
-	}
-	if r.RemoteAddr != "" {
-		if h, p, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-			m["REMOTE_ADDR"], m["REMOTE_PORT"] = h, p
-		} else {
-			m["REMOTE_ADDR"] = r.RemoteAddr
-		}
-		if m["REMOTE_HOST"] == "" {
-			m["REMOTE_HOST"] = m["REMOTE_ADDR"]
-		}
-	}
-	if r.TLS != nil {
-		m["HTTPS"] = "on"
-	}
-	if r.Host != "" {
-		m["HTTP_HOST"] = r.Host
-	}
-	for k, vs := range r.Header {
-		switch k {
-		case "Proxy": // httpoxy: HTTP_PROXY would steer the script's HTTP clients
-			continue
-		case "Content-Type", "Content-Length":
-			continue
-		}
-		sep := ", "
-		if k == "Cookie" {
-			sep = "; "
-		}
-		m["HTTP_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))] = strings.Join(vs, sep)
-	}
-	delete(m, "CONTENT_LENGTH")
-	delete(m, "CONTENT_TYPE")
-	if r.ContentLength > 0 {
-		m["CONTENT_LENGTH"] = strconv.FormatInt(r.ContentLength, 10)
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		m["CONTENT_TYPE"] = ct
-	}
-	env := make([]string, 0, len(m))
-	for k, v := range m {
-		env = append(env, k+"="+v)
-	}
-	sort.Strings(env)
-	return env
-}
-
 func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	params := stdfcgi.ProcessEnv(r)
 	s, ok := b.locate(w, r, params)
@@ -391,7 +305,7 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Env:         b.env(r, params, s),
 		Stdout:      pw,
 		Stderr:      b.stderr,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		SysProcAttr: scriptSysProcAttr(),
 		WaitDelay:   b.waitDelay,
 	}
 	if r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
@@ -412,10 +326,18 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A process that left the group may still hold stdout.
 		pr.SetReadDeadline(time.Now().Add(b.waitDelay))
 	})
+	// wait ends the script's run. The script's end of stdout is not its
+	// end: one that closed stdout and went on runs until it exits, and
+	// the timeout (and the client's going away) still kill it. Once the
+	// script has exited, what is left of its process group (background
+	// jobs) is killed too, before the script is reaped: until then its
+	// pid, the group's id, cannot name another group.
 	wait := func() error {
+		waitExited(pgid)
 		if !stop() {
 			<-killed
 		}
+		syscall.Kill(-pgid, syscall.SIGKILL)
 		pr.Close()
 		return cmd.Wait()
 	}
@@ -423,16 +345,19 @@ func (b *bridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	br := bufio.NewReaderSize(pr, 4096)
 	status, herr := readCGIHeader(br, w.Header())
 	if herr != nil {
+		if ctx.Err() == nil {
+			cancel(errCGIHeader) // the answer is a 500: the script goes
+		}
 		werr := wait()
-		switch cause := context.Cause(ctx); {
-		case cause == errCGITimeout:
+		switch cause := context.Cause(ctx); cause {
+		case errCGITimeout:
 			b.logf("%s: execution timed out (%s), process group killed", s.name, b.cfg.Timeout)
 			http.Error(w, "Gateway Timeout", http.StatusGatewayTimeout)
-		case ctx.Err() != nil: // the client went away
-		default:
+		case errCGIHeader:
 			b.logf("%s: bad CGI header (%v), exit: %v", s.name, herr, werr)
 			clearHeader(w.Header())
 			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+		default: // the client went away
 		}
 		return
 	}

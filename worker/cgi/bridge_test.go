@@ -409,3 +409,73 @@ func TestCGIBridgeServe(t *testing.T) {
 	code, body = do(map[string]string{"REQUEST_URI": "/hello.txt"}, "")
 	check("extension", code, body, 403, "Access denied.\n")
 }
+
+// TestCGIBridgeEnvFromParams: only the RFC 3875 and well-known params
+// reach a script; others, whatever their name, are dropped.
+func TestCGIBridgeEnvFromParams(t *testing.T) {
+	b, _ := newTestBridge(Config{Root: "/srv/www"})
+	r := httptest.NewRequest("GET", "http://example.test/x.cgi/p?q=1", nil)
+	r.Header.Set("Proxy", "http://evil:3128")
+	r.Header.Set("X-Ok", "yes")
+	params := map[string]string{
+		"LD_PRELOAD": "/tmp/evil.so", "PATH": "/evil", "BASH_ENV": "/evil", "ENV": "/evil",
+		"PERL5LIB": "/evil", "PYTHONPATH": "/evil", "GOFPM_POOL": "x",
+		"REMOTE_USER": "bob", "HTTPS": "on", "SERVER_NAME": "example.org", "DOCUMENT_URI": "/x.cgi",
+	}
+	env := map[string]string{}
+	for _, kv := range b.env(r, params, &script{name: "/srv/www/x.cgi", pathInfo: "/p"}) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for _, k := range []string{"LD_PRELOAD", "BASH_ENV", "ENV", "PERL5LIB", "PYTHONPATH", "GOFPM_POOL", "HTTP_PROXY"} {
+		if v, ok := env[k]; ok {
+			t.Errorf("%s=%q reached the script", k, v)
+		}
+	}
+	for k, want := range map[string]string{
+		"REMOTE_USER": "bob", "HTTPS": "on", "SERVER_NAME": "example.org", "DOCUMENT_URI": "/x.cgi",
+		"HTTP_X_OK": "yes", "PATH_INFO": "/p", "SCRIPT_NAME": "/x.cgi", "QUERY_STRING": "q=1",
+	} {
+		if env[k] != want {
+			t.Errorf("%s=%q, want %q", k, env[k], want)
+		}
+	}
+	if env["PATH"] == "/evil" {
+		t.Errorf("PATH came from the params")
+	}
+}
+
+// TestCGIBridgeClosedStdout: a script that answers, closes its stdout and
+// goes on is killed at the timeout.
+func TestCGIBridgeClosedStdout(t *testing.T) {
+	root, _ := cgiRoot(t)
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	writeScript(t, filepath.Join(root, "closed.sh"), "printf 'Content-Type: text/plain\\n\\nbye'\nexec >&-\necho $$ > "+pidFile+".tmp\nmv "+pidFile+".tmp "+pidFile+"\nexec sleep 30\n")
+	const timeout = 500 * time.Millisecond
+	b, _ := newTestBridge(Config{Root: root, Timeout: timeout})
+	done := make(chan *httptest.ResponseRecorder, 1)
+	go func() { done <- serveCGI(b, httptest.NewRequest("GET", "/closed.sh", nil)) }()
+	var rec *httptest.ResponseRecorder
+	select {
+	case rec = <-done:
+	case <-time.After(10 * time.Second):
+		if pb, err := os.ReadFile(pidFile); err == nil {
+			if pid, err := strconv.Atoi(strings.TrimSpace(string(pb))); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		t.Fatal("the request did not end at the timeout")
+	}
+	if rec.Code != 200 || rec.Body.String() != "bye" {
+		t.Fatalf("%d %q", rec.Code, rec.Body.String())
+	}
+	pb, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(pb)))
+	if !pidGone(pid) {
+		syscall.Kill(pid, syscall.SIGKILL)
+		t.Fatalf("script %d outlived its request", pid)
+	}
+}

@@ -52,14 +52,14 @@ func TestAccessLogFormat(t *testing.T) {
 		peer   string        // "-" when empty; peerNone: accepted never called
 	}{
 		// php-fpm's default, and the example of its www.conf.
-		{format: `%R - %u %t "%m %r" %s`, want: `- - al"i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php" 404`},
-		{format: `%R - %u %t "%m %r" %s`, peer: peerNone, want: `198.51.100.7 - al"i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php" 404`},
-		{format: `%R - %u %t "%m %r" %s`, peer: "127.0.0.1", want: `127.0.0.1 - al"i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php" 404`},
+		{format: `%R - %u %t "%m %r" %s`, want: `- - al\x22i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php" 404`},
+		{format: `%R - %u %t "%m %r" %s`, peer: peerNone, want: `198.51.100.7 - al\x22i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php" 404`},
+		{format: `%R - %u %t "%m %r" %s`, peer: "127.0.0.1", want: `127.0.0.1 - al\x22i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php" 404`},
 		{format: `%R - %u %t "%m %r" %s`, r: plain, h: silent, want: `- -  26/Nov/2026:00:47:51 +0100 "GET /" 200`},
 		{format: `%R - %u %t "%m %r" %s`, r: plain, h: silent, peer: peerNone, want: `- -  26/Nov/2026:00:47:51 +0100 "GET /" 200`},
 		{
 			format: `%R - %u %t "%m %r%Q%q" %s %f %{mili}d %{kilo}M %C%%`,
-			want:   `- - al"i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php?a=1&b=2" 404 /srv/www/app/index.php 1234.567 7172 48.60%`,
+			want:   `- - al\x22i<ce> 26/Nov/2026:00:47:51 +0100 "POST /app/index.php?a=1&b=2" 404 /srv/www/app/index.php 1234.567 7172 48.60%`,
 		},
 
 		// %C

@@ -23,7 +23,7 @@ func (a *AccessLog) appendLine(b []byte, rec *accessRecord, r *http.Request) []b
 		t := &a.tokens[i]
 		switch t.kind {
 		case tokLiteral:
-			b = appendCut(b, t.text)
+			b = appendRaw(b, t.text)
 		case tokCPU:
 			b = appendCPU(b, t.unit, rec)
 		case tokDuration:
@@ -105,14 +105,58 @@ func (a *AccessLog) appendLine(b []byte, rec *accessRecord, r *http.Request) []b
 	return append(b, '\n')
 }
 
-// appendCut appends s, or as much of it as can still make a line too
-// long (the line is cut afterwards; this bounds the buffer).
-func appendCut(b []byte, s string) []byte {
+// appendRaw appends s, or as much of it as can still make a line too
+// long (the line is cut afterwards; this bounds the buffer). For the
+// format's own text only.
+func appendRaw(b []byte, s string) []byte {
 	if room := accessLineMax + 1 - len(b); len(s) > room {
 		s = s[:max(room, 0)]
 	}
 	return append(b, s...)
 }
+
+// appendCut is appendRaw for a value from a request, a response or the
+// configuration, escaped (escapeFrom).
+func appendCut(b []byte, s string) []byte {
+	start := len(b)
+	return escapeFrom(appendRaw(b, s), start)
+}
+
+// escapeFrom escapes b[start:] in place, as nginx escapes its access log
+// variables: a control byte (below 0x20, and 0x7f), '"' and '\' become
+// \xHH, so a value cannot end the line (a Basic-auth user name or a
+// header with a newline would forge the next line) nor the quotes a
+// format puts around it. Bytes from 0x80 up stay as they are (UTF-8 text
+// stays readable). Values with nothing to escape, the usual case, are
+// left alone without a copy or an allocation.
+func escapeFrom(b []byte, start int) []byte {
+	n := 0
+	for _, c := range b[start:] {
+		if needsEscape(c) {
+			n++
+		}
+	}
+	if n == 0 {
+		return b
+	}
+	end := len(b)
+	b = append(b, make([]byte, 3*n)...) // grows the buffer in place when it can
+	const hex = "0123456789abcdef"
+	w := len(b)
+	for r := end - 1; r >= start; r-- {
+		c := b[r]
+		if !needsEscape(c) {
+			w--
+			b[w] = c
+			continue
+		}
+		w -= 4
+		b[w], b[w+1], b[w+2], b[w+3] = '\\', 'x', hex[c>>4], hex[c&15]
+	}
+	return b
+}
+
+func needsEscape(c byte) bool { return c < 0x20 || c == 0x7f || c == '"' || c == '\\' }
 
 // appendOr appends s, or "-" when s is empty.
 func appendOr(b []byte, s string) []byte {
@@ -239,7 +283,7 @@ func appendBasicUser(b []byte, auth string) []byte {
 	}
 	for i := start; i < len(b); i++ {
 		if b[i] == ':' {
-			return b[:i]
+			return escapeFrom(b[:i], start)
 		}
 	}
 	return b[:start]

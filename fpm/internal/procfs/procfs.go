@@ -18,9 +18,10 @@ import (
 
 // Stat is the part of /proc/PID/stat that gofpm uses.
 type Stat struct {
-	Comm  string // the command name, as between the parentheses
-	State byte   // R, S, D, Z, T, ...
-	PPID  int
+	Comm    string // the command name, as between the parentheses
+	State   byte   // R, S, D, Z, T, ...
+	PPID    int
+	Session int // the session id (0 when the line is too short to say)
 }
 
 // ReadStat reads /proc/PID/stat.
@@ -43,7 +44,11 @@ func parseStat(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("procfs: malformed stat: %w", err)
 	}
-	return Stat{Comm: comm, State: f[0][0], PPID: ppid}, nil
+	st := Stat{Comm: comm, State: f[0][0], PPID: ppid}
+	if len(f) > 3 {
+		st.Session, _ = strconv.Atoi(f[3])
+	}
+	return st, nil
 }
 
 // statFields splits /proc/PID/stat into the command name and the fields
@@ -58,6 +63,19 @@ func statFields(b []byte) (comm string, f []string, err error) {
 		return "", nil, errors.New("procfs: malformed stat")
 	}
 	return string(b[open+1 : end]), f, nil
+}
+
+// SessionMembers lists the live processes of session sid (zombies left
+// out), by scanning /proc.
+func SessionMembers(sid int) []int {
+	pids, _ := Pids()
+	var out []int
+	for _, pid := range pids {
+		if st, err := ReadStat(pid); err == nil && st.Session == sid && st.State != 'Z' {
+			out = append(out, pid)
+		}
+	}
+	return out
 }
 
 // Comm returns pid's command name, from /proc/PID/comm.

@@ -46,7 +46,7 @@ func TestReadStat(t *testing.T) {
 
 func TestParseStat(t *testing.T) {
 	st, err := parseStat([]byte("42 (a) (b c) S 7 42 42 0 -1 4194560 100\n"))
-	if err != nil || st != (Stat{Comm: "a) (b c", State: 'S', PPID: 7}) {
+	if err != nil || st != (Stat{Comm: "a) (b c", State: 'S', PPID: 7, Session: 42}) {
 		t.Fatalf("parseStat = %+v, %v", st, err)
 	}
 	for _, bad := range []string{"", "42 (x", "42 (x) S", "42 (x) S x"} {

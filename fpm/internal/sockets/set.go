@@ -61,10 +61,11 @@ func (sp Spec) isUnix() bool { return sp.Network == "unix" }
 type Set struct {
 	probe Probe
 
-	mu        sync.Mutex
-	inherited map[string]*os.File // by key, "name:NAME" for systemd names
-	systemd   bool                // the inherited sockets are systemd's, and so are their files
-	used      []entry
+	mu          sync.Mutex
+	inherited   map[string]*os.File // by key, "name:NAME" for systemd names
+	inheritedID map[string]fileID   // socket files of inherited sockets, by path, as found at Inherit
+	systemd     bool                // the inherited sockets are systemd's, and so are their files
+	used        []entry
 }
 
 // entry is a socket in use: given out as a file or as a listener.
@@ -73,11 +74,12 @@ type entry struct {
 	f    *os.File
 	ln   net.Listener
 	path string // the Unix socket's path
+	id   fileID // its file when the set took it: Close removes only that file
 }
 
 // New returns an empty set; probe names the holder of an address in use.
 func New(probe Probe) *Set {
-	return &Set{probe: probe, inherited: map[string]*os.File{}}
+	return &Set{probe: probe, inherited: map[string]*os.File{}, inheritedID: map[string]fileID{}}
 }
 
 // Inherit takes the sockets a previous master handed over, listed as
@@ -97,6 +99,9 @@ func (s *Set) Inherit(list string) error {
 		}
 		unix.CloseOnExec(fd)
 		s.inherited[key] = os.NewFile(uintptr(fd), key)
+		if strings.HasPrefix(key, "/") {
+			s.inheritedID[key] = socketFileID(key)
+		}
 	}
 	return nil
 }
@@ -199,6 +204,7 @@ func (s *Set) use(sp Spec, f *os.File, ln net.Listener) {
 	e := entry{key: sp.key(), f: f, ln: ln}
 	if sp.isUnix() {
 		e.path = sp.Address
+		e.id = socketFileID(e.path)
 	}
 	s.used = append(s.used, e)
 }
@@ -251,6 +257,9 @@ func (s *Set) GoListener(sp Spec) (ln net.Listener, inheritedFD int, err error) 
 		f.Close()
 	} else {
 		ln, err = net.Listen(sp.Network, sp.Address)
+		if ul, ok := ln.(*net.UnixListener); ok {
+			ul.SetUnlinkOnClose(false) // Close removes it, if it is still this one
+		}
 	}
 	if err != nil {
 		return nil, -1, err
@@ -311,7 +320,7 @@ func (s *Set) CloseInherited() {
 		s.forget(f)
 		f.Close()
 		if !s.systemd && strings.HasPrefix(key, "/") {
-			os.Remove(key)
+			removeOwnSocket(key, s.inheritedID[key])
 		}
 	}
 }
@@ -332,7 +341,7 @@ func (s *Set) Close(unlink bool, warn func(path string, err error)) {
 		if !unlink || s.systemd || e.path == "" {
 			continue
 		}
-		if err := os.Remove(e.path); err != nil && !errors.Is(err, os.ErrNotExist) && warn != nil {
+		if err := removeOwnSocket(e.path, e.id); err != nil && !errors.Is(err, os.ErrNotExist) && warn != nil {
 			warn(e.path, err)
 		}
 	}

@@ -179,3 +179,29 @@ func (pr Probe) unixLive(path string) (holder Holder, live bool) {
 	}
 	return Holder{}, true
 }
+
+// fileID is a file's identity: its device and inode; zero for none.
+type fileID struct{ dev, ino uint64 }
+
+// socketFileID is the identity of the socket file at path; zero when
+// there is none.
+func socketFileID(path string) fileID {
+	var st unix.Stat_t
+	if unix.Lstat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return fileID{}
+	}
+	return fileID{uint64(st.Dev), st.Ino}
+}
+
+// removeOwnSocket removes the socket file at path if it is still id, the
+// one the set made or took over: since then another master may have
+// replaced a socket it thought stale, or someone put another file there,
+// and removing that one would take a live pool off the air. Between the
+// check and the removal nothing but a process that may write the folder
+// could swap the file. A path that is gone is not an error.
+func removeOwnSocket(path string, id fileID) error {
+	if id == (fileID{}) || socketFileID(path) != id {
+		return nil
+	}
+	return os.Remove(path)
+}
