@@ -10,9 +10,12 @@ FUZZTIME  ?= 1m
 FUZZTIME_TEST ?= 5s
 # As root, the demo pools run as root too: php-fpm's -R.
 ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
-# Packages the integration tests need (Debian).
-DEB_PKGS  := nginx php8.2-cgi libfcgi-bin libfcgi-dev libfcgi-perl chromium
-DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium /usr/include/fcgiapp.h /usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm
+# Packages the integration tests need (Debian), and a file of each that says it is there.
+# The examples' languages: C# (mono-mcs builds, mono-runtime runs), Ruby (ruby-fcgi), Node.js.
+DEB_PKGS  := nginx php8.2-cgi libfcgi-bin libfcgi-dev libfcgi-perl chromium \
+	mono-mcs mono-runtime ruby ruby-fcgi nodejs
+DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium /usr/include/fcgiapp.h /usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm \
+	/usr/bin/mcs /usr/bin/mono /usr/lib/libMonoPosixHelper.so /usr/bin/ruby /usr/lib/ruby/vendor_ruby/fcgi.rb /usr/bin/node
 
 .PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man clean
 
@@ -22,9 +25,12 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(GOFPM) .
 	$(GO) build -o $(BIN)/hello ./examples/hello
 
-## examples: build every example that needs building (Go, C)
+## examples: build every example that needs building (Go, C, C# with Mono's mcs)
 examples: build
 	$(CC) -O2 -Wall -o $(BIN)/hello-c examples/c/hello.c -lfcgi
+	@if command -v mcs >/dev/null; then echo "mcs -out:$(BIN)/hello-csharp.exe examples/csharp/hello.cs"; \
+		mcs -nologo -out:$(BIN)/hello-csharp.exe examples/csharp/hello.cs; \
+	else echo "mcs not found: $(BIN)/hello-csharp.exe not built (make deps installs mono-mcs)"; fi
 
 ## run: build and start the demo pool (4 Go workers, HTTP front on 127.0.0.1:8080)
 run: build
@@ -32,10 +38,10 @@ run: build
 
 ## deps: install what the integration tests need (apt-get, only as root and only when missing)
 deps:
-	@missing=""; for b in $(DEB_BINS); do [ -x $$b ] || missing=1; done; \
+	@missing=""; for b in $(DEB_BINS); do [ -e $$b ] || missing="$$missing $$b"; done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-			echo "installing $(DEB_PKGS)"; \
+			echo "make deps: installing $(DEB_PKGS) (missing:$$missing)"; \
 			(apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(DEB_PKGS) >/dev/null; \
 		else \
 			echo "missing some of $(DEB_PKGS): the tests that need them will be skipped (run make deps as root)"; \
