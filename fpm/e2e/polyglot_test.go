@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,66 +17,6 @@ import (
 
 // polyglotLangs are the routes of examples/polyglot, /api/<lang>.
 var polyglotLangs = []string{"go", "php", "c", "perl", "python", "cgi", "csharp", "ruby", "node"}
-
-// What the examples in languages beyond Go, C, PHP and Perl need (Debian
-// packages, make deps), and a file of each package that says it is there.
-var languageNeeds = map[string][][2]string{
-	"csharp": {{"/usr/bin/mcs", "mono-mcs"}, {"/usr/bin/mono", "mono-runtime"}, {"/usr/lib/libMonoPosixHelper.so", "mono-runtime"}},
-	"ruby":   {{"/usr/bin/ruby", "ruby"}, {"/usr/lib/ruby/vendor_ruby/fcgi.rb", "ruby-fcgi"}},
-	"node":   {{"/usr/bin/node", "nodejs"}},
-}
-
-// requireLanguages skips the test (fails it in CI) unless what the
-// examples of the given languages need is installed.
-func requireLanguages(t *testing.T, langs ...string) {
-	t.Helper()
-	for _, l := range langs {
-		for _, need := range languageNeeds[l] {
-			if _, err := os.Stat(need[0]); err != nil {
-				if os.Getenv("CI") != "" {
-					t.Fatalf("%s is not installed (make deps installs it)", need[1])
-				}
-				t.Skipf("%s not installed (%s); run make deps", need[1], need[0])
-			}
-		}
-	}
-}
-
-// exampleLanguages lists the languages of requireLanguages that
-// examples/NAME runs.
-func exampleLanguages(name string) []string {
-	if name == "polyglot" {
-		return []string{"csharp", "ruby", "node"}
-	}
-	if languageNeeds[name] != nil {
-		return []string{name}
-	}
-	return nil
-}
-
-var csharpBuild struct {
-	once sync.Once
-	out  []byte
-	err  error
-}
-
-// buildCSharp compiles examples/csharp/hello.cs once per test binary, as
-// make examples does, and links it at out.
-func buildCSharp(t *testing.T, out string) {
-	t.Helper()
-	requireLanguages(t, "csharp")
-	exe := filepath.Join(bins.dir, "hello-csharp.exe")
-	csharpBuild.once.Do(func() {
-		src, _ := filepath.Abs("../../examples/csharp/hello.cs")
-		csharpBuild.out, csharpBuild.err = exec.Command("mcs", "-nologo", "-out:"+exe, src).CombinedOutput()
-	})
-	if csharpBuild.err != nil {
-		t.Fatalf("building the C# example: %v %s", csharpBuild.err, csharpBuild.out)
-	}
-	if err := os.Symlink(exe, out); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestPolyglot: examples/polyglot/pool.toml as written (only the listen
 // addresses moved) — the same JSON interface from Go, PHP, C (libfcgi),
@@ -212,8 +151,9 @@ type poolStatus struct {
 	Pool      string `json:"pool"`
 	Accepted  int    `json:"accepted conn"`
 	Processes []struct {
-		PID      int `json:"pid"`
-		Requests int `json:"requests"`
+		PID      int    `json:"pid"`
+		State    string `json:"state"`
+		Requests int    `json:"requests"`
 	} `json:"processes"`
 }
 
