@@ -18,40 +18,23 @@
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
 bench_init L
+# shellcheck source=pool-lib.sh
+source "$(dirname "$0")/pool-lib.sh"
 EX=$(cd "$(dirname "$0")/../examples" && pwd)
 n=${LANG_CHILDREN:-2}
 
 # lang_pool VARIANT COMMAND_TOML NEEDS...: measure one language's pool of $n
 # behind nginx, unless one of the files NEEDS is missing.
 lang_pool() {
-	local variant=$1 command=$2 sock=$BENCH_TMP/gofpm.sock root="" f i body lang; shift 2
+	local variant=$1 command=$2 f lang; shift 2
 	lang=${variant#lang-}
 	[[ " ${LANGS:-go python csharp ruby node} " == *" ${lang%-*} "* ]] || return 0
 	for f in "$@"; do
 		[[ -e $f ]] || { log "$variant: $f missing (make deps), left out"; return 0; }
 	done
-	cat >"$BENCH_TMP/pool.toml" <<TOML
-error_log = "$BENCH_TMP/gofpm.log"
-[pool.p]
-listen = "$sock"
-listen_mode = "0666"
-command = [$command]
-pm = "static"
-pm_max_children = $n
-TOML
-	((EUID == 0)) && root=-R
-	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
-	GOFPM_PID=$BG_PID
-	wait_socket "$sock"
-	UPSTREAM=unix:$sock
-	BACKEND_ROOTS=$GOFPM_PID
+	start_pool "command = [$command]"
 	start_nginx "$UPSTREAM"
-	for ((i = 0; i < 150; i++)); do
-		body=$("$CURL" -s --max-time 2 "$NGINX_URL/api/x" 2>/dev/null || true)
-		[[ $body == '{"lang"'* ]] && break
-		sleep 0.1
-	done
-	[[ $body == '{"lang"'* ]] || die "$variant: no JSON after 15s (last body: ${body:0:200})"
+	wait_json "$NGINX_URL/api/x"
 	measure_all "$variant" "$NGINX_URL/api/x?x=1"
 	emit_mem "$variant" worker $(children_of "$GOFPM_PID")
 	stop_all
