@@ -19,7 +19,7 @@ using System.Threading;
 
 static class Hello
 {
-    const int SIGQUIT = 3, EINTR = 4;
+    const int SIGQUIT = 3, EINTR = 4, EAGAIN = 11, ECONNABORTED = 103;
     const byte BeginRequest = 1, AbortRequest = 2, EndRequest = 3, Params = 4, Stdin = 5, Stdout = 6;
 
     [DllImport("libc", SetLastError = true)] static extern int accept(int fd, IntPtr addr, IntPtr len);
@@ -69,9 +69,11 @@ static class Hello
             if (conn < 0)
             {
                 int errno = Marshal.GetLastWin32Error();
-                if (errno == EINTR)
+                if (errno == EINTR || errno == ECONNABORTED)
                     continue;
-                Console.Error.WriteLine("hello-csharp: accept on fd 0: errno " + errno + " (is fd 0 a listening socket?)");
+                Console.Error.WriteLine("hello-csharp: accept on fd 0: errno " + errno + (errno == EAGAIN
+                    ? " (fd 0 is non-blocking: another kind of worker shares this socket?)"
+                    : " (is fd 0 a listening socket?)"));
                 return 1;
             }
             try

@@ -54,7 +54,11 @@ class Listener
   end
 end
 
-listener = Listener.new(Socket.for_fd(0))
+begin
+  listener = Listener.new(Socket.for_fd(0))
+rescue SystemCallError => e
+  abort "hello.rb: fd 0: #{e.message} (is fd 0 a listening socket?)"
+end
 trap('QUIT') { listener.stop }
 server = FCGI::Server.new(listener)
 until listener.stopping?
