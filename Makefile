@@ -28,9 +28,7 @@ build:
 ## examples: build every example that needs building (Go, C, C# with Mono's mcs)
 examples: build
 	$(CC) -O2 -Wall -o $(BIN)/hello-c examples/c/hello.c -lfcgi
-	@if command -v mcs >/dev/null; then echo "mcs -out:$(BIN)/hello-csharp.exe examples/csharp/hello.cs"; \
-		mcs -nologo -out:$(BIN)/hello-csharp.exe examples/csharp/hello.cs; \
-	else echo "mcs not found: $(BIN)/hello-csharp.exe not built (make deps installs mono-mcs)"; fi
+	$(if $(shell command -v mcs),mcs -nologo -out:$(BIN)/hello-csharp.exe examples/csharp/hello.cs,@echo "mcs not found: $(BIN)/hello-csharp.exe not built (make deps installs mono-mcs)")
 
 ## run: build and start the demo pool (4 Go workers, HTTP front on 127.0.0.1:8080)
 run: build
