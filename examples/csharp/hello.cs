@@ -36,6 +36,13 @@ static class Hello
     [DllImport("MonoPosixHelper")] static extern int Mono_Unix_UnixSignal_WaitAny(IntPtr[] signals, int count, int timeout, ShuttingDown shuttingDown);
 
     static volatile bool stopping;
+    static int served, maxRequests;
+
+    // Served reports whether the worker has served its GOFPM_MAX_REQUESTS.
+    static bool Served()
+    {
+        return maxRequests > 0 && served >= maxRequests;
+    }
     static readonly ShuttingDown never = () => 0;
 
     static int Main()
@@ -62,8 +69,11 @@ static class Hello
         watcher.IsBackground = true;
         watcher.Start();
 
+        // GOFPM_MAX_REQUESTS (pm_max_requests): leave cleanly after that
+        // many requests, as php-cgi does with PHP_FCGI_MAX_REQUESTS.
+        int.TryParse(Environment.GetEnvironmentVariable("GOFPM_MAX_REQUESTS"), out maxRequests);
         int pid = getpid();
-        while (!stopping)
+        while (!stopping && !Served())
         {
             int conn = accept(0, IntPtr.Zero, IntPtr.Zero);
             if (conn < 0)
@@ -122,7 +132,8 @@ static class Hello
             Record(outp, Stdout, id, new byte[0]);
             Record(outp, EndRequest, id, new byte[8]);
             c.Write(outp.ToArray());
-            if (!keep || stopping)
+            served++;
+            if (!keep || stopping || Served())
                 return;
         }
     }

@@ -59,10 +59,16 @@ function answer(env) {
 // finish closes conn once its answer is written, whether or not the web
 // server has closed its side yet.
 function finish(conn) {
+  if (conn.finishing) return;
+  conn.finishing = true;
   conn.end(() => conn.destroy());
 }
 
 let stopping = false;
+// GOFPM_MAX_REQUESTS (pm_max_requests): leave cleanly after that many
+// requests, as php-cgi does with PHP_FCGI_MAX_REQUESTS.
+const maxRequests = parseInt(process.env.GOFPM_MAX_REQUESTS || '0', 10) || 0;
+let served = 0;
 const conns = new Set(); // open connections; conn.idle: between requests
 
 function serve(conn) {
@@ -88,6 +94,7 @@ function serve(conn) {
         busy = false; conn.idle = true;
         const out = t === ABORT ? Buffer.alloc(0) : answer(pairs(Buffer.concat(params)));
         conn.write(Buffer.concat([record(STDOUT, id, out), record(STDOUT, id, Buffer.alloc(0)), record(END, id, Buffer.alloc(8))]));
+        if (maxRequests > 0 && ++served >= maxRequests && !stopping) stop();
         if (!keep || stopping) { finish(conn); return; }
       }
     }
@@ -100,8 +107,10 @@ server.on('error', (err) => {
   process.exit(1);
 });
 server.listen({ fd: 0 });
-process.on('SIGQUIT', () => {
+// stop stops accepting and lets Node exit once the last connection is gone.
+function stop() {
   stopping = true;
-  server.close(); // stops accepting; Node exits once the last connection is gone
+  server.close();
   for (const c of conns) if (c.idle) finish(c);
-});
+}
+process.on('SIGQUIT', stop);

@@ -61,7 +61,12 @@ rescue SystemCallError => e
 end
 trap('QUIT') { listener.stop }
 server = FCGI::Server.new(listener)
-until listener.stopping?
+# GOFPM_MAX_REQUESTS (pm_max_requests): leave cleanly after that many
+# requests, as php-cgi does with PHP_FCGI_MAX_REQUESTS.
+max = ENV.fetch('GOFPM_MAX_REQUESTS', '0').to_i
+served = 0
+until listener.stopping? || (max.positive? && served >= max)
+  served += 1
   begin
     server.session do |req|
       query = JSON.generate(req.env['QUERY_STRING'] || '')

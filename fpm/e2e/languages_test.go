@@ -1,7 +1,8 @@
 package e2e
 
-// The C#, Ruby and Node.js examples: what they need, the C# build, and
-// their graceful stop (TestForeignGraceful).
+// The C#, Ruby and Node.js examples: what they need, the C# build, their
+// graceful stop (TestForeignGraceful) and pm_max_requests
+// (TestForeignMaxRequests).
 
 import (
 	"bufio"
@@ -81,29 +82,32 @@ func buildCSharp(t *testing.T, out string) {
 	}
 }
 
-// TestForeignGraceful: each of the C#, Ruby and Node responders, alone in
-// a static pool, gets SIGQUIT (worker_graceful_signal's default) while it
-// holds a request half sent: it survives the signal, answers the request
-// in full, then exits with code 0 (and the pool replaces it). The
-// replacement, idle in accept after its first request, exits with code 0
-// on SIGQUIT too.
-func TestForeignGraceful(t *testing.T) {
+// foreignCommands are the examples' C#, Ruby and Node responders as a
+// pool's command; {{DIR}} holds hello-csharp.exe (startForeign builds it).
+func foreignCommands(t *testing.T) map[string]string {
+	t.Helper()
 	ex, err := filepath.Abs("../../examples")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, tc := range []struct{ lang, command string }{
-		{"csharp", `"/usr/bin/mono", "{{DIR}}/hello-csharp.exe"`},
-		{"ruby", `"` + ex + `/ruby/hello.rb"`},
-		{"node", `"` + ex + `/node/hello.js"`},
-	} {
-		t.Run(tc.lang, func(t *testing.T) {
-			requireLanguages(t, tc.lang)
-			dir := shortTempDir(t)
-			if tc.lang == "csharp" {
-				buildCSharp(t, filepath.Join(dir, "hello-csharp.exe"))
-			}
-			m := startMaster(t, dir, fmt.Sprintf(`
+	return map[string]string{
+		"csharp": `"/usr/bin/mono", "{{DIR}}/hello-csharp.exe"`,
+		"ruby":   `"` + ex + `/ruby/hello.rb"`,
+		"node":   `"` + ex + `/node/hello.js"`,
+	}
+}
+
+// startForeign runs lang's responder alone in a static pool of 1 on
+// dir/p.sock, with a status socket dir/status.sock and the extra pool
+// lines, and returns the master, dir and the worker's pid.
+func startForeign(t *testing.T, lang, extra string) (*master, string, int) {
+	t.Helper()
+	requireLanguages(t, lang)
+	dir := shortTempDir(t)
+	if lang == "csharp" {
+		buildCSharp(t, filepath.Join(dir, "hello-csharp.exe"))
+	}
+	m := startMaster(t, dir, fmt.Sprintf(`
 [pool.p]
 listen = "{{DIR}}/p.sock"
 command = [%s]
@@ -111,16 +115,43 @@ pm = "static"
 pm_max_children = 1
 pm_status_path = "/status"
 pm_status_listen = "{{DIR}}/status.sock"
-`, tc.command))
+%s
+`, foreignCommands(t)[lang], extra))
+	// The worker as the master knows it (a process list may also show a
+	// short-lived child of the master's).
+	var w int
+	eventually(t, 15*time.Second, "the worker", func() bool {
+		st := fullStatus(t, filepath.Join(dir, "status.sock"))
+		if len(st.Processes) == 1 {
+			w = st.Processes[0].PID
+		}
+		return w != 0
+	})
+	return m, dir, w
+}
+
+// askPID asks the pool on sock for /?QUERY and returns the answering pid.
+func askPID(t *testing.T, sock, lang, query string) int {
+	t.Helper()
+	var a apiAnswer
+	code, body := fcgiGet(t, sock, "/?"+query)
+	if err := json.Unmarshal([]byte(body), &a); err != nil || code != 200 || a.Lang != lang || a.Query != query || a.PID <= 0 {
+		t.Fatalf("/?%s: %d %q (%v)", query, code, body, err)
+	}
+	return a.PID
+}
+
+// TestForeignGraceful: each of the C#, Ruby and Node responders, alone in
+// a static pool, gets SIGQUIT (worker_graceful_signal's default) while it
+// holds a request half sent: it survives the signal, answers the request
+// in full, then exits with code 0 (and the pool replaces it). The
+// replacement, idle in accept after its first request, exits with code 0
+// on SIGQUIT too.
+func TestForeignGraceful(t *testing.T) {
+	for _, lang := range []string{"csharp", "ruby", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			m, dir, w := startForeign(t, lang, "")
 			sock, status := filepath.Join(dir, "p.sock"), filepath.Join(dir, "status.sock")
-			var w int
-			eventually(t, 15*time.Second, "the worker", func() bool {
-				ws := m.children()
-				if len(ws) == 1 {
-					w = ws[0]
-				}
-				return len(ws) == 1
-			})
 
 			// Half a request: BEGIN_REQUEST and the params, no end of STDIN.
 			c, err := net.Dial("unix", sock)
@@ -165,7 +196,7 @@ pm_status_listen = "{{DIR}}/status.sock"
 					break
 				}
 			}
-			want := fmt.Sprintf(`{"lang": %q, "pid": %d, "query": "graceful=1"}`, tc.lang, w)
+			want := fmt.Sprintf(`{"lang": %q, "pid": %d, "query": "graceful=1"}`, lang, w)
 			if !strings.Contains(stdout, want) {
 				t.Errorf("answer after SIGQUIT: %q, want it to hold %s", stdout, want)
 			}
@@ -173,15 +204,35 @@ pm_status_listen = "{{DIR}}/status.sock"
 
 			// The replacement, once it has answered a request (so its
 			// handler is in place), is idle in accept.
-			var a apiAnswer
-			if code, body := fcgiGet(t, sock, "/?again=1"); code != 200 || json.Unmarshal([]byte(body), &a) != nil || a.PID == w || a.PID <= 0 {
-				t.Fatalf("the replacement answered %d %q", code, body)
+			r := askPID(t, sock, lang, "again=1")
+			if r == w {
+				t.Fatalf("pid %d answered after it exited", w)
 			}
-			r := a.PID
 			if err := syscall.Kill(r, syscall.SIGQUIT); err != nil {
 				t.Fatal(err)
 			}
 			m.waitFor(fmt.Sprintf("child %d exited with code 0", r), 10*time.Second)
+		})
+	}
+}
+
+// TestForeignMaxRequests: with pm_max_requests = 3 (GOFPM_MAX_REQUESTS)
+// each of the C#, Ruby and Node responders answers 3 requests, exits with
+// code 0, and a new worker answers the fourth.
+func TestForeignMaxRequests(t *testing.T) {
+	for _, lang := range []string{"csharp", "ruby", "node"} {
+		t.Run(lang, func(t *testing.T) {
+			m, dir, w := startForeign(t, lang, "pm_max_requests = 3")
+			sock := filepath.Join(dir, "p.sock")
+			for i := range 3 {
+				if pid := askPID(t, sock, lang, "n="+strconv.Itoa(i)); pid != w {
+					t.Fatalf("request %d answered by %d, want the worker %d", i, pid, w)
+				}
+			}
+			m.waitFor(fmt.Sprintf("child %d exited with code 0", w), 10*time.Second)
+			if pid := askPID(t, sock, lang, "n=3"); pid == w {
+				t.Fatalf("request 4 answered by %d, which had served its 3", pid)
+			}
 		})
 	}
 }
