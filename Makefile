@@ -13,9 +13,10 @@ FUZZTIME_TEST ?= 5s
 ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 # Packages the integration tests need (Debian), each as PACKAGE:FILE it provides.
 DEB_NEEDS := nginx:/usr/sbin/nginx php8.2-cgi:/usr/bin/php-cgi8.2 libfcgi-bin:/usr/bin/cgi-fcgi \
-	libfcgi-dev:/usr/include/fcgiapp.h libfcgi-perl:/usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm chromium:/usr/bin/chromium
+	libfcgi-dev:/usr/include/fcgiapp.h libfcgi-perl:/usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm chromium:/usr/bin/chromium \
+	mono-mcs:/usr/bin/mcs mono-runtime:/usr/lib/libMonoPosixHelper.so ruby:/usr/bin/ruby ruby-fcgi:/usr/lib/ruby/vendor_ruby/fcgi.rb nodejs:/usr/bin/node
 FCGI_H    := /usr/include/fcgiapp.h
-DEB_WHY   := for the end-to-end tests: nginx in front, php-cgi pools, cgi-fcgi health checks, the C and Perl examples, chromium for the dashboard
+DEB_WHY   := for the end-to-end tests: nginx in front, php-cgi pools, cgi-fcgi health checks, the C and Perl examples, chromium for the dashboard, Mono, Ruby and Node.js for the examples in those languages
 
 .PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man dist deb pkg-files clean
 
@@ -25,12 +26,13 @@ build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(GOFPM) .
 	$(GO) build -o $(BIN)/hello ./examples/hello
 
-## examples: build every example that needs building (Go, C; the C one is skipped without libfcgi-dev)
+## examples: build every example that needs building (Go, C, C# with Mono's mcs; C and C# are skipped without libfcgi-dev or mcs)
 examples: build
 	@if [ -e $(FCGI_H) ]; then \
 		echo "$(CC) -O2 -Wall -o $(BIN)/hello-c examples/c/hello.c -lfcgi"; \
 		$(CC) -O2 -Wall -o $(BIN)/hello-c examples/c/hello.c -lfcgi; \
 	else echo "examples: skipping the C example: libfcgi-dev is missing (make deps as root installs it)"; fi
+	$(if $(shell command -v mcs),mcs -nologo -out:$(BIN)/hello-csharp.exe examples/csharp/hello.cs,@echo "examples: skipping the C# example: mcs is missing (make deps as root installs mono-mcs)")
 
 ## run: build and start the demo pool (4 Go workers, HTTP front on 127.0.0.1:8080)
 run: build

@@ -24,8 +24,9 @@ import (
 // so that a user's running example does not collide with the test).
 
 // exampleTree lays out, in dir, what examples/NAME's pool.toml reaches
-// through relative paths: dir/bin (the test's hello, and hello-c built
-// here when withC), dir/examples/* as symbolic links to the real folders,
+// through relative paths: dir/bin (the test's hello, hello-c built here
+// when withC, hello-csharp.exe for csharp and polyglot), dir/examples/* as
+// symbolic links to the real folders,
 // and dir/examples/NAME with links to everything in the real one but
 // pool.toml. It returns dir/examples/NAME, where the config is written.
 func exampleTree(t *testing.T, dir, name string, withC bool) string {
@@ -40,6 +41,9 @@ func exampleTree(t *testing.T, dir, name string, withC bool) string {
 	must(err)
 	must(os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
 	must(os.Symlink(bins.hello, filepath.Join(dir, "bin", "hello")))
+	if name == "csharp" || name == "polyglot" {
+		buildCSharp(t, filepath.Join(dir, "bin", "hello-csharp.exe"))
+	}
 	if withC {
 		if _, err := os.Stat("/usr/include/fcgiapp.h"); err != nil {
 			if os.Getenv("CI") != "" {
@@ -221,10 +225,10 @@ func TestCGIExample(t *testing.T) {
 }
 
 var (
-	readmeRun   = regexp.MustCompile("cd examples/([a-z]+) && \\.\\./\\.\\./bin/gofpm -c pool\\.toml")
-	readmeCurl  = regexp.MustCompile(`curl [^'"]*['"](http://127\.0\.0\.1:[0-9]+[^'"]*)['"]`)
-	readmeFor   = regexp.MustCompile(`for ([a-z]+) in ([^;]+); do`)
-	readmeNginx = regexp.MustCompile("(?s)```nginx\n(.*?)```")
+	readmeRun        = regexp.MustCompile("cd examples/([a-z]+) && \\.\\./\\.\\./bin/gofpm -c pool\\.toml")
+	readmeCurl       = regexp.MustCompile(`curl [^'"]*['"](http://127\.0\.0\.1:[0-9]+[^'"]*)['"]`)
+	readmeFor        = regexp.MustCompile(`for ([a-z]+) in ([^;]+); do`)
+	readmeNginxBlock = regexp.MustCompile("(?s)```nginx\n(.*?)```")
 )
 
 // TestExampleREADMEs: every example's README says how to run it
@@ -232,11 +236,7 @@ var (
 // through the front, and its nginx locations, put in a server block, answer
 // the same paths from the same pools.
 func TestExampleREADMEs(t *testing.T) {
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{"hello", "php", "c", "perl", "python", "cgi", "polyglot"} {
+	for _, name := range []string{"hello", "php", "c", "perl", "python", "cgi", "csharp", "ruby", "node", "polyglot"} {
 		t.Run(name, func(t *testing.T) {
 			withC := name == "c" || name == "polyglot"
 			if name == "php" || name == "polyglot" {
@@ -245,6 +245,7 @@ func TestExampleREADMEs(t *testing.T) {
 			if name == "perl" || name == "cgi" || name == "polyglot" {
 				requirePerlFCGI(t)
 			}
+			requireLanguages(t, exampleLanguages(name)...)
 			b, err := os.ReadFile(filepath.Join("../..", "examples", name, "README.md"))
 			if err != nil {
 				t.Fatal(err)
@@ -271,7 +272,7 @@ func TestExampleREADMEs(t *testing.T) {
 					}
 				}
 			}
-			nb := readmeNginx.FindStringSubmatch(readme)
+			nb := readmeNginxBlock.FindStringSubmatch(readme)
 			if len(paths) == 0 || nb == nil {
 				t.Fatalf("README.md: want curl lines and an nginx block; found %d curl URLs, nginx block %v", len(paths), nb != nil)
 			}
@@ -298,24 +299,42 @@ func TestExampleREADMEs(t *testing.T) {
 				check("front", c, base, p)
 			}
 
-			// The snippet as written, but for the socket paths and the
-			// checkout's place; "include fastcgi_params" is read next to
-			// nginx.conf, as in /etc/nginx.
-			snippet := strings.ReplaceAll(moveListen(nb[1], dir), "/path/to/gofpm", repo)
-			params, err := os.ReadFile("/etc/nginx/fastcgi_params")
-			if err != nil {
-				t.Skipf("nginx's fastcgi_params: %v (make deps installs nginx)", err)
-			}
-			if err := os.MkdirAll(filepath.Join(dir, "nginx"), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, "nginx", "fastcgi_params"), params, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			n := startNginx(t, dir, snippet)
+			n := readmeNginx(t, name, dir)
 			for _, p := range paths {
 				check("nginx", n.client, "http://localhost", p)
 			}
 		})
 	}
+}
+
+// readmeNginx starts nginx with the locations of examples/NAME/README.md's
+// nginx block as written, but for the socket paths (moved into dir, as
+// startExample moves them) and the checkout's place; "include
+// fastcgi_params" is read next to nginx.conf, as in /etc/nginx.
+func readmeNginx(t *testing.T, name, dir string) *nginx {
+	t.Helper()
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(repo, "examples", name, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb := readmeNginxBlock.FindSubmatch(b)
+	if nb == nil {
+		t.Fatalf("examples/%s/README.md has no nginx block", name)
+	}
+	snippet := strings.ReplaceAll(moveListen(string(nb[1]), dir), "/path/to/gofpm", repo)
+	params, err := os.ReadFile("/etc/nginx/fastcgi_params")
+	if err != nil {
+		t.Skipf("nginx's fastcgi_params: %v (make deps installs nginx)", err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "nginx"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "nginx", "fastcgi_params"), params, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startNginx(t, dir, snippet)
 }
