@@ -14,9 +14,9 @@ ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 # Packages the integration tests need (Debian), each as PACKAGE:FILE it provides.
 DEB_NEEDS := nginx:/usr/sbin/nginx php8.2-cgi:/usr/bin/php-cgi8.2 libfcgi-bin:/usr/bin/cgi-fcgi \
 	libfcgi-dev:/usr/include/fcgiapp.h libfcgi-perl:/usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm chromium:/usr/bin/chromium \
-	mono-mcs:/usr/bin/mcs mono-runtime:/usr/lib/libMonoPosixHelper.so ruby:/usr/bin/ruby ruby-fcgi:/usr/lib/ruby/vendor_ruby/fcgi.rb nodejs:/usr/bin/node
+	mono-mcs:/usr/bin/mcs mono-runtime:/usr/lib/libMonoPosixHelper.so ruby:/usr/bin/ruby ruby-fcgi:/usr/lib/ruby/vendor_ruby/fcgi.rb nodejs:/usr/bin/node logrotate:/usr/sbin/logrotate
 FCGI_H    := /usr/include/fcgiapp.h
-DEB_WHY   := for the end-to-end tests: nginx in front, php-cgi pools, cgi-fcgi health checks, the C and Perl examples, chromium for the dashboard, Mono, Ruby and Node.js for the examples in those languages
+DEB_WHY   := for the end-to-end tests: nginx in front, php-cgi pools, cgi-fcgi health checks, the C and Perl examples, chromium for the dashboard, Mono, Ruby and Node.js for the examples in those languages, logrotate to check deploy/logrotate
 
 .PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man dist deb pkg-files clean
 
