@@ -158,7 +158,9 @@ type blocker struct {
 	release chan struct{}
 }
 
-func newBlocker() *blocker { return &blocker{started: make(chan string, 16), release: make(chan struct{})} }
+func newBlocker() *blocker {
+	return &blocker{started: make(chan string, 16), release: make(chan struct{})}
+}
 
 func (b *blocker) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	b.started <- r.URL.Path
@@ -444,7 +446,9 @@ func TestShutdownFinishesRequests(t *testing.T) {
 func TestLocalAnswer(t *testing.T) {
 	dir := t.TempDir()
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 4, LocalPaths: []string{"/status"},
-		Local: func(p map[string]string) []byte { return []byte("Content-Type: text/plain\r\n\r\npool: " + p["QUERY_STRING"]) }})
+		Local: func(p map[string]string) []byte {
+			return []byte("Content-Type: text/plain\r\n\r\npool: " + p["QUERY_STRING"])
+		}})
 	a := do(t, c, params("GET", "/status?full", "/srv/status"), "")
 	if a.status != 200 || a.body != "pool: full" {
 		t.Fatalf("answer %+v", a)
