@@ -88,6 +88,7 @@ type poolReport struct {
 func (p *pool) report(now time.Time) *poolReport {
 	r := &poolReport{status: p.buildStatus(now), count: p.count, hist: p.count.hist, maxChildren: p.cfg.PMMaxChildren}
 	r.count.recycled = maps.Clone(p.count.recycled)
+	p.dispatchHistogram(&r.hist)
 	for _, c := range p.children {
 		if c.slot != nil {
 			r.hist.Add(c.slot.Histogram())
@@ -276,7 +277,8 @@ func (p *pool) buildStatus(now time.Time) *status.Snapshot {
 				}
 			}
 		}
-		if pr.State == "Idle" {
+		p.dispatchProc(&pr)
+		if pr.State == "Idle" && pr.LastRequestMemory == 0 {
 			if rss, err := procfs.RSS(pid); err == nil {
 				pr.LastRequestMemory = rss
 			}

@@ -104,6 +104,8 @@ type pool struct {
 
 	stacks    map[int]*stackAsk // slowlog entries waiting for a Go worker's stack, by pid
 	stackTick timer             // polls their slots while any waits
+
+	disp *poolDispatch // dispatch = "master" (pool_dispatch.go); nil otherwise
 }
 
 func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.File, exe string) (*pool, error) {
@@ -132,6 +134,11 @@ func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.Fil
 	if pc.Slowlog != "" {
 		if p.slow, err = OpenLogFile(pc.Slowlog); err != nil {
 			return nil, fmt.Errorf("pool %q: slowlog: %w", pc.Name, err)
+		}
+	}
+	if pc.DispatchByMaster() {
+		if err := p.startDispatch(spec); err != nil {
+			return nil, err
 		}
 	}
 	return p, nil
@@ -192,6 +199,7 @@ func (p *pool) run() {
 		if p.access != nil {
 			p.access.Close()
 		}
+		p.closeDispatch()
 	}()
 	schedule := func() {
 		if respawn != nil || stopping != nil {

@@ -70,6 +70,7 @@ func (p *pool) spawn() error {
 	}
 	p.children[c.pid] = c
 	p.count.spawned++
+	p.dispatchSpawned(c)
 	if c.pages != nil {
 		f := c.pages
 		c.pages = nil // the page server owns it now

@@ -234,19 +234,22 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 		closeOnce(d.drained)
 	}
 	d.mu.Unlock()
+	var err error
 	select {
 	case <-d.drained:
 	case <-ctx.Done():
-		return ctx.Err()
+		err = ctx.Err()
 	}
 	d.mu.Lock()
 	for _, w := range d.workers {
 		if !w.busy {
-			closeWorkerConn(w)
+			closeWorkerConn(w) // a worker waiting on a kept connection sees its end
+		} else if err != nil && w.conn != nil {
+			w.conn.Close() // given up: its relay ends with an error
 		}
 	}
 	d.mu.Unlock()
-	return nil
+	return err
 }
 
 // Stats returns the counters.

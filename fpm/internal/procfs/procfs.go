@@ -21,6 +21,7 @@ type Stat struct {
 	Comm  string // the command name, as between the parentheses
 	State byte   // R, S, D, Z, T, ...
 	PPID  int
+	CPU   uint64 // utime + stime, in clock ticks (USER_HZ: 100 a second)
 }
 
 // ReadStat reads /proc/PID/stat.
@@ -47,7 +48,13 @@ func parseStat(b []byte) (Stat, error) {
 	if err != nil {
 		return Stat{}, fmt.Errorf("procfs: malformed stat: %w", err)
 	}
-	return Stat{Comm: string(b[open+1 : end]), State: f[0][0], PPID: ppid}, nil
+	st := Stat{Comm: string(b[open+1 : end]), State: f[0][0], PPID: ppid}
+	if len(f) > 12 { // fields 14 and 15 of proc(5)
+		ut, _ := strconv.ParseUint(f[11], 10, 64)
+		sy, _ := strconv.ParseUint(f[12], 10, 64)
+		st.CPU = ut + sy
+	}
+	return st, nil
 }
 
 // Comm returns pid's command name, from /proc/PID/comm.

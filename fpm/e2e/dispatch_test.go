@@ -1,0 +1,234 @@
+package e2e
+
+// dispatch = "master" (issue 13): the master accepts on the pool's socket
+// and relays each request to a php-cgi worker on its private socket.
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const dispatchPHPCGI = "/usr/bin/php-cgi8.2"
+
+// dispatchPHP starts a php-cgi pool with dispatch = "master" (extra keys
+// appended to the pool) behind nginx, with index.php, slow.php (sleeps
+// ?s seconds) and a status page at /status.
+func dispatchPHP(t *testing.T, extra string, nginxHTTP ...string) (*master, *nginx, string) {
+	t.Helper()
+	if _, err := os.Stat(dispatchPHPCGI); err != nil {
+		t.Skip("php-cgi8.2 not installed; run make deps")
+	}
+	dir := shortTempDir(t)
+	files := map[string]string{
+		"index.php": `<?php echo "pid=", getmypid(), "\n";`,
+		"slow.php":  `<?php usleep((int)(1000000 * (float)($_GET["s"] ?? 1))); echo "slept pid=", getmypid(), "\n";`,
+		"note.txt":  `<?php echo "this text must not run";`,
+	}
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := startMaster(t, dir, `
+[pool.php]
+listen = "{{DIR}}/php.sock"
+listen_mode = "0666"
+command = ["`+dispatchPHPCGI+`"]
+dispatch = "master"
+pm_status_path = "/status"
+worker_graceful_signal = "SIGTERM"
+`+extra)
+	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "php.sock")), nginxHTTP...)
+	return m, ng, dir
+}
+
+// poolStatus reads the status page as JSON through nginx.
+func poolStatus(t *testing.T, ng *nginx, query string) map[string]any {
+	t.Helper()
+	code, body := httpGet(t, ng.client, "http://localhost/status?json"+query)
+	var st map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &st) != nil {
+		t.Fatalf("status = %d %q", code, body)
+	}
+	return st
+}
+
+func num(st map[string]any, key string) int {
+	f, _ := st[key].(float64)
+	return int(f)
+}
+
+// load sends GETs of url from c goroutines for d, returning how many got
+// each status (0: transport error).
+func load(ng *nginx, url string, c int, d time.Duration) map[int]int {
+	var mu sync.Mutex
+	got := map[int]int{}
+	end := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range c {
+		wg.Go(func() {
+			for time.Now().Before(end) {
+				code := 0
+				if resp, err := ng.client.Get(url); err == nil {
+					code = resp.StatusCode
+					resp.Body.Close()
+				}
+				mu.Lock()
+				got[code]++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return got
+}
+
+func TestDispatchAcceptedExact(t *testing.T) {
+	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 2\n")
+	kids := m.children()
+	code, body := httpGet(t, ng.client, "http://localhost/index.php")
+	if code != 200 || !slices.Contains(kids, pidOf(t, body)) {
+		t.Fatalf("GET index.php = %d %q (children %v)", code, body, kids)
+	}
+	before := num(poolStatus(t, ng, ""), "accepted conn") // counts itself
+	got := load(ng, "http://localhost/index.php", 8, 2*time.Second)
+	sent := 0
+	for code, n := range got {
+		if code != 200 {
+			t.Errorf("%d answers with status %d", n, code)
+		}
+		sent += n
+	}
+	st := poolStatus(t, ng, "")
+	// Every request nginx sent, and the two status requests, exactly.
+	if a := num(st, "accepted conn"); a != before+sent+1 {
+		t.Fatalf("accepted conn %d, want %d (before %d + %d sent + this status request)", a, before+sent+1, before, sent)
+	}
+	if num(st, "idle processes") != 2 || num(st, "active processes") != 0 {
+		t.Fatalf("after the load: %v", st)
+	}
+	t.Logf("%d requests in 2 s through the master", sent)
+}
+
+func TestDispatchFullStatusShowsRequest(t *testing.T) {
+	_, ng, dir := dispatchPHP(t, "pm = \"static\"\npm_max_children = 2\n")
+	slow := getAsync(ng.client, "http://localhost/slow.php?s=2")
+	want := filepath.Join(dir, "slow.php")
+	var last time.Duration
+	eventually(t, 5*time.Second, "the slow request in ?full", func() bool {
+		st := poolStatus(t, ng, "&full")
+		procs, _ := st["processes"].([]any)
+		for _, p := range procs {
+			p := p.(map[string]any)
+			if p["state"] == "Running" && p["request uri"] == "/slow.php?s=2" && p["script"] == want {
+				last = time.Duration(num(p, "request duration")) * time.Microsecond
+				return true
+			}
+		}
+		return false
+	})
+	if num(poolStatus(t, ng, ""), "active processes") != 1 {
+		t.Fatal("the slow request's worker is not the one active process")
+	}
+	// Every format shows the request (openmetrics has no process rows in
+	// php-fpm: it shows the active process), and its duration grows.
+	jsonScript := strings.ReplaceAll(want, "/", `\/`)
+	formats := map[string][]string{
+		"":             {`request URI:\s+/slow.php\?s=2`, `script:\s+` + regexp.QuoteMeta(want), `state:\s+Running`},
+		"&json":        {`"request uri":"\\/slow.php\?s=2"`, regexp.QuoteMeta(`"script":"` + jsonScript + `"`)},
+		"&xml":         {`<request-uri>/slow.php\?s=2</request-uri>`, `<script>` + regexp.QuoteMeta(want) + `</script>`},
+		"&html":        {`/slow.php\?s=2`, regexp.QuoteMeta(want)},
+		"&openmetrics": {`phpfpm_active_processes 1\n`},
+	}
+	for q, res := range formats {
+		code, body := httpGet(t, ng.client, "http://localhost/status?full"+q)
+		for _, re := range res {
+			if code != 200 || !regexp.MustCompile(re).MatchString(body) {
+				t.Errorf("status?full%s = %d, no %s in:\n%s", q, code, re, body)
+			}
+		}
+	}
+	eventually(t, 3*time.Second, "a longer duration", func() bool {
+		st := poolStatus(t, ng, "&full")
+		for _, p := range st["processes"].([]any) {
+			p := p.(map[string]any)
+			if p["request uri"] == "/slow.php?s=2" && p["state"] == "Running" {
+				return time.Duration(num(p, "request duration"))*time.Microsecond > last
+			}
+		}
+		return false
+	})
+	if a := <-slow; a.code != 200 || !strings.HasPrefix(a.body, "slept") {
+		t.Fatalf("slow request: %d %q", a.code, a.body)
+	}
+}
+
+func TestDispatchQueueRefuses(t *testing.T) {
+	_, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\npm_max_queue = 2\nrequest_queue_timeout = \"500ms\"\n")
+	// One runs for 1.5 s, two may wait (and time out after 0.5 s), the
+	// rest are refused at once; none hangs.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var slowest atomic.Int64
+	for i := range 8 {
+		wg.Go(func() {
+			s := "0.05"
+			if i == 0 {
+				s = "1.5"
+			}
+			start := time.Now()
+			code := 0
+			if resp, err := ng.client.Get("http://localhost/slow.php?s=" + s); err == nil {
+				code = resp.StatusCode
+				if code == 503 && resp.Header.Get("Retry-After") == "" {
+					code = -503
+				}
+				resp.Body.Close()
+			}
+			if i != 0 {
+				slowest.Store(max(slowest.Load(), int64(time.Since(start))))
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+		if i == 0 {
+			time.Sleep(200 * time.Millisecond) // load shape, not synchronisation: the slow one starts first
+		}
+	}
+	wg.Wait()
+	if codes[200] != 1 || codes[503] != 7 {
+		t.Fatalf("answers %v, want 1×200 and 7×503 with Retry-After", codes)
+	}
+	if d := time.Duration(slowest.Load()); d > 1200*time.Millisecond {
+		t.Fatalf("a refused request took %s (queue timeout 500ms)", d)
+	}
+}
+
+func TestDispatchSecurityLimitExtensions(t *testing.T) {
+	_, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\nsecurity_limit_extensions = [\".php\"]\n")
+	if code, body := httpGet(t, ng.client, "http://localhost/note.txt"); code != 403 || strings.Contains(body, "must not run") {
+		t.Fatalf("GET note.txt = %d %q, want 403", code, body)
+	}
+	if code, _ := httpGet(t, ng.client, "http://localhost/index.php"); code != 200 {
+		t.Fatalf("GET index.php = %d", code)
+	}
+}
+
+var _ = strconv.Itoa
+var _ = syscall.SIGKILL
+var _ http.Client
+var _ = fmt.Sprint

@@ -1,0 +1,286 @@
+package fpm
+
+// This file wires a pool with dispatch = "master" to its dispatcher
+// (fpm/internal/dispatch): the master accepts on the pool's socket, each
+// worker gets a private listening socket as fd 0, and the pool's view of
+// its workers (status page, slowlog, request_terminate_timeout, the
+// process manager) comes from the dispatcher, exactly, instead of from
+// sampling.
+//
+// The private sockets are Unix sockets in a folder of the pool's own,
+// made by the master with mode 0700 (os.MkdirTemp): only the master (root,
+// or the user it runs as) can connect to them, whatever user the workers
+// run as, since the workers never use the path, only the listening fd they
+// inherit. The abstract namespace was not chosen because anyone in the
+// network namespace may connect there, around the master's checks. The
+// master closes its copy of each listening socket once the worker is
+// started, so a dead worker's socket refuses connections at once; a
+// socket file is removed when its worker exits, and the folder when the
+// pool stops.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofpm/gofpm/fpm/internal/dispatch"
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
+	"github.com/gofpm/gofpm/fpm/internal/status"
+	"github.com/gofpm/gofpm/worker/proto"
+)
+
+// poolDispatch is a pool's dispatcher and what goes with it.
+type poolDispatch struct {
+	d      *dispatch.Dispatcher
+	dir    string // the private sockets' folder
+	ln     net.Listener
+	served chan struct{} // closed when the accept loop returns
+
+	states map[int]dispatch.WorkerState // at the last refresh, by pid; run goroutine only
+
+	mu      sync.Mutex
+	seq     int
+	hist    proto.Histogram // durations of relayed requests
+	answers map[int]uint64  // relayed and own answers by status code
+	cpu     map[int]lastUse // per pid: CPU ticks at the end of its last request, and that request's use
+}
+
+// lastUse is what a worker used in its last request, from /proc at its end.
+type lastUse struct {
+	ticks  uint64  // utime+stime at the end
+	cpu    float64 // percent of one CPU over the request
+	memory int64   // resident bytes at the end
+}
+
+// startDispatch makes the pool's dispatcher and its private folder, and
+// starts accepting on the pool's socket.
+func (p *pool) startDispatch(spec *spawnSpec) error {
+	dir, err := os.MkdirTemp("", "gofpm-"+p.cfg.Name+"-")
+	if err != nil {
+		return fmt.Errorf("pool %q: making the folder of the workers' sockets: %w", p.cfg.Name, err)
+	}
+	ln, err := net.FileListener(p.sock)
+	if err != nil {
+		os.Remove(dir)
+		return fmt.Errorf("pool %q: accepting on the pool's socket: %w", p.cfg.Name, err)
+	}
+	pd := &poolDispatch{dir: dir, ln: ln, served: make(chan struct{}), answers: map[int]uint64{}, cpu: map[int]lastUse{}}
+	cfg := dispatch.Config{
+		MaxQueue:     p.cfg.PMMaxQueue,
+		QueueTimeout: p.cfg.RequestQueueTimeout.D(),
+		Extensions:   p.cfg.SecurityLimitExtensions,
+		OnWait: func() {
+			select {
+			case p.waiting <- struct{}{}:
+			default:
+			}
+		},
+		OnDone: pd.done,
+	}
+	for _, path := range []string{p.cfg.PMStatusPath, p.cfg.PingPath} {
+		if path != "" {
+			cfg.LocalPaths = append(cfg.LocalPaths, path)
+		}
+	}
+	if len(cfg.LocalPaths) > 0 {
+		cfg.Local = func(params map[string]string) []byte { return p.page(params, time.Now()).cgi() }
+	}
+	pd.d = dispatch.New(cfg)
+	spec.private = pd.listen
+	p.disp = pd
+	go func() {
+		defer close(pd.served)
+		pd.d.Serve(ln)
+	}()
+	return nil
+}
+
+// listen makes a worker's private listening socket: the file the worker
+// gets as fd 0 and the address the dispatcher connects to.
+func (pd *poolDispatch) listen() (*os.File, string, error) {
+	pd.mu.Lock()
+	pd.seq++
+	addr := filepath.Join(pd.dir, "w"+strconv.Itoa(pd.seq)+".sock")
+	pd.mu.Unlock()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Net: "unix", Name: addr})
+	if err != nil {
+		return nil, "", fmt.Errorf("making a worker's socket: %w", err)
+	}
+	l.SetUnlinkOnClose(false) // the file stays until the worker exits
+	f, err := l.File()
+	l.Close()
+	if err != nil {
+		os.Remove(addr)
+		return nil, "", fmt.Errorf("making a worker's socket: %w", err)
+	}
+	return f, addr, nil
+}
+
+// done records a finished request (on the connection's goroutine): its
+// duration, its status code, and its worker's CPU and memory from /proc.
+func (pd *poolDispatch) done(r *dispatch.Request) {
+	var use lastUse
+	if r.Worker != 0 {
+		if st, err := procfs.ReadStat(r.Worker); err == nil {
+			use.ticks = st.CPU
+		}
+		use.memory, _ = procfs.RSS(r.Worker)
+	}
+	pd.mu.Lock()
+	defer pd.mu.Unlock()
+	if r.Status != 0 {
+		pd.answers[r.Status]++
+	}
+	if r.Outcome != dispatch.Relayed || r.Start.IsZero() {
+		return
+	}
+	d := r.End.Sub(r.Start)
+	pd.hist.Observe(d)
+	if prev, ok := pd.cpu[r.Worker]; ok && d > 0 && use.ticks >= prev.ticks {
+		use.cpu = 100 * float64(time.Duration(use.ticks-prev.ticks)*10*time.Millisecond) / float64(d)
+	}
+	pd.cpu[r.Worker] = use
+}
+
+// spawned hands a new worker to the dispatcher.
+func (p *pool) dispatchSpawned(c *child) {
+	if p.disp != nil && c.dispatchAddr != "" {
+		p.disp.d.AddWorker(c.pid, c.dispatchAddr)
+	}
+}
+
+// dispatchGone forgets an exited worker and removes its socket.
+func (p *pool) dispatchGone(c *child) {
+	if p.disp == nil {
+		return
+	}
+	p.disp.d.RemoveWorker(c.pid)
+	if c.dispatchAddr != "" {
+		os.Remove(c.dispatchAddr)
+	}
+	p.disp.mu.Lock()
+	delete(p.disp.cpu, c.pid)
+	p.disp.mu.Unlock()
+}
+
+// dispatchRetire stops giving requests to a worker that is asked to leave.
+func (p *pool) dispatchRetire(c *child) {
+	if p.disp != nil {
+		p.disp.d.Retire(c.pid)
+	}
+}
+
+// dispatchTerminate marks a worker killed for request_terminate_timeout:
+// its client gets 504 from the master.
+func (p *pool) dispatchTerminate(pid int) {
+	if p.disp != nil {
+		p.disp.d.Terminate(pid)
+	}
+}
+
+// refreshDispatch sets every child's state from the dispatcher.
+func (p *pool) refreshDispatch(now time.Time) {
+	ws := p.disp.d.Workers()
+	p.disp.states = make(map[int]dispatch.WorkerState, len(ws))
+	for _, w := range ws {
+		p.disp.states[w.ID] = w
+		c := p.children[w.ID]
+		if c == nil {
+			continue
+		}
+		c.seenReqs = w.Requests
+		if !w.Last.Start.IsZero() {
+			c.lastDuration = w.Last.End.Sub(w.Last.Start)
+		}
+		if !w.Busy {
+			if c.state != wsEnding {
+				c.state, c.since = wsIdle, w.Since
+			}
+			continue
+		}
+		r := w.Current
+		c.state, c.since = wsBusy, r.Start
+		c.req = request{start: r.Start, method: r.Method, uri: r.URI, query: r.Query, script: r.Script, known: true}
+	}
+	p.count.accepted = p.disp.d.Stats().Accepted
+}
+
+// dispatchQueued is how many requests wait in the master.
+func (p *pool) dispatchQueued() int {
+	if p.disp == nil {
+		return 0
+	}
+	return p.disp.d.Stats().Queued
+}
+
+// dispatchProc fills a status row from the dispatcher's view of pid.
+func (p *pool) dispatchProc(pr *status.Proc) {
+	if p.disp == nil {
+		return
+	}
+	w, ok := p.disp.states[pr.PID]
+	if !ok {
+		return
+	}
+	r := w.Last
+	if w.Busy {
+		r = w.Current
+	}
+	pr.RequestMethod, pr.RequestURI, pr.QueryString = r.Method, r.URI, r.Query
+	pr.ContentLength, pr.Script, pr.User = r.ContentLength, r.Script, r.User
+	p.disp.mu.Lock()
+	use := p.disp.cpu[pr.PID]
+	p.disp.mu.Unlock()
+	if pr.State == "Idle" {
+		pr.LastRequestCPU = use.cpu
+		if use.memory > 0 {
+			pr.LastRequestMemory = use.memory
+		}
+	}
+}
+
+// dispatchHistogram adds the relayed requests' durations to h.
+func (p *pool) dispatchHistogram(h *proto.Histogram) {
+	if p.disp == nil {
+		return
+	}
+	p.disp.mu.Lock()
+	h.Add(p.disp.hist)
+	p.disp.mu.Unlock()
+}
+
+// drainDispatch stops accepting and waits until the requests the master
+// relays or queues are done, at most process_control_timeout (no limit
+// when 0), before the workers are signalled: a graceful reload or SIGQUIT
+// loses none of them.
+func (p *pool) drainDispatch(graceful bool) {
+	if p.disp == nil {
+		return
+	}
+	ctx := context.Background()
+	var cancel context.CancelFunc = func() {}
+	switch {
+	case !graceful:
+		ctx, cancel = context.WithTimeout(ctx, 0)
+	case p.ctlTO > 0:
+		ctx, cancel = context.WithTimeout(ctx, p.ctlTO)
+	}
+	defer cancel()
+	if err := p.disp.d.Shutdown(ctx); err != nil && graceful {
+		p.log.Warn().Msgf("[pool %s] requests still in flight after process_control_timeout (%s); stopping the workers", p.cfg.Name, p.ctlTO)
+	}
+	<-p.disp.served
+}
+
+// closeDispatch removes the private folder (the pool has stopped).
+func (p *pool) closeDispatch() {
+	if p.disp != nil {
+		p.disp.ln.Close()
+		os.RemoveAll(p.disp.dir)
+	}
+}
