@@ -6,12 +6,10 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,6 +33,7 @@ func dispatchPHP(t *testing.T, extra string, nginxHTTP ...string) (*master, *ngi
 		"index.php": `<?php echo "pid=", getmypid(), "\n";`,
 		"slow.php":  `<?php usleep((int)(1000000 * (float)($_GET["s"] ?? 1))); echo "slept pid=", getmypid(), "\n";`,
 		"note.txt":  `<?php echo "this text must not run";`,
+		"busy.php":  `<?php $end = microtime(true) + (float)($_GET["s"] ?? 1); while (microtime(true) < $end) {} echo "done\n";`,
 	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
@@ -228,7 +227,126 @@ func TestDispatchSecurityLimitExtensions(t *testing.T) {
 	}
 }
 
-var _ = strconv.Itoa
-var _ = syscall.SIGKILL
-var _ http.Client
-var _ = fmt.Sprint
+// TestDispatchKeptConnectionsDoNotPin: nginx keeps 8 connections to the
+// pool (fastcgi_keep_conn on, keepalive 8) and the pool has 2 workers: in
+// the socket mode a php-cgi worker stays on the kept connection it
+// accepted, and requests on the other six wait in the backlog until nginx
+// gives up; through the master every request finds a worker.
+func TestDispatchKeptConnectionsDoNotPin(t *testing.T) {
+	if _, err := os.Stat(dispatchPHPCGI); err != nil {
+		t.Skip("php-cgi8.2 not installed; run make deps")
+	}
+	dir := shortTempDir(t)
+	os.WriteFile(filepath.Join(dir, "index.php"), []byte(`<?php echo "pid=", getmypid(), "\n";`), 0o644)
+	startMaster(t, dir, `
+[pool.php]
+listen = "{{DIR}}/php.sock"
+listen_mode = "0666"
+command = ["`+dispatchPHPCGI+`"]
+dispatch = "master"
+pm = "static"
+pm_max_children = 2
+worker_graceful_signal = "SIGTERM"
+`)
+	ng := startNginx(t, dir, `location / {
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_keep_conn on;
+            fastcgi_read_timeout 3s;
+            fastcgi_pass php;
+        }`, fmt.Sprintf("upstream php { server unix:%s; keepalive 8; }", filepath.Join(dir, "php.sock")))
+	for round := range 10 {
+		var wg sync.WaitGroup
+		var bad atomic.Int64
+		start := time.Now()
+		for range 8 {
+			wg.Go(func() {
+				if resp, err := ng.client.Get("http://localhost/index.php"); err != nil || resp.StatusCode != 200 {
+					bad.Add(1)
+				} else {
+					resp.Body.Close()
+				}
+			})
+		}
+		wg.Wait()
+		if bad.Load() != 0 || time.Since(start) > 2*time.Second {
+			t.Fatalf("round %d: %d of 8 failed, took %s", round, bad.Load(), time.Since(start))
+		}
+	}
+}
+
+// TestDispatchKillChaos: under load, a random worker gets SIGKILL every
+// 0.5 s; only requests running in a killed worker may fail (at most one
+// each: php-cgi serves one at a time), none that waited.
+func TestDispatchKillChaos(t *testing.T) {
+	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 4\n")
+	stop := make(chan struct{})
+	var ok, failed atomic.Int64
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := ng.client.Get("http://localhost/slow.php?s=0.02")
+				if err != nil || resp.StatusCode != 200 {
+					failed.Add(1)
+				} else {
+					ok.Add(1)
+				}
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	kills := 0
+	tick := time.NewTicker(500 * time.Millisecond)
+	for range 6 {
+		<-tick.C
+		kids := m.children()
+		if len(kids) == 0 {
+			continue
+		}
+		pid := kids[time.Now().UnixNano()%int64(len(kids))]
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			kills++
+		}
+	}
+	tick.Stop()
+	close(stop)
+	wg.Wait()
+	if failed.Load() > int64(kills) || ok.Load() == 0 {
+		t.Fatalf("%d failed, %d ok, %d workers killed: more lost than were running in them", failed.Load(), ok.Load(), kills)
+	}
+	t.Logf("%d ok, %d failed, %d kills", ok.Load(), failed.Load(), kills)
+}
+
+// TestDispatchTerminateAnswers504: request_terminate_timeout kills the
+// worker (SIGTERM, which php-cgi notes and goes on, then SIGKILL), and the
+// master answers the client 504 itself.
+func TestDispatchTerminateAnswers504(t *testing.T) {
+	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\nrequest_terminate_timeout = \"1s\"\n")
+	start := time.Now()
+	code, _ := httpGet(t, ng.client, "http://localhost/busy.php?s=6")
+	if code != 504 || time.Since(start) > 4500*time.Millisecond {
+		t.Fatalf("GET busy.php = %d after %s, want 504 within the timeout and its grace", code, time.Since(start))
+	}
+	m.waitFor("execution timed out", 5*time.Second)
+	if code, _ := httpGet(t, ng.client, "http://localhost/index.php"); code != 200 {
+		t.Fatalf("after the timeout: %d", code)
+	}
+}
+
+// TestDispatchReloadUnderLoad: ten graceful reloads of a php-cgi pool in
+// the master mode, through nginx, with requests of 500 ms in flight at
+// each: not one fails.
+func TestDispatchReloadUnderLoad(t *testing.T) {
+	requirePHPCGI(t)
+	testReload(t, `command = ["/usr/bin/php-cgi8.2"]
+worker_graceful_signal = "SIGTERM"
+dispatch = "master"`, "/hello.php", "/sleep.php", false, 10)
+}

@@ -267,6 +267,14 @@ func TestRetryWhenWorkerGone(t *testing.T) {
 	if s := d.Stats(); s.Retried != 1 || s.Failed != 0 {
 		t.Fatalf("stats %+v", s)
 	}
+	// A POST is not run twice: the worker may have begun it.
+	d.RemoveWorker(live.id)
+	if a := do(t, c, params("POST", "/z", ""), "data"); a.status != 502 {
+		t.Fatalf("POST to a resetting worker: %+v", a)
+	}
+	if s := d.Stats(); s.Retried != 1 || s.Failed != 1 {
+		t.Fatalf("stats after the POST %+v", s)
+	}
 }
 
 func TestDeniedExtension(t *testing.T) {

@@ -66,6 +66,12 @@ picking:
 		r.Tries++
 		res, dialed := cc.relay(w, p)
 		d.finish(w, r)
+		d.mu.Lock()
+		killed := w.killed
+		d.mu.Unlock()
+		if killed && res == relayRetry {
+			res = relayFailed // killed for its timeout: not run again
+		}
 		switch res {
 		case relayDone:
 			d.release(w)
@@ -97,7 +103,6 @@ picking:
 		}
 		// relayFailed
 		d.mu.Lock()
-		killed := w.killed
 		d.stats.Failed++
 		d.mu.Unlock()
 		d.release(w)
@@ -229,9 +234,13 @@ func (cc *clientConn) relayAnswer(w *worker, p *pending) relayResult {
 		h, next, err := readRecord(w.br, out)
 		if err != nil {
 			flush()
-			if r.Bytes == 0 && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
-				// It died with the request unread (the kernel resets a
-				// connection closed with data in it).
+			if r.Bytes == 0 && idempotent(r.Method) && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)) {
+				// It died with part of the request unread (the kernel
+				// resets a connection closed with data in it). php-cgi
+				// leaves the end of STDIN unread while the script runs,
+				// so this may be a request it had begun: only a request
+				// that may be repeated goes to another worker, as nginx
+				// does with fastcgi_next_upstream.
 				return relayRetry
 			}
 			if gone {
@@ -268,6 +277,15 @@ func (cc *clientConn) relayAnswer(w *worker, p *pending) relayResult {
 			flush()
 		}
 	}
+}
+
+// idempotent reports whether a request of method may run twice.
+func idempotent(method string) bool {
+	switch method {
+	case "GET", "HEAD", "OPTIONS", "":
+		return true
+	}
+	return false
 }
 
 // pumpStdin relays the rest of a large body to the worker while its answer
