@@ -91,6 +91,9 @@ func (p *pool) frontPool(fp *httpfront.Pool) error {
 		fp.AccessLog = al.Wrap
 	}
 	fp.StatusPath, fp.PingPath = p.cfg.PMStatusPath, p.cfg.PingPath
+	if p.disp != nil {
+		fp.Dial = p.disp.dialInProcess
+	}
 	fp.Page = func(params map[string]string, now time.Time) (int, []string, []byte) {
 		r := p.page(params, now)
 		return r.status, r.header, r.body

@@ -32,6 +32,7 @@ import (
 	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/gofpm/gofpm/worker/proto"
+	"golang.org/x/sys/unix"
 )
 
 // poolDispatch is a pool's dispatcher and what goes with it.
@@ -275,6 +276,33 @@ func (p *pool) drainDispatch(graceful bool) {
 		p.log.Warn().Msgf("[pool %s] requests still in flight after process_control_timeout (%s); stopping the workers", p.cfg.Name, p.ctlTO)
 	}
 	<-p.disp.served
+}
+
+// dialInProcess is the HTTP front's connection to the pool: one end of a
+// socketpair whose other end the dispatcher serves, with no dial to the
+// pool's socket and no accept.
+func (pd *poolDispatch) dialInProcess(context.Context) (net.Conn, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the dispatcher: %w", err)
+	}
+	conns := [2]net.Conn{}
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "gofpm-front")
+		conns[i], err = net.FileConn(f)
+		f.Close()
+		if err != nil {
+			if conns[0] != nil {
+				conns[0].Close()
+			}
+			if i == 0 {
+				unix.Close(fds[1])
+			}
+			return nil, fmt.Errorf("connecting to the dispatcher: %w", err)
+		}
+	}
+	go pd.d.ServeConn(conns[1])
+	return conns[0], nil
 }
 
 // closeDispatch removes the private folder (the pool has stopped).

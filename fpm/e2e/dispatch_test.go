@@ -6,6 +6,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -349,4 +350,42 @@ func TestDispatchReloadUnderLoad(t *testing.T) {
 	testReload(t, `command = ["/usr/bin/php-cgi8.2"]
 worker_graceful_signal = "SIGTERM"
 dispatch = "master"`, "/hello.php", "/sleep.php", false, 10)
+}
+
+// TestDispatchFrontInProcess: the HTTP front hands its requests to the
+// dispatcher in-process: with the pool's socket file removed (nothing could
+// dial it), the front still serves the pool, and the master counts them.
+func TestDispatchFrontInProcess(t *testing.T) {
+	requirePHPCGI(t)
+	dir := shortTempDir(t)
+	os.WriteFile(filepath.Join(dir, "index.php"), []byte(`<?php echo "pid=", getmypid(), "\n";`), 0o644)
+	m := startMaster(t, dir, `
+[pool.php]
+listen = "{{DIR}}/php.sock"
+command = ["`+dispatchPHPCGI+`"]
+dispatch = "master"
+pm = "static"
+pm_max_children = 1
+pm_status_path = "/status"
+worker_graceful_signal = "SIGTERM"
+
+[http]
+listen = "127.0.0.1:0"
+default_pool = "php"
+root = "{{DIR}}"
+`)
+	if err := os.Remove(filepath.Join(dir, "php.sock")); err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Timeout: 10 * time.Second}
+	for range 3 {
+		if code, body := httpGet(t, c, m.frontURL()+"/index.php"); code != 200 || !strings.HasPrefix(body, "pid=") {
+			t.Fatalf("GET /index.php through the front = %d %q", code, body)
+		}
+	}
+	code, body := httpGet(t, c, m.frontURL()+"/status?json")
+	var st map[string]any
+	if code != 200 || json.Unmarshal([]byte(body), &st) != nil || num(st, "accepted conn") != 3 {
+		t.Fatalf("status = %d %q, want 3 accepted", code, body)
+	}
 }

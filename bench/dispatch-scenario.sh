@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# dispatch-scenario.sh - scenario D of `make bench` (issue 13): nginx ->
+# gofpm php-cgi hello pool with dispatch = "socket" against dispatch =
+# "master", at 2 and 8 workers, and the same for the Go hello worker; for
+# the master mode also the master's own CPU per relayed request, in µs
+# (its utime+stime over the run, divided by the requests wrk counted), as
+# `dispatch` rows: dispatch ROUND D VARIANT CONNS US_PER_REQUEST
+# MASTER_CPU_PERCENT. Run by bench/run.sh, which sets SHARED_BENCH,
+# BUILD_DIR, GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
+# shellcheck source=/dev/null
+source "$SHARED_BENCH/lib/common.sh"
+bench_init D
+
+PHPCGI=${PHPCGI:-/usr/bin/php-cgi8.2}
+
+# start_pool N MODE COMMAND: gofpm with a static pool of N workers in
+# dispatch mode MODE. Sets UPSTREAM, GOFPM_PID.
+start_pool() {
+	local n=$1 mode=$2 command=$3 sock=$BENCH_TMP/gofpm.sock
+	cat >"$BENCH_TMP/pool.toml" <<TOML
+error_log = "$BENCH_TMP/gofpm.log"
+[pool.hello]
+listen = "$sock"
+listen_mode = "0666"
+command = [$command]
+worker_graceful_signal = "SIGTERM"
+dispatch = "$mode"
+pm = "static"
+pm_max_children = $n
+TOML
+	local root=""
+	((EUID == 0)) && root=-R
+	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
+	GOFPM_PID=$BG_PID
+	wait_socket "$sock"
+	UPSTREAM=unix:$sock
+	BACKEND_ROOTS=$GOFPM_PID
+}
+
+# own_ticks PID: utime + stime of PID alone (not its children).
+own_ticks() { awk '{ sub(/^.*\) /, ""); split($0, s, " "); print s[12] + s[13] }' "/proc/$1/stat"; }
+
+# measure VARIANT URL: wrk at each $CONNS; in the master mode, the
+# master's CPU per request too.
+measure() {
+	local variant=$1 url=$2 c t0 t1 w0 w1 reqs out
+	warmup "$url"
+	for c in $CONNS; do
+		t0=$(own_ticks "$GOFPM_PID"); w0=$(date +%s%N)
+		run_wrk "$variant" "$url" "$c"
+		t1=$(own_ticks "$GOFPM_PID"); w1=$(date +%s%N)
+		out="$LOG_DIR/${SCENARIO}_${variant}${VARIANT_SUFFIX:-}_c${c}_r${ROUND}.txt"
+		reqs=$(awk '/requests in/ { print $1; exit }' "$out")
+		[[ -n $reqs && $reqs -gt 0 ]] || continue
+		emit dispatch "$variant" "$c" "$(awk -v t="$((t1 - t0))" -v r="$reqs" -v hz="$CLK_TCK" -v w="$((w1 - w0))" \
+			'BEGIN { printf "%.1f\t%.0f", t / hz * 1e6 / r, 100 * t / hz / (w / 1e9) }')"
+		log "$variant c=$c: master $(awk -v t="$((t1 - t0))" -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }') µs CPU per request"
+	done
+}
+
+for n in ${DISPATCH_CHILDREN:-2 8}; do
+	for mode in socket master; do
+		start_pool "$n" "$mode" "\"$PHPCGI\""
+		start_nginx "$UPSTREAM"
+		measure "phpcgi-$mode-$n" "$NGINX_URL/hello.php"
+		stop_all
+		start_pool "$n" "$mode" "\"$HELLO_BIN\""
+		start_nginx "$UPSTREAM"
+		measure "go-$mode-$n" "$NGINX_URL/hello"
+		stop_all
+	done
+done
