@@ -29,7 +29,6 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fpm/internal/dispatch"
-	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/fpm/internal/status"
 	"github.com/gofpm/gofpm/worker/proto"
 	"golang.org/x/sys/unix"
@@ -49,6 +48,7 @@ type poolDispatch struct {
 	hist    proto.Histogram // durations of relayed requests
 	answers map[int]uint64  // relayed and own answers by status code
 	cpu     map[int]lastUse // per pid: CPU ticks at the end of its last request, and that request's use
+	procs   map[int]*procFiles
 }
 
 // lastUse is what a worker used in its last request, from /proc at its end.
@@ -70,7 +70,7 @@ func (p *pool) startDispatch(spec *spawnSpec) error {
 		os.Remove(dir)
 		return fmt.Errorf("pool %q: accepting on the pool's socket: %w", p.cfg.Name, err)
 	}
-	pd := &poolDispatch{dir: dir, ln: ln, served: make(chan struct{}), answers: map[int]uint64{}, cpu: map[int]lastUse{}}
+	pd := &poolDispatch{dir: dir, ln: ln, served: make(chan struct{}), answers: map[int]uint64{}, cpu: map[int]lastUse{}, procs: map[int]*procFiles{}}
 	cfg := dispatch.Config{
 		MaxQueue:     p.cfg.PMMaxQueue,
 		QueueTimeout: p.cfg.RequestQueueTimeout.D(),
@@ -126,11 +126,8 @@ func (pd *poolDispatch) listen() (*os.File, string, error) {
 // duration, its status code, and its worker's CPU and memory from /proc.
 func (pd *poolDispatch) done(r *dispatch.Request) {
 	var use lastUse
-	if r.Worker != 0 {
-		if st, err := procfs.ReadStat(r.Worker); err == nil {
-			use.ticks = st.CPU
-		}
-		use.memory, _ = procfs.RSS(r.Worker)
+	if r.Worker != 0 && r.Outcome == dispatch.Relayed {
+		use.ticks, use.memory = pd.procOf(r.Worker).read()
 	}
 	pd.mu.Lock()
 	defer pd.mu.Unlock()
@@ -146,6 +143,18 @@ func (pd *poolDispatch) done(r *dispatch.Request) {
 		use.cpu = 100 * float64(time.Duration(use.ticks-prev.ticks)*10*time.Millisecond) / float64(d)
 	}
 	pd.cpu[r.Worker] = use
+}
+
+// procOf is pid's open /proc files, opened at the first request.
+func (pd *poolDispatch) procOf(pid int) *procFiles {
+	pd.mu.Lock()
+	defer pd.mu.Unlock()
+	pf := pd.procs[pid]
+	if pf == nil {
+		pf = openProcFiles(pid)
+		pd.procs[pid] = pf
+	}
+	return pf
 }
 
 // spawned hands a new worker to the dispatcher.
@@ -166,6 +175,10 @@ func (p *pool) dispatchGone(c *child) {
 	}
 	p.disp.mu.Lock()
 	delete(p.disp.cpu, c.pid)
+	if pf := p.disp.procs[c.pid]; pf != nil {
+		pf.close()
+		delete(p.disp.procs, c.pid)
+	}
 	p.disp.mu.Unlock()
 }
 
