@@ -5,7 +5,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,7 +23,14 @@ const dispatchPHPCGI = "/usr/bin/php-cgi8.2"
 // dispatchPHP starts a php-cgi pool with dispatch = "master" (extra keys
 // appended to the pool) behind nginx, with index.php, slow.php (sleeps
 // ?s seconds) and a status page at /status.
-func dispatchPHP(t *testing.T, extra string, nginxHTTP ...string) (*master, *nginx, string) {
+func dispatchPHP(t *testing.T, extra string) (*master, *nginx, string) {
+	t.Helper()
+	return dispatchPHPBehind(t, extra, "")
+}
+
+// dispatchPHPBehind is dispatchPHP with nginx's location block (""
+// for fastcgiLocation) and extra http-level lines.
+func dispatchPHPBehind(t *testing.T, extra, location string, nginxHTTP ...string) (*master, *nginx, string) {
 	t.Helper()
 	if _, err := os.Stat(dispatchPHPCGI); err != nil {
 		t.Skip("php-cgi8.2 not installed; run make deps")
@@ -50,7 +56,13 @@ dispatch = "master"
 pm_status_path = "/status"
 worker_graceful_signal = "SIGTERM"
 `+extra)
-	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "php.sock")), nginxHTTP...)
+	if location == "" {
+		location = fastcgiLocation(filepath.Join(dir, "php.sock"))
+	}
+	for i := range nginxHTTP {
+		nginxHTTP[i] = strings.ReplaceAll(nginxHTTP[i], "{{DIR}}", dir)
+	}
+	ng := startNginx(t, dir, strings.ReplaceAll(location, "{{DIR}}", dir), nginxHTTP...)
 	return m, ng, dir
 }
 
@@ -70,16 +82,20 @@ func num(st map[string]any, key string) int {
 	return int(f)
 }
 
-// load sends GETs of url from c goroutines for d, returning how many got
-// each status (0: transport error).
-func load(ng *nginx, url string, c int, d time.Duration) map[int]int {
+// load sends GETs of url from c goroutines until stop is closed,
+// returning how many got each status (0: transport error).
+func load(ng *nginx, url string, c int, stop <-chan struct{}) map[int]int {
 	var mu sync.Mutex
 	got := map[int]int{}
-	end := time.Now().Add(d)
 	var wg sync.WaitGroup
 	for range c {
 		wg.Go(func() {
-			for time.Now().Before(end) {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
 				code := 0
 				if resp, err := ng.client.Get(url); err == nil {
 					code = resp.StatusCode
@@ -95,6 +111,13 @@ func load(ng *nginx, url string, c int, d time.Duration) map[int]int {
 	return got
 }
 
+// after is a channel closed after d.
+func after(d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	time.AfterFunc(d, func() { close(ch) })
+	return ch
+}
+
 func TestDispatchAcceptedExact(t *testing.T) {
 	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 2\n")
 	kids := m.children()
@@ -103,7 +126,7 @@ func TestDispatchAcceptedExact(t *testing.T) {
 		t.Fatalf("GET index.php = %d %q (children %v)", code, body, kids)
 	}
 	before := num(poolStatus(t, ng, ""), "accepted conn") // counts itself
-	got := load(ng, "http://localhost/index.php", 8, 2*time.Second)
+	got := load(ng, "http://localhost/index.php", 8, after(2*time.Second))
 	sent := 0
 	for code, n := range got {
 		if code != 200 {
@@ -234,28 +257,13 @@ func TestDispatchSecurityLimitExtensions(t *testing.T) {
 // accepted, and requests on the other six wait in the backlog until nginx
 // gives up; through the master every request finds a worker.
 func TestDispatchKeptConnectionsDoNotPin(t *testing.T) {
-	if _, err := os.Stat(dispatchPHPCGI); err != nil {
-		t.Skip("php-cgi8.2 not installed; run make deps")
-	}
-	dir := shortTempDir(t)
-	os.WriteFile(filepath.Join(dir, "index.php"), []byte(`<?php echo "pid=", getmypid(), "\n";`), 0o644)
-	startMaster(t, dir, `
-[pool.php]
-listen = "{{DIR}}/php.sock"
-listen_mode = "0666"
-command = ["`+dispatchPHPCGI+`"]
-dispatch = "master"
-pm = "static"
-pm_max_children = 2
-worker_graceful_signal = "SIGTERM"
-`)
-	ng := startNginx(t, dir, `location / {
+	_, ng, _ := dispatchPHPBehind(t, "pm = \"static\"\npm_max_children = 2\n", `location / {
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
             fastcgi_keep_conn on;
             fastcgi_read_timeout 3s;
             fastcgi_pass php;
-        }`, fmt.Sprintf("upstream php { server unix:%s; keepalive 8; }", filepath.Join(dir, "php.sock")))
+        }`, "upstream php { server unix:{{DIR}}/php.sock; keepalive 8; }")
 	for round := range 10 {
 		var wg sync.WaitGroup
 		var bad atomic.Int64
@@ -282,28 +290,8 @@ worker_graceful_signal = "SIGTERM"
 func TestDispatchKillChaos(t *testing.T) {
 	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 4\n")
 	stop := make(chan struct{})
-	var ok, failed atomic.Int64
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				resp, err := ng.client.Get("http://localhost/slow.php?s=0.02")
-				if err != nil || resp.StatusCode != 200 {
-					failed.Add(1)
-				} else {
-					ok.Add(1)
-				}
-				if err == nil {
-					resp.Body.Close()
-				}
-			}
-		})
-	}
+	answers := make(chan map[int]int, 1)
+	go func() { answers <- load(ng, "http://localhost/slow.php?s=0.02", 8, stop) }()
 	kills := 0
 	tick := time.NewTicker(500 * time.Millisecond)
 	for range 6 {
@@ -319,11 +307,17 @@ func TestDispatchKillChaos(t *testing.T) {
 	}
 	tick.Stop()
 	close(stop)
-	wg.Wait()
-	if failed.Load() > int64(kills) || ok.Load() == 0 {
-		t.Fatalf("%d failed, %d ok, %d workers killed: more lost than were running in them", failed.Load(), ok.Load(), kills)
+	got := <-answers
+	failed := 0
+	for code, n := range got {
+		if code != 200 {
+			failed += n
+		}
 	}
-	t.Logf("%d ok, %d failed, %d kills", ok.Load(), failed.Load(), kills)
+	if failed > kills || got[200] == 0 {
+		t.Fatalf("answers %v with %d workers killed: more lost than were running in them", got, kills)
+	}
+	t.Logf("answers %v, %d kills", got, kills)
 }
 
 // TestDispatchTerminateAnswers504: request_terminate_timeout kills the
