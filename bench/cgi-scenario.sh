@@ -16,6 +16,8 @@
 # GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
+# shellcheck source=gofpm-pool.sh
+source "$(dirname "$0")/gofpm-pool.sh"
 bench_init P
 EXAMPLE=$(cd "$(dirname "$0")/../examples/cgi/www" && pwd)
 mkdir -p "$BENCH_TMP/www/ex"
@@ -33,26 +35,9 @@ wait_json() {
 	die "no JSON from $1 after 15s (last body: ${body:0:200})"
 }
 
-# start_pool POOL_TOML: gofpm with one pool "p" on $BENCH_TMP/gofpm.sock
-# (the TOML lines given), no HTTP front. Sets UPSTREAM, GOFPM_PID.
-start_pool() {
-	local sock=$BENCH_TMP/gofpm.sock root=""
-	cat >"$BENCH_TMP/pool.toml" <<TOML
-error_log = "$BENCH_TMP/gofpm.log"
-[pool.p]
-listen = "$sock"
-listen_mode = "0666"
-pm = "static"
-pm_max_children = $n
-$1
-TOML
-	((EUID == 0)) && root=-R
-	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
-	GOFPM_PID=$BG_PID
-	wait_socket "$sock"
-	UPSTREAM=unix:$sock
-	BACKEND_ROOTS=$GOFPM_PID
-}
+# start_pool POOL_TOML: gofpm with one pool "p" of $n workers (the TOML
+# lines given), no HTTP front. Sets UPSTREAM, GOFPM_PID.
+start_pool() { start_gofpm_pool "$n" "$1"; }
 
 # fcgiwrap ignores SIGCHLD: its CGI children are auto-reaped and their CPU
 # time never reaches it; count everything but wrk and nginx as backend.

@@ -9,32 +9,18 @@
 # BUILD_DIR, GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
+# shellcheck source=gofpm-pool.sh
+source "$(dirname "$0")/gofpm-pool.sh"
 bench_init D
 
 PHPCGI=${PHPCGI:-/usr/bin/php-cgi8.2}
 
-# start_pool N MODE COMMAND: gofpm with a static pool of N workers in
-# dispatch mode MODE. Sets UPSTREAM, GOFPM_PID.
+# start_pool N MODE COMMAND: gofpm with a static pool of N workers of
+# COMMAND in dispatch mode MODE. Sets UPSTREAM, GOFPM_PID.
 start_pool() {
-	local n=$1 mode=$2 command=$3 sock=$BENCH_TMP/gofpm.sock
-	cat >"$BENCH_TMP/pool.toml" <<TOML
-error_log = "$BENCH_TMP/gofpm.log"
-[pool.hello]
-listen = "$sock"
-listen_mode = "0666"
-command = [$command]
-worker_graceful_signal = "SIGTERM"
-dispatch = "$mode"
-pm = "static"
-pm_max_children = $n
-TOML
-	local root=""
-	((EUID == 0)) && root=-R
-	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
-	GOFPM_PID=$BG_PID
-	wait_socket "$sock"
-	UPSTREAM=unix:$sock
-	BACKEND_ROOTS=$GOFPM_PID
+	start_gofpm_pool "$1" "command = [$3]
+worker_graceful_signal = \"SIGTERM\"
+dispatch = \"$2\""
 }
 
 # own_ticks PID: utime + stime of PID alone (not its children).

@@ -118,7 +118,7 @@ func metricsHandler(pools []*pool) http.Handler {
 			if r := p.askReport(); r != nil {
 				ms = append(ms, &status.PoolMetrics{
 					Status: r.status, MaxChildren: r.maxChildren,
-					Spawned: r.count.spawned, Recycled: r.count.recycled, Hist: r.hist,
+					Spawned: r.count.spawned, Recycled: r.count.recycled, Hist: r.hist, Dispatch: r.disp,
 				})
 			}
 		}

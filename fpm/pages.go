@@ -82,6 +82,7 @@ type poolReport struct {
 	count       poolCounters // recycled is a copy
 	hist        proto.Histogram
 	maxChildren int
+	disp        *status.DispatchCounts // dispatch = "master" only
 }
 
 // report builds a poolReport, in the run goroutine.
@@ -89,6 +90,7 @@ func (p *pool) report(now time.Time) *poolReport {
 	r := &poolReport{status: p.buildStatus(now), count: p.count, hist: p.count.hist, maxChildren: p.cfg.PMMaxChildren}
 	r.count.recycled = maps.Clone(p.count.recycled)
 	p.dispatchHistogram(&r.hist)
+	r.disp = p.dispatchCounts()
 	for _, c := range p.children {
 		if c.slot != nil {
 			r.hist.Add(c.slot.Histogram())

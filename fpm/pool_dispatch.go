@@ -21,6 +21,7 @@ package fpm
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -256,6 +257,20 @@ func (p *pool) dispatchProc(pr *status.Proc) {
 			pr.LastRequestMemory = use.memory
 		}
 	}
+}
+
+// dispatchCounts are the dispatcher's counters for the metrics; nil in
+// the socket mode.
+func (p *pool) dispatchCounts() *status.DispatchCounts {
+	if p.disp == nil {
+		return nil
+	}
+	st := p.disp.d.Stats()
+	p.disp.mu.Lock()
+	answers := maps.Clone(p.disp.answers)
+	p.disp.mu.Unlock()
+	return &status.DispatchCounts{Answers: answers, Queued: st.Queued, Refused: st.Refused, TimedOut: st.TimedOut,
+		Denied: st.Denied, Retried: st.Retried, Lost: st.Failed}
 }
 
 // dispatchHistogram adds the relayed requests' durations to h.

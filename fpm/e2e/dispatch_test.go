@@ -199,7 +199,8 @@ func TestDispatchFullStatusShowsRequest(t *testing.T) {
 }
 
 func TestDispatchQueueRefuses(t *testing.T) {
-	_, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\npm_max_queue = 2\nrequest_queue_timeout = \"500ms\"\n")
+	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\npm_max_queue = 2\nrequest_queue_timeout = \"500ms\"\n"+
+		"[http]\nlisten = \"127.0.0.1:0\"\ndefault_pool = \"php\"\n")
 	// One runs for 1.5 s, two may wait (and time out after 0.5 s), the
 	// rest are refused at once; none hangs.
 	var wg sync.WaitGroup
@@ -238,6 +239,14 @@ func TestDispatchQueueRefuses(t *testing.T) {
 	}
 	if d := time.Duration(slowest.Load()); d > 1200*time.Millisecond {
 		t.Fatalf("a refused request took %s (queue timeout 500ms)", d)
+	}
+	// The counts say how many were refused, and why.
+	_, metrics := httpGet(t, &http.Client{Timeout: 5 * time.Second}, m.frontURL()+"/metrics")
+	full := regexp.MustCompile(`gofpm_queue_refused_total\{pool="php",reason="full"\} (\d+)`).FindStringSubmatch(metrics)
+	timedOut := regexp.MustCompile(`gofpm_queue_refused_total\{pool="php",reason="timeout"\} (\d+)`).FindStringSubmatch(metrics)
+	if full == nil || timedOut == nil || full[1]+"+"+timedOut[1] != "5+2" ||
+		!strings.Contains(metrics, `gofpm_answers_total{pool="php",code="503"} 7`) {
+		t.Fatalf("metrics do not count 5 refused (queue full) + 2 timed out, 7 answers 503:\n%s", metrics)
 	}
 }
 

@@ -29,6 +29,7 @@ type PoolMetrics struct {
 	Spawned     uint64            // worker processes started
 	Recycled    map[string]uint64 // worker processes that left, by reason
 	Hist        proto.Histogram   // request durations
+	Dispatch    *DispatchCounts   // dispatch = "master" only (metrics_dispatch.go)
 }
 
 // WriteMetrics writes the metrics of the pools, ordered by pool name
@@ -92,6 +93,7 @@ func WriteMetrics(w io.Writer, pools []*PoolMetrics) {
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_sum{pool=%s} %g\n", pool, r.Hist.Sum.Seconds())
 		fmt.Fprintf(&b, "gofpm_request_duration_seconds_count{pool=%s} %d\n", pool, cum)
 	})
+	writeDispatchMetrics(&b, reports)
 	io.WriteString(w, b.String())
 }
 
