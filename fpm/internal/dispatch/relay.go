@@ -55,7 +55,7 @@ func (cc *clientConn) handle(p *pending) bool {
 	tries := 0
 picking:
 	for picks := 0; picks < maxPicks; picks++ {
-		w, err := d.acquire(r)
+		w, wt, err := d.acquire(cc, r)
 		if err != nil {
 			r.Outcome, r.Status = Refused, 503
 			if errors.Is(err, errQueueTimeout) {
@@ -64,7 +64,8 @@ picking:
 			return cc.answer(p, d.unavailable()) == nil
 		}
 		r.Tries++
-		res, dialed := cc.relay(w, p)
+		res, dialed := cc.relay(w, p, wt)
+		d.doneWaiting(wt)
 		d.finish(w, r)
 		d.mu.Lock()
 		killed := w.killed
@@ -126,8 +127,14 @@ picking:
 
 // relay sends the request held in the buffers to w and relays the answer.
 // dialed is false when w's socket refused the connection.
-func (cc *clientConn) relay(w *worker, p *pending) (res relayResult, dialed bool) {
-	if ok, refused := cc.sendHead(w); !ok {
+func (cc *clientConn) relay(w *worker, p *pending, wt *waiter) (res relayResult, dialed bool) {
+	ok, refused := false, false
+	if wt != nil && wt.cc == cc && (wt.sent || wt.refused) {
+		ok, refused = wt.sent, wt.refused // handOver sent it already
+	} else {
+		ok, refused = cc.sendHead(w)
+	}
+	if !ok {
 		return relayRetry, !refused
 	}
 	var pump chan error

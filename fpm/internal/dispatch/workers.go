@@ -41,6 +41,12 @@ type worker struct {
 // waiter is a request waiting in the queue for a worker.
 type waiter struct {
 	ch chan *worker // receives the worker; buffered, 1
+	cc *clientConn  // the request's connection, whose head may be sent ahead
+	// sent: whoever freed the worker has already written the request's
+	// first records to it (handOver), so the worker starts without waiting
+	// for the waiting goroutine to wake; refused when that found the
+	// worker's socket gone.
+	sent, refused bool
 }
 
 // AddWorker makes a worker known: it takes requests on the Unix socket at
@@ -52,8 +58,9 @@ func (d *Dispatcher) AddWorker(id int, addr string) {
 		d.dropLocked(old)
 	}
 	d.workers[id] = w
-	d.releaseLocked(w)
+	wt := d.releaseLocked(w)
 	d.mu.Unlock()
+	d.handOver(w, wt)
 }
 
 // Retire stops giving requests to worker id; its request in flight, if
@@ -120,25 +127,26 @@ func (d *Dispatcher) removeIdleLocked(w *worker) {
 // acquire returns an idle worker for r, waiting in the queue when there is
 // none: errQueueFull at once when MaxQueue requests wait already,
 // errQueueTimeout after QueueTimeout.
-func (d *Dispatcher) acquire(r *Request) (*worker, error) {
+func (d *Dispatcher) acquire(cc *clientConn, r *Request) (*worker, *waiter, error) {
 	d.mu.Lock()
 	if n := len(d.idle); n > 0 {
 		w := d.idle[n-1] // the most recently idle
 		d.idle = d.idle[:n-1]
 		d.startLocked(w, r)
 		d.mu.Unlock()
-		return w, nil
+		return w, nil, nil
 	}
 	if d.closed && len(d.workers) == 0 {
 		d.mu.Unlock()
-		return nil, errClosed
+		return nil, nil, errClosed
 	}
 	if len(d.queue) >= d.cfg.MaxQueue {
 		d.stats.Refused++
 		d.mu.Unlock()
-		return nil, errQueueFull
+		return nil, nil, errQueueFull
 	}
 	wt := d.waiters.Get().(*waiter)
+	wt.cc, wt.sent, wt.refused = cc, false, false
 	d.queue = append(d.queue, wt)
 	d.stats.MaxQueued = max(d.stats.MaxQueued, len(d.queue))
 	wait := d.cfg.OnWait
@@ -154,11 +162,10 @@ func (d *Dispatcher) acquire(r *Request) (*worker, error) {
 	}
 	select {
 	case w := <-wt.ch:
-		d.waiters.Put(wt)
 		d.mu.Lock()
 		d.startLocked(w, r)
 		d.mu.Unlock()
-		return w, nil
+		return w, wt, nil
 	case <-timeout:
 	}
 	d.mu.Lock()
@@ -167,15 +174,17 @@ func (d *Dispatcher) acquire(r *Request) (*worker, error) {
 		if x == wt {
 			d.queue = append(d.queue[:i], d.queue[i+1:]...)
 			d.stats.TimedOut++
+			wt.cc = nil
 			d.waiters.Put(wt)
-			return nil, errQueueTimeout
+			return nil, nil, errQueueTimeout
 		}
 	}
 	// Handed a worker just as the time ran out: take it.
+	d.mu.Unlock()
 	w := <-wt.ch
-	d.waiters.Put(wt)
+	d.mu.Lock()
 	d.startLocked(w, r)
-	return w, nil
+	return w, wt, nil
 }
 
 // startLocked marks w busy with r.
@@ -193,37 +202,64 @@ func (d *Dispatcher) startLocked(w *worker, r *Request) {
 // longest, or to the top of the idle stack.
 func (d *Dispatcher) release(w *worker) {
 	d.mu.Lock()
-	d.releaseLocked(w)
+	wt := d.releaseLocked(w)
 	d.mu.Unlock()
+	d.handOver(w, wt)
+}
+
+// handOver gives w to the waiter releaseLocked chose, if any, writing the
+// waiting request's first records to w first: the worker starts at once,
+// and the waiting goroutine relays the answer when it wakes.
+func (d *Dispatcher) handOver(w *worker, wt *waiter) {
+	if wt == nil {
+		return
+	}
+	if wt.cc != nil {
+		ok, refused := wt.cc.sendHead(w)
+		wt.sent, wt.refused = ok, refused
+	}
+	wt.ch <- w
+}
+
+// doneWaiting returns a waiter to the pool once its request has used what
+// handOver left in it.
+func (d *Dispatcher) doneWaiting(wt *waiter) {
+	if wt != nil {
+		wt.cc = nil
+		d.waiters.Put(wt)
+	}
 }
 
 // releaseLast gives w back at the bottom of the idle stack: the worker to
 // pick last (it just failed a request).
 func (d *Dispatcher) releaseLast(w *worker) {
 	d.mu.Lock()
-	d.releaseLocked(w)
+	wt := d.releaseLocked(w)
 	if n := len(d.idle); n > 1 && d.idle[n-1] == w {
 		copy(d.idle[1:], d.idle[:n-1])
 		d.idle[0] = w
 	}
 	d.mu.Unlock()
+	d.handOver(w, wt)
 }
 
-func (d *Dispatcher) releaseLocked(w *worker) {
+// releaseLocked makes w free: it returns the waiter that gets it, for
+// handOver once the lock is released, or puts w on the idle stack.
+func (d *Dispatcher) releaseLocked(w *worker) *waiter {
 	w.busy, w.killed = false, false
 	w.since = d.now()
 	if w.retired || w.gone {
 		closeWorkerConn(w)
-		return
+		return nil
 	}
 	if len(d.queue) > 0 {
 		wt := d.queue[0]
 		d.queue = append(d.queue[:0], d.queue[1:]...)
 		w.busy = true // reserved for the waiter, which starts it
-		wt.ch <- w
-		return
+		return wt
 	}
 	d.idle = append(d.idle, w)
+	return nil
 }
 
 // finish records the end of w's request r.
