@@ -82,7 +82,12 @@ func (p *pool) startDispatch(spec *spawnSpec) error {
 			default:
 			}
 		},
-		OnDone: pd.done,
+		OnDone: func(r *dispatch.Request) {
+			if r.Outcome == dispatch.Denied {
+				p.log.Warn().Msgf("[pool %s] access to the script '%s' has been denied (see security_limit_extensions)", p.cfg.Name, r.Script)
+			}
+			pd.done(r)
+		},
 	}
 	for _, path := range []string{p.cfg.PMStatusPath, p.cfg.PingPath} {
 		if path != "" {
@@ -222,7 +227,9 @@ func (p *pool) refreshDispatch(now time.Time) {
 		c.state, c.since = wsBusy, r.Start
 		c.req = request{start: r.Start, method: r.Method, uri: r.URI, query: r.Query, script: r.Script, known: true}
 	}
-	p.count.accepted = p.disp.d.Stats().Accepted
+	st := p.disp.d.Stats()
+	p.count.accepted = st.Accepted
+	p.count.maxActive = max(p.count.maxActive, st.MaxBusy) // every moment, not only the refreshes
 }
 
 // dispatchQueued is how many requests wait in the master.

@@ -251,10 +251,11 @@ func TestDispatchQueueRefuses(t *testing.T) {
 }
 
 func TestDispatchSecurityLimitExtensions(t *testing.T) {
-	_, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\nsecurity_limit_extensions = [\".php\"]\n")
+	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\nsecurity_limit_extensions = [\".php\"]\n")
 	if code, body := httpGet(t, ng.client, "http://localhost/note.txt"); code != 403 || strings.Contains(body, "must not run") {
 		t.Fatalf("GET note.txt = %d %q, want 403", code, body)
 	}
+	m.waitFor("note.txt' has been denied (see security_limit_extensions)", 5*time.Second)
 	if code, _ := httpGet(t, ng.client, "http://localhost/index.php"); code != 200 {
 		t.Fatalf("GET index.php = %d", code)
 	}
@@ -390,5 +391,24 @@ root = "{{DIR}}"
 	var st map[string]any
 	if code != 200 || json.Unmarshal([]byte(body), &st) != nil || num(st, "accepted conn") != 3 {
 		t.Fatalf("status = %d %q, want 3 accepted", code, body)
+	}
+}
+
+// TestDispatchOndemandExact: an ondemand pool in the master mode starts
+// with no worker; the first request waits in the master, which spawns one
+// worker for it; the status page then counts that one worker and that one
+// request exactly.
+func TestDispatchOndemandExact(t *testing.T) {
+	m, ng, _ := dispatchPHP(t, "pm = \"ondemand\"\npm_max_children = 2\npm_process_idle_timeout = \"30s\"\n")
+	if kids := m.children(); len(kids) != 0 {
+		t.Fatalf("ondemand pool started with workers %v", kids)
+	}
+	code, body := httpGet(t, ng.client, "http://localhost/index.php")
+	if code != 200 || !strings.HasPrefix(body, "pid=") {
+		t.Fatalf("GET index.php = %d %q", code, body)
+	}
+	st := poolStatus(t, ng, "")
+	if num(st, "total processes") != 1 || num(st, "accepted conn") != 2 || num(st, "max active processes") != 1 {
+		t.Fatalf("after one request (and this status request): %v", st)
 	}
 }

@@ -209,7 +209,7 @@ func TestQueueFullAndTimeout(t *testing.T) {
 	if a := <-first; a.status != 200 || a.body != "released" {
 		t.Fatalf("first: %+v", a)
 	}
-	if s := d.Stats(); s.Refused != 1 || s.TimedOut != 1 || s.MaxQueued != 1 || s.Queued != 0 {
+	if s := d.Stats(); s.Refused != 1 || s.TimedOut != 1 || s.MaxQueued != 1 || s.Queued != 0 || s.MaxBusy != 1 {
 		t.Fatalf("stats %+v", s)
 	}
 }

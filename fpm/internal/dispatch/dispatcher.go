@@ -86,6 +86,7 @@ type Request struct {
 type Stats struct {
 	Accepted  uint64 // requests read
 	Started   uint64 // requests given to a worker (retries included)
+	MaxBusy   int    // the most workers busy at once
 	Queued    int    // requests waiting now
 	MaxQueued int    // the most that waited at once
 	Refused   uint64 // 503: queue full
@@ -119,6 +120,7 @@ type Dispatcher struct {
 	closed  bool
 	lns     map[net.Listener]struct{}
 	conns   map[*clientConn]struct{}
+	busy    int           // workers busy now
 	drained chan struct{} // closed when closed and no conn is left
 
 	waiters sync.Pool

@@ -189,6 +189,10 @@ func (d *Dispatcher) acquire(cc *clientConn, r *Request) (*worker, *waiter, erro
 
 // startLocked marks w busy with r.
 func (d *Dispatcher) startLocked(w *worker, r *Request) {
+	if w.cur.Worker == 0 {
+		d.busy++
+		d.stats.MaxBusy = max(d.stats.MaxBusy, d.busy)
+	}
 	w.busy, w.killed = true, false
 	r.Worker = w.id
 	r.Start = d.now()
@@ -267,6 +271,9 @@ func (d *Dispatcher) finish(w *worker, r *Request) {
 	d.mu.Lock()
 	r.End = d.now()
 	w.last = *r
+	if w.cur.Worker != 0 {
+		d.busy--
+	}
 	w.cur = Request{}
 	d.mu.Unlock()
 }
