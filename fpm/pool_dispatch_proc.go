@@ -3,39 +3,46 @@ package fpm
 // This file reads a worker's CPU time and resident memory at the end of
 // each request it served through the dispatcher: /proc/PID/stat and
 // /proc/PID/statm, kept open and read again from offset 0 (one pread
-// each, no open and no allocation per request).
+// each, no open and no allocation per request). Linux only, as /proc is.
 
 import (
 	"bytes"
 	"os"
 	"strconv"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
-// procFiles are one worker's open /proc files; nil files when /proc could
-// not be opened (the reads then give zeros).
+// procFiles are one worker's open /proc files, as raw descriptors (an
+// os.File's ReadAt reads again until EOF: two system calls where one
+// does); -1 when /proc could not be opened (the reads then give zeros).
 type procFiles struct {
 	mu          sync.Mutex
-	stat, statm *os.File
+	stat, statm int
 }
 
 func openProcFiles(pid int) *procFiles {
 	dir := "/proc/" + strconv.Itoa(pid) + "/"
-	pf := &procFiles{}
-	pf.stat, _ = os.Open(dir + "stat")
-	pf.statm, _ = os.Open(dir + "statm")
+	pf := &procFiles{stat: -1, statm: -1}
+	if fd, err := unix.Open(dir+"stat", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		pf.stat = fd
+	}
+	if fd, err := unix.Open(dir+"statm", unix.O_RDONLY|unix.O_CLOEXEC, 0); err == nil {
+		pf.statm = fd
+	}
 	return pf
 }
 
 func (pf *procFiles) close() {
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
-	for _, f := range []*os.File{pf.stat, pf.statm} {
-		if f != nil {
-			f.Close()
+	for _, fd := range []int{pf.stat, pf.statm} {
+		if fd >= 0 {
+			unix.Close(fd)
 		}
 	}
-	pf.stat, pf.statm = nil, nil
+	pf.stat, pf.statm = -1, -1
 }
 
 // read returns the worker's utime+stime (clock ticks) and its resident
@@ -44,13 +51,13 @@ func (pf *procFiles) read() (ticks uint64, rss int64) {
 	var buf [1024]byte
 	pf.mu.Lock()
 	defer pf.mu.Unlock()
-	if pf.stat != nil {
-		if n, _ := pf.stat.ReadAt(buf[:], 0); n > 0 {
+	if pf.stat >= 0 {
+		if n, _ := unix.Pread(pf.stat, buf[:], 0); n > 0 {
 			ticks = statCPU(buf[:n])
 		}
 	}
-	if pf.statm != nil {
-		if n, _ := pf.statm.ReadAt(buf[:], 0); n > 0 {
+	if pf.statm >= 0 {
+		if n, _ := unix.Pread(pf.statm, buf[:], 0); n > 0 {
 			rss = int64(field(buf[:n], 1)) * int64(os.Getpagesize())
 		}
 	}
