@@ -5,7 +5,7 @@
 # the master mode also the master's own CPU per relayed request, in µs
 # (its utime+stime over the run, divided by the requests wrk counted), as
 # `dispatch` rows: dispatch ROUND D VARIANT CONNS US_PER_REQUEST
-# MASTER_CPU_PERCENT. Run by bench/run.sh, which sets SHARED_BENCH,
+# MASTER_CPU_PERCENT (of one core, at wrk's request rate). Run by bench/run.sh, which sets SHARED_BENCH,
 # BUILD_DIR, GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
@@ -29,18 +29,22 @@ own_ticks() { awk '{ sub(/^.*\) /, ""); split($0, s, " "); print s[12] + s[13] }
 # measure VARIANT URL: wrk at each $CONNS; in the master mode, the
 # master's CPU per request too.
 measure() {
-	local variant=$1 url=$2 c t0 t1 w0 w1 reqs out
+	local variant=$1 url=$2 c t0 t1 reqs rps out row
 	warmup "$url"
 	for c in $CONNS; do
-		t0=$(own_ticks "$GOFPM_PID"); w0=$(date +%s%N)
+		t0=$(own_ticks "$GOFPM_PID")
 		run_wrk "$variant" "$url" "$c"
-		t1=$(own_ticks "$GOFPM_PID"); w1=$(date +%s%N)
+		t1=$(own_ticks "$GOFPM_PID")
 		out="$LOG_DIR/${SCENARIO}_${variant}${VARIANT_SUFFIX:-}_c${c}_r${ROUND}.txt"
 		reqs=$(awk '/requests in/ { print $1; exit }' "$out")
-		[[ -n $reqs && $reqs -gt 0 ]] || continue
-		emit dispatch "$variant" "$c" "$(awk -v t="$((t1 - t0))" -v r="$reqs" -v hz="$CLK_TCK" -v w="$((w1 - w0))" \
-			'BEGIN { printf "%.1f\t%.0f", t / hz * 1e6 / r, 100 * t / hz / (w / 1e9) }')"
-		log "$variant c=$c: master $(awk -v t="$((t1 - t0))" -v r="$reqs" -v hz="$CLK_TCK" 'BEGIN { printf "%.1f", t / hz * 1e6 / r }') µs CPU per request"
+		rps=$(awk '/Requests\/sec/ { print $2; exit }' "$out")
+		[[ -n $reqs && $reqs -gt 0 && -n $rps ]] || continue
+		# µs of master CPU per request, and the share of one core that is
+		# at wrk's rate (µs x req/s).
+		row=$(awk -v t="$((t1 - t0))" -v r="$reqs" -v hz="$CLK_TCK" -v rps="$rps" \
+			'BEGIN { us = t / hz * 1e6 / r; printf "%.1f\t%.0f", us, us * rps / 1e4 }')
+		emit dispatch "$variant" "$c" "$row"
+		log "$variant c=$c: master $(cut -f1 <<<"$row") µs CPU per request, $(cut -f2 <<<"$row")% of a core"
 	done
 }
 
