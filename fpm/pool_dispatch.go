@@ -163,10 +163,11 @@ func (pd *poolDispatch) procOf(pid int) *procFiles {
 	return pf
 }
 
-// spawned hands a new worker to the dispatcher.
-func (p *pool) dispatchSpawned(c *child) {
+// spawned hands a new worker to the dispatcher, with its own request
+// limit (pm_max_requests with jitter, which it was given).
+func (p *pool) dispatchSpawned(c *child, maxRequests int) {
 	if p.disp != nil && c.dispatchAddr != "" {
-		p.disp.d.AddWorker(c.pid, c.dispatchAddr)
+		p.disp.d.AddWorker(c.pid, c.dispatchAddr, maxRequests)
 	}
 }
 

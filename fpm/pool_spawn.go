@@ -64,13 +64,14 @@ func (p *pool) spawn() error {
 	if p.access != nil {
 		access = p.access.File()
 	}
-	c, err := p.spawner.start(p.maxRequestsFor(), access, p.exits)
+	maxRequests := p.maxRequestsFor()
+	c, err := p.spawner.start(maxRequests, access, p.exits)
 	if err != nil {
 		return err
 	}
 	p.children[c.pid] = c
 	p.count.spawned++
-	p.dispatchSpawned(c)
+	p.dispatchSpawned(c, maxRequests)
 	if c.pages != nil {
 		f := c.pages
 		c.pages = nil // the page server owns it now

@@ -412,3 +412,26 @@ func TestDispatchOndemandExact(t *testing.T) {
 		t.Fatalf("after one request (and this status request): %v", st)
 	}
 }
+
+// TestDispatchMaxRequestsNoLoss: php-cgi leaves after pm_max_requests
+// (PHP_FCGI_MAX_REQUESTS); the master gives a worker no request past its
+// last, so POSTs (which are never sent twice) all succeed across the
+// recycles.
+func TestDispatchMaxRequestsNoLoss(t *testing.T) {
+	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 2\npm_max_requests = 3\n")
+	first := m.children()
+	for i := range 30 {
+		resp, err := ng.client.Post("http://localhost/index.php", "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatalf("POST %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %d = %d", i, resp.StatusCode)
+		}
+	}
+	eventually(t, 5*time.Second, "recycled workers", func() bool {
+		kids := m.children()
+		return len(kids) == 2 && !slices.Contains(kids, first[0]) && !slices.Contains(kids, first[1])
+	})
+}

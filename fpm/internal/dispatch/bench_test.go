@@ -65,7 +65,7 @@ func benchRelay(b *testing.B, records, size int) {
 	answer = fcgi.AppendEndRequest(answer, 1, 0, fcgi.StatusRequestComplete)
 	waddr := filepath.Join(dir, "w.sock")
 	rawWorker(b, waddr, answer)
-	d.AddWorker(1, waddr)
+	d.AddWorker(1, waddr, 0)
 
 	req := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, true)
 	req = fcgi.AppendRecords(req, fcgi.TypeParams, 1, fcgi.AppendPairs(nil, params("GET", "/hello.php", "/srv/hello.php")))

@@ -117,7 +117,7 @@ func TestRelayRequestAndBody(t *testing.T) {
 	dir := t.TempDir()
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
 	w := startWorker(t, dir, 7, echo)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	a := do(t, c, params("POST", "/a.php?x=1", "/srv/a.php"), "hello")
 	if a.status != 200 || a.body != "POST /a.php?x=1 hello" || a.header.Get("X-Worker") != "7" {
 		t.Fatalf("answer %+v", a)
@@ -140,8 +140,8 @@ func TestMostRecentlyIdleFirst(t *testing.T) {
 	dir := t.TempDir()
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
 	a, b := startWorker(t, dir, 1, echo), startWorker(t, dir, 2, echo)
-	d.AddWorker(a.id, a.addr)
-	d.AddWorker(b.id, b.addr) // b is the most recently idle
+	d.AddWorker(a.id, a.addr, 0)
+	d.AddWorker(b.id, b.addr, 0) // b is the most recently idle
 	for i := 0; i < 5; i++ {
 		if got := do(t, c, params("GET", "/", ""), "").header.Get("X-Worker"); got != "2" {
 			t.Fatalf("request %d went to worker %s, want 2", i, got)
@@ -149,6 +149,21 @@ func TestMostRecentlyIdleFirst(t *testing.T) {
 	}
 	if a.count() != 0 || b.count() != 5 {
 		t.Fatalf("hits a=%d b=%d", a.count(), b.count())
+	}
+}
+
+func TestMaxRequestsRetires(t *testing.T) {
+	dir := t.TempDir()
+	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
+	a, b := startWorker(t, dir, 1, echo), startWorker(t, dir, 2, echo)
+	d.AddWorker(a.id, a.addr, 0)
+	d.AddWorker(b.id, b.addr, 2) // leaves after two requests, as PHP_FCGI_MAX_REQUESTS=2
+	var got []string
+	for range 4 {
+		got = append(got, do(t, c, params("GET", "/", ""), "").header.Get("X-Worker"))
+	}
+	if strings.Join(got, ",") != "2,2,1,1" {
+		t.Fatalf("requests went to workers %v, want 2,2 then 1,1", got)
 	}
 }
 
@@ -184,7 +199,7 @@ func TestQueueFullAndTimeout(t *testing.T) {
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 1, QueueTimeout: 300 * time.Millisecond, RetryAfter: 2 * time.Second})
 	bl := newBlocker()
 	w := startWorker(t, dir, 1, bl)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	first := make(chan answer, 1)
 	go func() { first <- do(t, c, params("GET", "/slow", ""), "") }()
 	<-bl.started
@@ -224,7 +239,7 @@ func TestQueuedRequestGetsFreedWorker(t *testing.T) {
 	go func() { got <- do(t, c, params("GET", "/od", ""), "") }()
 	<-waits
 	w := startWorker(t, dir, 3, echo)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	if a := <-got; a.status != 200 || a.body != "GET /od " {
 		t.Fatalf("answer %+v", a)
 	}
@@ -235,8 +250,8 @@ func TestRetryWhenWorkerGone(t *testing.T) {
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
 	live := startWorker(t, dir, 1, echo)
 	dead := startWorker(t, dir, 2, echo)
-	d.AddWorker(live.id, live.addr)
-	d.AddWorker(dead.id, dead.addr)
+	d.AddWorker(live.id, live.addr, 0)
+	d.AddWorker(dead.id, dead.addr, 0)
 	dead.kill() // its socket refuses: the request goes to the live one
 	if a := do(t, c, params("GET", "/x", ""), ""); a.status != 200 || a.header.Get("X-Worker") != "1" {
 		t.Fatalf("answer %+v", a)
@@ -260,7 +275,7 @@ func TestRetryWhenWorkerGone(t *testing.T) {
 			cn.Close()
 		}
 	}()
-	d.AddWorker(9, resetAddr)
+	d.AddWorker(9, resetAddr, 0)
 	if a := do(t, c, params("GET", "/y", ""), ""); a.status != 200 || a.header.Get("X-Worker") != "1" {
 		t.Fatalf("after reset: %+v", a)
 	}
@@ -281,7 +296,7 @@ func TestDeniedExtension(t *testing.T) {
 	dir := t.TempDir()
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 4, Extensions: []string{".php"}})
 	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	if a := do(t, c, params("GET", "/secret.txt", "/srv/secret.txt"), ""); a.status != 403 || a.body != "Access denied.\n" {
 		t.Fatalf("txt: %+v", a)
 	}
@@ -311,7 +326,7 @@ func TestTerminatedWorkerAnswers504(t *testing.T) {
 			conns <- cn
 		}
 	}()
-	d.AddWorker(5, addr)
+	d.AddWorker(5, addr, 0)
 	got := make(chan answer, 1)
 	go func() { got <- do(t, c, params("GET", "/hang", ""), "") }()
 	cn := <-conns
@@ -337,7 +352,7 @@ func TestKeptClientConnectionsDoNotPin(t *testing.T) {
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 16})
 	c.MaxIdleConns = 8 // the client keeps its connections (FCGI_KEEP_CONN)
 	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	// Eight kept connections, one worker: each request finds the worker
 	// free although seven other connections stay open and idle.
 	var wg sync.WaitGroup
@@ -371,7 +386,7 @@ func TestMultiplexedRequestRefused(t *testing.T) {
 	dir := t.TempDir()
 	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
 	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	cn, err := net.Dial("unix", c.Address)
 	if err != nil {
 		t.Fatal(err)
@@ -423,7 +438,7 @@ func TestShutdownFinishesRequests(t *testing.T) {
 	c := &fcgi.Client{Network: "unix", Address: addr}
 	bl := newBlocker()
 	w := startWorker(t, dir, 1, bl)
-	d.AddWorker(w.id, w.addr)
+	d.AddWorker(w.id, w.addr, 0)
 	got := make(chan answer, 2)
 	go func() { got <- do(t, c, params("GET", "/1", ""), "") }()
 	<-bl.started

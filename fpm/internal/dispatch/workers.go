@@ -35,6 +35,7 @@ type worker struct {
 	killed    bool // Terminate was called for its current request
 	since     time.Time
 	requests  uint64
+	max       uint64 // requests it serves before it leaves; 0: no limit
 	cur, last Request
 }
 
@@ -50,9 +51,11 @@ type waiter struct {
 }
 
 // AddWorker makes a worker known: it takes requests on the Unix socket at
-// addr from now on. An id already known is replaced.
-func (d *Dispatcher) AddWorker(id int, addr string) {
-	w := &worker{id: id, addr: addr, since: d.now()}
+// addr from now on, maxRequests of them at most (0: no limit; the worker
+// leaves after that many, as php-cgi does with PHP_FCGI_MAX_REQUESTS, so
+// it gets no more). An id already known is replaced.
+func (d *Dispatcher) AddWorker(id int, addr string, maxRequests int) {
+	w := &worker{id: id, addr: addr, since: d.now(), max: uint64(max(maxRequests, 0))}
 	d.mu.Lock()
 	if old := d.workers[id]; old != nil {
 		d.dropLocked(old)
@@ -199,6 +202,11 @@ func (d *Dispatcher) startLocked(w *worker, r *Request) {
 	w.since = r.Start
 	w.cur = *r
 	w.requests++
+	if w.max > 0 && w.requests >= w.max {
+		// Its last: it exits after it (its socket may still take a
+		// connection meanwhile, which the exit would reset).
+		w.retired = true
+	}
 	d.stats.Started++
 }
 
