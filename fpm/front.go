@@ -83,7 +83,7 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 // frontPool fills in what the front needs of p besides its address: the
 // access logger and the pool's own pages.
 func (p *pool) frontPool(fp *httpfront.Pool) error {
-	if p.access != nil {
+	if p.access != nil && p.disp == nil { // dispatch = "master": the dispatcher writes the lines
 		al, err := proto.NewAccessLogger(p.access, p.cfg.AccessFormat, p.cfg.Name)
 		if err != nil {
 			return fmt.Errorf("http: pool %q: access_format: %w", p.cfg.Name, err)

@@ -223,7 +223,7 @@ func (p *pool) run() {
 	// Until the first workers are up, look often: a reload waits for it.
 	readyTick := p.clock.NewTicker(20 * time.Millisecond)
 	defer func() { stopTimer(readyTick) }()
-	if p.cfg.PM == "ondemand" && p.probe != nil && p.sock != nil {
+	if p.cfg.PM == "ondemand" && p.probe != nil && p.sock != nil && p.disp == nil { // the dispatcher says when a request waits
 		stopWatch := p.watchSocket()
 		defer stopWatch()
 	}
@@ -254,7 +254,7 @@ func (p *pool) run() {
 				p.maintain(now)
 				// ondemand: a connection may wait whose edge came while a
 				// worker was starting.
-				if p.cfg.PM == "ondemand" && p.probe != nil && p.probe.Readable() {
+				if p.cfg.PM == "ondemand" && (p.dispatchQueued() > 0 || p.disp == nil && p.probe != nil && p.probe.Readable()) {
 					a, st := onConnectionWaiting(p.cfg, p.pm, p.snapshot(), now)
 					p.pm = st
 					p.act(a)

@@ -50,6 +50,8 @@ type poolDispatch struct {
 	answers map[int]uint64  // relayed and own answers by status code
 	cpu     map[int]lastUse // per pid: CPU ticks at the end of its last request, and that request's use
 	procs   map[int]*procFiles
+
+	access *proto.AccessLogger // access_log, written by the master for every worker; nil without
 }
 
 // lastUse is what a worker used in its last request, from /proc at its end.
@@ -97,6 +99,15 @@ func (p *pool) startDispatch(spec *spawnSpec) error {
 	if len(cfg.LocalPaths) > 0 {
 		cfg.Local = func(params map[string]string) []byte { return p.page(params, time.Now()).cgi() }
 	}
+	if p.access != nil {
+		// The master writes every request's line (workers get no access
+		// log file in this mode, and the front writes none for the pool).
+		if pd.access, err = proto.NewAccessLogger(p.access, p.cfg.AccessFormat, p.cfg.Name); err != nil {
+			ln.Close()
+			os.Remove(dir)
+			return fmt.Errorf("pool %q: access_format: %w", p.cfg.Name, err)
+		}
+	}
 	pd.d = dispatch.New(cfg)
 	spec.private = pd.listen
 	p.disp = pd
@@ -129,26 +140,37 @@ func (pd *poolDispatch) listen() (*os.File, string, error) {
 }
 
 // done records a finished request (on the connection's goroutine): its
-// duration, its status code, and its worker's CPU and memory from /proc.
+// duration, its status code, its worker's CPU and memory from /proc, and
+// its access line.
 func (pd *poolDispatch) done(r *dispatch.Request) {
 	var use lastUse
 	if r.Worker != 0 && r.Outcome == dispatch.Relayed {
 		use.ticks, use.memory = pd.procOf(r.Worker).read()
 	}
+	var cpu time.Duration
 	pd.mu.Lock()
-	defer pd.mu.Unlock()
 	if r.Status != 0 {
 		pd.answers[r.Status]++
 	}
-	if r.Outcome != dispatch.Relayed || r.Start.IsZero() {
-		return
+	if r.Outcome == dispatch.Relayed && !r.Start.IsZero() {
+		d := r.End.Sub(r.Start)
+		pd.hist.Observe(d)
+		if prev, ok := pd.cpu[r.Worker]; ok && use.ticks >= prev.ticks {
+			cpu = time.Duration(use.ticks-prev.ticks) * 10 * time.Millisecond // USER_HZ
+			if d > 0 {
+				use.cpu = 100 * float64(cpu) / float64(d)
+			}
+		}
+		pd.cpu[r.Worker] = use
 	}
-	d := r.End.Sub(r.Start)
-	pd.hist.Observe(d)
-	if prev, ok := pd.cpu[r.Worker]; ok && d > 0 && use.ticks >= prev.ticks {
-		use.cpu = 100 * float64(time.Duration(use.ticks-prev.ticks)*10*time.Millisecond) / float64(d)
+	pd.mu.Unlock()
+	if pd.access != nil && r.Status != 0 {
+		q := proto.RelayedRequest{Params: r.Params, Start: r.Start, End: r.End, Status: r.Status, CPU: cpu, Memory: uint64(max(use.memory, 0))}
+		if q.Start.IsZero() { // answered by the master itself
+			q.Start, q.End = r.Accepted, time.Now()
+		}
+		pd.access.LogRelayed(&q)
 	}
-	pd.cpu[r.Worker] = use
 }
 
 // procOf is pid's open /proc files, opened at the first request.

@@ -61,7 +61,7 @@ func (p *pool) maxRequestsFor() int {
 // spawn starts one child.
 func (p *pool) spawn() error {
 	var access *os.File
-	if p.access != nil {
+	if p.access != nil && p.disp == nil { // dispatch = "master": the master writes the lines
 		access = p.access.File()
 	}
 	maxRequests := p.maxRequestsFor()

@@ -435,3 +435,28 @@ func TestDispatchMaxRequestsNoLoss(t *testing.T) {
 		return len(kids) == 2 && !slices.Contains(kids, first[0]) && !slices.Contains(kids, first[1])
 	})
 }
+
+// TestDispatchAccessLog: the master writes the access line of every
+// request of a php-cgi pool, with php-fpm's tokens, including those it
+// answered itself.
+func TestDispatchAccessLog(t *testing.T) {
+	_, ng, dir := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\nsecurity_limit_extensions = [\".php\"]\n"+
+		"access_log = \"{{DIR}}/access.log\"\naccess_format = '%m %r%Q%q %s %f %l'\n")
+	if code, _ := httpGet(t, ng.client, "http://localhost/index.php?x=1"); code != 200 {
+		t.Fatalf("index.php: %d", code)
+	}
+	if code, _ := httpGet(t, ng.client, "http://localhost/note.txt"); code != 403 {
+		t.Fatalf("note.txt: %d", code)
+	}
+	want := "GET /index.php?x=1 200 " + filepath.Join(dir, "index.php") + " 0\n" +
+		"GET /note.txt 403 " + filepath.Join(dir, "note.txt") + " 0\n"
+	var got string
+	eventually(t, 5*time.Second, "two access lines", func() bool {
+		b, _ := os.ReadFile(filepath.Join(dir, "access.log"))
+		got = string(b)
+		return strings.Count(got, "\n") >= 2
+	})
+	if got != want {
+		t.Fatalf("access.log:\n%s\nwant:\n%s", got, want)
+	}
+}

@@ -290,6 +290,7 @@ func (cc *clientConn) parseParams(p *pending) error {
 		return err
 	}
 	r := &p.req
+	r.Params = m
 	r.Method, r.Query, r.Script = m["REQUEST_METHOD"], m["QUERY_STRING"], m["SCRIPT_FILENAME"]
 	r.User, r.Remote = m["REMOTE_USER"], m["REMOTE_ADDR"]
 	r.URI = m["REQUEST_URI"]

@@ -80,6 +80,7 @@ type Request struct {
 	Bytes              int64 // STDOUT bytes relayed
 	Tries              int   // workers it was given to
 	Outcome            Outcome
+	Params             map[string]string // all its params (the access log's tokens)
 }
 
 // Stats are the dispatcher's counters.
