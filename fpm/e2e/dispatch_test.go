@@ -18,8 +18,6 @@ import (
 	"time"
 )
 
-const dispatchPHPCGI = "/usr/bin/php-cgi8.2"
-
 // dispatchPHP starts a php-cgi pool with dispatch = "master" (extra keys
 // appended to the pool) behind nginx, with index.php, slow.php (sleeps
 // ?s seconds) and a status page at /status.
@@ -32,9 +30,7 @@ func dispatchPHP(t *testing.T, extra string) (*master, *nginx, string) {
 // for fastcgiLocation) and extra http-level lines.
 func dispatchPHPBehind(t *testing.T, extra, location string, nginxHTTP ...string) (*master, *nginx, string) {
 	t.Helper()
-	if _, err := os.Stat(dispatchPHPCGI); err != nil {
-		t.Skip("php-cgi8.2 not installed; run make deps")
-	}
+	phpCGI := requirePHPCGI(t)
 	dir := shortTempDir(t)
 	files := map[string]string{
 		"index.php": `<?php echo "pid=", getmypid(), "\n";`,
@@ -51,7 +47,7 @@ func dispatchPHPBehind(t *testing.T, extra, location string, nginxHTTP ...string
 [pool.php]
 listen = "{{DIR}}/php.sock"
 listen_mode = "0666"
-command = ["`+dispatchPHPCGI+`"]
+command = ["`+phpCGI+`"]
 dispatch = "master"
 pm_status_path = "/status"
 worker_graceful_signal = "SIGTERM"
@@ -360,13 +356,13 @@ dispatch = "master"`, "/hello.php", "/sleep.php", false, 10)
 // dispatcher in-process: with the pool's socket file removed (nothing could
 // dial it), the front still serves the pool, and the master counts them.
 func TestDispatchFrontInProcess(t *testing.T) {
-	requirePHPCGI(t)
+	phpCGI := requirePHPCGI(t)
 	dir := shortTempDir(t)
 	os.WriteFile(filepath.Join(dir, "index.php"), []byte(`<?php echo "pid=", getmypid(), "\n";`), 0o644)
 	m := startMaster(t, dir, `
 [pool.php]
 listen = "{{DIR}}/php.sock"
-command = ["`+dispatchPHPCGI+`"]
+command = ["`+phpCGI+`"]
 dispatch = "master"
 pm = "static"
 pm_max_children = 1
