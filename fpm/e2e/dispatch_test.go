@@ -5,8 +5,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -454,5 +457,80 @@ func TestDispatchAccessLog(t *testing.T) {
 	})
 	if got != want {
 		t.Fatalf("access.log:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// TestDispatchLibfcgi: a C worker on libfcgi runs unchanged on its
+// private socket (fd 0), and the master counts its requests exactly.
+func TestDispatchLibfcgi(t *testing.T) {
+	if _, err := os.Stat("/usr/include/fcgiapp.h"); err != nil {
+		t.Skip("libfcgi-dev not installed")
+	}
+	dir := shortTempDir(t)
+	helloC := filepath.Join(dir, "hello-c")
+	if out, err := exec.Command("cc", "-O2", "-o", helloC, "../../examples/c/hello.c", "-lfcgi").CombinedOutput(); err != nil {
+		t.Fatalf("building the C example: %v %s", err, out)
+	}
+	m := startMaster(t, dir, `
+[pool.c]
+listen = "{{DIR}}/c.sock"
+listen_mode = "0666"
+command = ["`+helloC+`"]
+dispatch = "master"
+pm = "static"
+pm_max_children = 2
+pm_status_path = "/status"
+`)
+	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "c.sock")))
+	kids := m.children()
+	for i := range 20 {
+		code, body := httpGet(t, ng.client, fmt.Sprintf("http://localhost/api?n=%d", i))
+		var got struct {
+			Lang  string `json:"lang"`
+			PID   int    `json:"pid"`
+			Query string `json:"query"`
+		}
+		if code != 200 || json.Unmarshal([]byte(body), &got) != nil || got.Lang != "c" || !slices.Contains(kids, got.PID) || got.Query != fmt.Sprintf("n=%d", i) {
+			t.Fatalf("GET /api?n=%d = %d %q (children %v)", i, code, body, kids)
+		}
+	}
+	if st := poolStatus(t, ng, ""); num(st, "accepted conn") != 21 || num(st, "idle processes") != 2 {
+		t.Fatalf("after 20 requests: %v", st)
+	}
+}
+
+// TestDispatchGoWorker: a Go worker (the worker package) works in the
+// master mode too, and POST bodies larger than what the master holds
+// before dispatching stream through.
+func TestDispatchGoWorker(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, `
+[pool.go]
+listen = "{{DIR}}/go.sock"
+listen_mode = "0666"
+command = ["{{HELLO}}"]
+dispatch = "master"
+pm = "static"
+pm_max_children = 2
+pm_status_path = "/status"
+`)
+	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "go.sock")))
+	kids := m.children()
+	code, body := httpGet(t, ng.client, "http://localhost/")
+	if code != 200 || !slices.Contains(kids, pidOf(t, body)) {
+		t.Fatalf("GET / = %d %q (children %v)", code, body, kids)
+	}
+	big := strings.Repeat("x", 300_000)
+	resp, err := ng.client.Post("http://localhost/echo", "text/plain", strings.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(got) != big {
+		t.Fatalf("POST /echo: %d, %d bytes back", resp.StatusCode, len(got))
+	}
+	if st := poolStatus(t, ng, ""); num(st, "accepted conn") != 3 {
+		t.Fatalf("after 2 requests and this status request: %v", st)
 	}
 }
