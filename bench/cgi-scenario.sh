@@ -16,6 +16,8 @@
 # GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
+# shellcheck source=gofpm-pool.sh
+source "$(dirname "$0")/gofpm-pool.sh"
 bench_init P
 # shellcheck source=pool-lib.sh
 source "$(dirname "$0")/pool-lib.sh"

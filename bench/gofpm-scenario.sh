@@ -6,6 +6,8 @@
 # SHARED_BENCH, BUILD_DIR, GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
+# shellcheck source=gofpm-pool.sh
+source "$(dirname "$0")/gofpm-pool.sh"
 bench_init Z
 
 # start_gofpm N [EXTRA_POOL_TOML] [PM_TOML] [COMMAND]: gofpm with a pool of N
@@ -27,13 +29,7 @@ $extra
 listen = "127.0.0.1:$port"
 default_pool = "hello"
 TOML
-	local root=""
-	((EUID == 0)) && root=-R
-	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
-	GOFPM_PID=$BG_PID
-	wait_socket "$sock"
-	UPSTREAM=unix:$sock
-	BACKEND_ROOTS=$GOFPM_PID
+	run_gofpm "$sock"
 	FRONT_URL=http://127.0.0.1:$port
 	[[ $pm == *ondemand* ]] || wait_http "$FRONT_URL/hello"
 }

@@ -18,6 +18,8 @@
 # shellcheck source=/dev/null
 source "$SHARED_BENCH/lib/common.sh"
 bench_init L
+# shellcheck source=gofpm-pool.sh
+source "$(dirname "$0")/gofpm-pool.sh"
 # shellcheck source=pool-lib.sh
 source "$(dirname "$0")/pool-lib.sh"
 EX=$(cd "$(dirname "$0")/../examples" && pwd)

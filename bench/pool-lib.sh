@@ -1,5 +1,6 @@
 # pool-lib.sh - helpers shared by gofpm's own scenarios (cgi-scenario.sh,
-# languages-scenario.sh); sourced after ../shared/bench's lib/common.sh.
+# languages-scenario.sh); sourced after ../shared/bench's lib/common.sh and
+# gofpm-pool.sh.
 # start_pool reads $n, the pool size.
 
 # wait_json URL: until URL answers the examples' JSON ({"lang": ...}).
@@ -13,23 +14,7 @@ wait_json() {
 	die "no JSON from $1 after 15s (last body: ${body:0:200})"
 }
 
-# start_pool POOL_TOML: gofpm with one pool "p" on $BENCH_TMP/gofpm.sock
-# (the TOML lines given), no HTTP front. Sets UPSTREAM, GOFPM_PID.
-start_pool() {
-	local sock=$BENCH_TMP/gofpm.sock root=""
-	cat >"$BENCH_TMP/pool.toml" <<TOML
-error_log = "$BENCH_TMP/gofpm.log"
-[pool.p]
-listen = "$sock"
-listen_mode = "0666"
-pm = "static"
-pm_max_children = $n
-$1
-TOML
-	((EUID == 0)) && root=-R
-	bg_start gofpm-master "$GOFPM_BIN" run -c "$BENCH_TMP/pool.toml" $root --log-format json
-	GOFPM_PID=$BG_PID
-	wait_socket "$sock"
-	UPSTREAM=unix:$sock
-	BACKEND_ROOTS=$GOFPM_PID
-}
+# start_pool POOL_TOML: gofpm with one static pool "p" of $n workers on
+# $BENCH_TMP/gofpm.sock (the TOML lines given), no HTTP front
+# (start_gofpm_pool of gofpm-pool.sh, which the scenario sources first).
+start_pool() { start_gofpm_pool "$n" "$1"; }

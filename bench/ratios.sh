@@ -17,7 +17,11 @@ awk -F'\t' '
 			"P/pooled-go P/bridge-sh Go worker (same JSON) / hello.sh through the bridge;" \
 			"P/bridge-sh P/fcgiwrap-sh hello.sh: gofpm CGI bridge / fcgiwrap;" \
 			"P/bridge-pl P/fcgiwrap-pl hello.pl as a CGI: gofpm CGI bridge / fcgiwrap;" \
-			"Z/gofpm-front-2 Z/gofpm-hello-2 gofpm HTTP front / nginx, same pool of 2 Go workers", pairs, ";")
+			"Z/gofpm-front-2 Z/gofpm-hello-2 gofpm HTTP front / nginx, same pool of 2 Go workers;" \
+			"D/phpcgi-master-2 D/phpcgi-socket-2 php-cgi hello, 2 workers: dispatch master / socket;" \
+			"D/phpcgi-master-8 D/phpcgi-socket-8 php-cgi hello, 8 workers: dispatch master / socket;" \
+			"D/go-master-2 D/go-socket-2 Go hello, 2 workers: dispatch master / socket;" \
+			"D/go-master-8 D/go-socket-8 Go hello, 8 workers: dispatch master / socket", pairs, ";")
 		cs = ""; for (c in conns) cs = cs (cs == "" ? "" : " ") c
 		nc = split(cs, cl, " ")
 		for (i = 2; i <= nc; i++) for (j = i; j > 1 && cl[j - 1] + 0 > cl[j] + 0; j--) { t = cl[j]; cl[j] = cl[j - 1]; cl[j - 1] = t }

@@ -2,7 +2,7 @@
 # bench/run.sh - gofpm beside its peers, measured in one run on this machine.
 #
 #   bench/run.sh                 3 rounds of: php-fpm static (B), C libfcgi (F), gofpm (Z),
-#                                pooled against CGI (P), the reload storms (I, R),
+#                                pooled against CGI (P), the dispatch modes (D), the reload storms (I, R),
 #                                the examples' languages (L)
 #   bench/run.sh -r 5 -d 10s     5 rounds, wrk -d 10s
 #   CONNS="16" bench/run.sh      only 16 connections
@@ -10,6 +10,7 @@
 #                                ondemand with cold start, F = C libfcgi, Z = gofpm,
 #                                I = php-fpm reload storm, R = gofpm reload storm,
 #                                P = pooled workers against gofpm's CGI bridge and fcgiwrap,
+#                                D = dispatch = "master" against "socket", php-cgi and Go)
 #                                L = the hello JSON from Go, Python, C#, Ruby, Node, pools of 2)
 #   SCENARIOS="P" bench/run.sh -r 1   pooled against fork-per-request CGI, one round
 #   SCENARIOS="I R" RELOADS=10 bench/run.sh -r 1   the reload storm, php-fpm beside gofpm
@@ -48,7 +49,7 @@ export SHARED_BENCH GOFPM_BIN=$ROOT/bin/gofpm HELLO_BIN=$ROOT/bin/hello
 	echo "settings: rounds=$ROUNDS duration=$DUR conns=${CONNS:-16 64}"
 } | tee "$OUT/env.txt" >&2
 for ((r = 1; r <= ROUNDS; r++)); do
-	for letter in ${SCENARIOS:-B F Z P I R L}; do
+	for letter in ${SCENARIOS:-B F Z P D I R L}; do
 		case $letter in
 		B) s=$SHARED_BENCH/scenarios/B-phpfpm-static.sh ;;
 		C) s=$SHARED_BENCH/scenarios/C-phpfpm-dynamic-ondemand.sh ;;
@@ -58,6 +59,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
 		Z) s=$HERE/gofpm-scenario.sh ;;
 		P) s=$HERE/cgi-scenario.sh ;;
 		L) s=$HERE/languages-scenario.sh ;;
+		D) s=$HERE/dispatch-scenario.sh ;;
 		*) echo "unknown scenario $letter" >&2; exit 2 ;;
 		esac
 		echo "=== round $r/$ROUNDS: $(basename "$s")" >&2

@@ -44,6 +44,8 @@ type child struct {
 	seenReqs     uint64        // requests begun, as far as the master saw
 	lastConn     uint64        // foreign workers: inode of the last connection seen
 	lastDuration time.Duration // of the last finished request
+
+	dispatchAddr string // dispatch = "master": its private socket (pool_dispatch.go)
 }
 
 // close releases the master's side of the child's scoreboard slot.
@@ -124,6 +126,9 @@ type spawnSpec struct {
 	// session: the worker leads a session of its own, killed when it is
 	// gone (the CGI bridge: its scripts' background jobs).
 	session bool
+	// private, for dispatch = "master", makes each worker's own listening
+	// socket, its fd 0 instead of sock (pool_dispatch.go).
+	private func() (*os.File, string, error)
 }
 
 // EnvExecErrFD names the fd on which `gofpm worker exec` writes why it
@@ -309,6 +314,17 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		}
 		extra = append(extra, access)
 	}
+	stdin, private := s.sock, ""
+	if s.private != nil {
+		f, addr, err := s.private()
+		if err != nil {
+			slot.Close()
+			closeFile(pagesMaster)
+			return nil, err
+		}
+		defer f.Close() // the worker's from now on: a dead worker's socket refuses
+		stdin, private = f, addr
+	}
 	var execErrR, execErrW *os.File
 	if s.tramp {
 		if execErrR, execErrW, err = os.Pipe(); err != nil {
@@ -325,7 +341,7 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		Args:        s.args,
 		Dir:         s.dir,
 		Env:         env,
-		Stdin:       s.sock,
+		Stdin:       stdin,
 		ExtraFiles:  extra,
 		SysProcAttr: childSysProcAttr(s.cred, s.session),
 	}
@@ -363,7 +379,7 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		closeFile(execErrR)
 		return nil, err
 	}
-	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot, pages: pagesMaster, execErr: execErrR}
+	c := &child{pid: cmd.Process.Pid, cmd: cmd, started: time.Now(), slot: slot, pages: pagesMaster, execErr: execErrR, dispatchAddr: private}
 	c.since = c.started
 	if out != nil {
 		go out.copy(c.pid, "stdout", stdoutR)

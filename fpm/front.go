@@ -96,7 +96,7 @@ func newFront(cfg *config.Config, log zerolog.Logger, pools []*pool, ln net.List
 // frontPool fills in what the front needs of p besides its address: the
 // access logger and the pool's own pages.
 func (p *pool) frontPool(fp *httpfront.Pool) error {
-	if p.access != nil {
+	if p.access != nil && p.disp == nil { // dispatch = "master": the dispatcher writes the lines
 		al, err := proto.NewAccessLogger(p.access, p.cfg.AccessFormat, p.cfg.Name)
 		if err != nil {
 			return fmt.Errorf("http: pool %q: access_format: %w", p.cfg.Name, err)
@@ -105,6 +105,9 @@ func (p *pool) frontPool(fp *httpfront.Pool) error {
 		fp.AccessLog = al.Wrap
 	}
 	fp.StatusPath, fp.PingPath = p.cfg.PMStatusPath, p.cfg.PingPath
+	if p.disp != nil {
+		fp.Dial = p.disp.dialInProcess
+	}
 	fp.Page = func(params map[string]string, now time.Time) (int, []string, []byte) {
 		r := p.page(params, now)
 		return r.status, r.header, r.body

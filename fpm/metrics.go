@@ -42,6 +42,7 @@ func (s *metricsSource) gather(now time.Time) *status.Exposition {
 		if r := p.askReport(); r != nil {
 			pm.Status, pm.MaxChildren, pm.Failing = r.status, r.maxChildren, r.failing
 			pm.Spawned, pm.Recycled, pm.Hist = r.count.spawned, r.count.recycled, r.hist
+			pm.Dispatch = r.disp
 		} else {
 			s.failures[i].Add(1)
 		}

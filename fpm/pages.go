@@ -82,13 +82,16 @@ type poolReport struct {
 	count       poolCounters // recycled is a copy
 	hist        proto.Histogram
 	maxChildren int
-	failing     bool // workers keep failing at start (back-off on)
+	failing     bool                   // workers keep failing at start (back-off on)
+	disp        *status.DispatchCounts // dispatch = "master" only
 }
 
 // report builds a poolReport, in the run goroutine.
 func (p *pool) report(now time.Time) *poolReport {
 	r := &poolReport{status: p.buildStatus(now), count: p.count, hist: p.count.hist, maxChildren: p.cfg.PMMaxChildren, failing: p.failures > 0}
 	r.count.recycled = maps.Clone(p.count.recycled)
+	p.dispatchHistogram(&r.hist)
+	r.disp = p.dispatchCounts()
 	for _, c := range p.children {
 		if c.slot != nil {
 			r.hist.Add(c.slot.Histogram())
@@ -277,7 +280,8 @@ func (p *pool) buildStatus(now time.Time) *status.Snapshot {
 				}
 			}
 		}
-		if pr.State == "Idle" {
+		p.dispatchProc(&pr)
+		if pr.State == "Idle" && pr.LastRequestMemory == 0 {
 			if rss, err := procfs.RSS(pid); err == nil {
 				pr.LastRequestMemory = rss
 			}

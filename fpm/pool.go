@@ -104,6 +104,8 @@ type pool struct {
 
 	stacks    map[int]*stackAsk // slowlog entries waiting for a Go worker's stack, by pid
 	stackTick timer             // polls their slots while any waits
+
+	disp *poolDispatch // dispatch = "master" (pool_dispatch.go); nil otherwise
 }
 
 // jsonLog tells that the error log is JSON (Options.JSONLog).
@@ -133,6 +135,11 @@ func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.Fil
 	if pc.Slowlog != "" {
 		if p.slow, err = OpenLogFile(pc.Slowlog); err != nil {
 			return nil, fmt.Errorf("pool %q: slowlog: %w", pc.Name, err)
+		}
+	}
+	if pc.DispatchByMaster() {
+		if err := p.startDispatch(spec); err != nil {
+			return nil, err
 		}
 	}
 	return p, nil
@@ -193,6 +200,7 @@ func (p *pool) run() {
 		if p.access != nil {
 			p.access.Close()
 		}
+		p.closeDispatch()
 	}()
 	schedule := func() {
 		if respawn != nil || stopping != nil {
@@ -216,7 +224,7 @@ func (p *pool) run() {
 	// Until the first workers are up, look often: a reload waits for it.
 	readyTick := p.clock.NewTicker(20 * time.Millisecond)
 	defer func() { stopTimer(readyTick) }()
-	if p.cfg.PM == "ondemand" && p.probe != nil && p.sock != nil {
+	if p.cfg.PM == "ondemand" && p.probe != nil && p.sock != nil && p.disp == nil { // the dispatcher says when a request waits
 		stopWatch := p.watchSocket()
 		defer stopWatch()
 	}
@@ -247,7 +255,7 @@ func (p *pool) run() {
 				p.maintain(now)
 				// ondemand: a connection may wait whose edge came while a
 				// worker was starting.
-				if p.cfg.PM == "ondemand" && p.probe != nil && p.probe.Readable() {
+				if p.cfg.PM == "ondemand" && (p.dispatchQueued() > 0 || p.disp == nil && p.probe != nil && p.probe.Readable()) {
 					a, st := onConnectionWaiting(p.cfg, p.pm, p.snapshot(), now)
 					p.pm = st
 					p.act(a)

@@ -87,6 +87,7 @@ func (p *pool) sampleListenQueue() {
 	if err != nil {
 		return
 	}
+	q += p.dispatchQueued()
 	if q != p.count.listenQueue && (q > 0 || p.count.listenQueue > 0) {
 		p.log.Debug().Msgf("[pool %s] listen queue %d of %d", p.cfg.Name, q, backlog)
 	}
@@ -141,6 +142,7 @@ func (p *pool) retire(c *child, why string, scaleDown bool) {
 		return
 	}
 	c.stopping, c.retiring = true, true
+	p.dispatchRetire(c)
 	if scaleDown {
 		p.wanted = max(p.live(), 0)
 		c.scaledDown = true

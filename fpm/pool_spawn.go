@@ -64,15 +64,17 @@ func (p *pool) maxRequestsFor() int {
 // spawn starts one child.
 func (p *pool) spawn() error {
 	var access *os.File
-	if p.access != nil {
+	if p.access != nil && p.disp == nil { // dispatch = "master": the master writes the lines
 		access = p.access.File()
 	}
-	c, err := p.spawner.start(p.maxRequestsFor(), access, p.exits)
+	maxRequests := p.maxRequestsFor()
+	c, err := p.spawner.start(maxRequests, access, p.exits)
 	if err != nil {
 		return err
 	}
 	p.children[c.pid] = c
 	p.count.spawned++
+	p.dispatchSpawned(c, maxRequests)
 	if c.pages != nil {
 		f := c.pages
 		c.pages = nil // the page server owns it now

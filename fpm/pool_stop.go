@@ -27,6 +27,7 @@ func (p *pool) reap(e childExit, stopping bool) (failed bool) {
 		return false
 	}
 	delete(p.children, e.pid)
+	p.dispatchGone(c)
 	p.stackGone(c)
 	if c.slot != nil {
 		p.count.hist.Add(c.slot.Histogram())
@@ -68,6 +69,7 @@ func (p *pool) reap(e childExit, stopping bool) (failed bool) {
 
 // stop asks the pool to stop its children and waits until they are gone.
 func (p *pool) stop(graceful bool) {
+	p.drainDispatch(graceful)
 	req := stopReq{graceful: graceful, done: make(chan struct{})}
 	p.stopC <- req
 	<-req.done

@@ -27,6 +27,10 @@ type request struct {
 func (p *pool) refresh(now time.Time) {
 	var foreign []int
 	defer p.countActive()
+	if p.disp != nil {
+		p.refreshDispatch(now)
+		return
+	}
 	for pid, c := range p.children {
 		if c.slot != nil {
 			if s := c.slot.Read(); s.Written {
@@ -143,6 +147,7 @@ func (p *pool) checkRequests(now time.Time) {
 			c.terminating, c.stopping = true, true
 			c.killAt = now.Add(terminateGrace)
 			p.count.terminated++
+			p.dispatchTerminate(pid)
 			p.log.Warn().Int("pid", pid).Msgf("[pool %s] child %d, script '%s' (request: \"%s\") execution timed out (%.6f sec), terminating",
 				p.cfg.Name, pid, c.req.script, c.req.describe(), elapsed.Seconds())
 			p.spawner.signal(pid, unix.SIGTERM)

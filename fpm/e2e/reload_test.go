@@ -39,7 +39,13 @@ worker_graceful_signal = "SIGTERM"`, "/hello.php", "/sleep.php", false},
 	}
 }
 
-func testReload(t *testing.T, poolLines, fast, slow string, front bool) {
+// testReload runs the scenario; reloads, when given, is how many reloads
+// (default 5).
+func testReload(t *testing.T, poolLines, fast, slow string, front bool, reloads ...int) {
+	n := 5
+	if len(reloads) > 0 {
+		n = reloads[0]
+	}
 	dir := shortTempDir(t)
 	os.WriteFile(filepath.Join(dir, "hello.php"), []byte(`<?php echo "hello pid=", getmypid(), "\n";`), 0o644)
 	os.WriteFile(filepath.Join(dir, "sleep.php"), []byte(`<?php usleep(500000); echo "slept pid=", getmypid(), "\n";`), 0o644)
@@ -125,7 +131,7 @@ pm_max_children = 4
 	eventually(t, 5*time.Second, "the refusal", func() bool { return logCount("reload failed") > 0 })
 	writeConfig(t, dir, text)
 	progress(50)
-	for i := 1; i <= 5; i++ {
+	for i := 1; i <= n; i++ {
 		before := current()
 		syscall.Kill(before, syscall.SIGUSR2)
 		eventually(t, 30*time.Second, fmt.Sprintf("reload %d", i), func() bool {
@@ -138,9 +144,9 @@ pm_max_children = 4
 	if failed.Load() != 0 {
 		var kinds []string
 		failures.Range(func(k, _ any) bool { kinds = append(kinds, k.(string)); return true })
-		t.Fatalf("%d of %d requests failed across 5 reloads: %v", failed.Load(), ok.Load()+failed.Load(), kinds)
+		t.Fatalf("%d of %d requests failed across %d reloads: %v", failed.Load(), ok.Load()+failed.Load(), n, kinds)
 	}
-	t.Logf("%d requests, 0 failed, across 5 reloads", ok.Load())
+	t.Logf("%d requests, 0 failed, across %d reloads", ok.Load(), n)
 	eventually(t, 15*time.Second, "the first master and its workers gone", func() bool {
 		if alive(first) {
 			return false

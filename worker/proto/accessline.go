@@ -6,7 +6,6 @@ package proto
 import (
 	"net"
 	"net/http"
-	stdfcgi "net/http/fcgi"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -39,7 +38,7 @@ func (a *AccessLog) appendLine(b []byte, rec *accessRecord, r *http.Request) []b
 		case tokEnv:
 			b = appendEnv(b, t, r)
 		case tokScript:
-			b = appendOr(b, stdfcgi.ProcessEnv(r)["SCRIPT_FILENAME"])
+			b = appendOr(b, processEnv(r)["SCRIPT_FILENAME"])
 		case tokContentLength:
 			b = strconv.AppendInt(b, max(r.ContentLength, 0), 10)
 		case tokMethod:
@@ -190,7 +189,7 @@ func appendEnv(b []byte, t *accessToken, r *http.Request) []byte {
 	var v string
 	switch t.unit {
 	case envParam:
-		v = stdfcgi.ProcessEnv(r)[t.text]
+		v = processEnv(r)[t.text]
 	case envHeader, envContentType:
 		key := t.text
 		if t.unit == envContentType {

@@ -226,6 +226,13 @@ type Pool struct {
 	// refused (they cannot be graceful).
 	WorkerGracefulSignal string `toml:"worker_graceful_signal"`
 
+	// Dispatch (dispatch.go): who accepts the pool's connections. "socket":
+	// the workers, on the shared socket; "master": the master, which hands
+	// each request to an idle worker over the worker's private socket.
+	Dispatch            string   `toml:"dispatch"`              // "socket" | "master"; default in dispatch.go
+	PMMaxQueue          int      `toml:"pm_max_queue"`          // dispatch = master: requests that may wait; default 511; >= 0
+	RequestQueueTimeout Duration `toml:"request_queue_timeout"` // dispatch = master: longest wait; 0 = no limit
+
 	// Resolved by Load from the strings above (nothing else parses them).
 
 	// ListenAddr is Listen; StatusAddr is PMStatusListen (zero when unset).

@@ -132,6 +132,7 @@ func TestConfigGood(t *testing.T) {
 				WorkerMaxMemory:         256 << 20,
 				WorkerConcurrency:       1,
 				WorkerGracefulSignal:    "SIGTERM",
+				Dispatch:                "master", PMMaxQueue: 64, RequestQueueTimeout: Duration(5 * time.Second),
 				// resolved
 				ListenAddr:     Addr{Network: "unix", Address: in("run/www.sock"), Dial: in("run/www.sock")},
 				StatusAddr:     Addr{Network: "unix", Address: in("run/status.sock"), Dial: in("run/status.sock")},
@@ -160,6 +161,7 @@ func TestConfigGood(t *testing.T) {
 				AccessFormat:         `%R - %u %t "%m %r" %s`,
 				WorkerConcurrency:    1,
 				WorkerGracefulSignal: "SIGQUIT",
+				Dispatch:             "socket", PMMaxQueue: 511,
 				// resolved
 				ListenAddr:     Addr{Network: "tcp", Address: "127.0.0.1:9001", Dial: "127.0.0.1:9001"},
 				ListenPerm:     0o660,
@@ -251,6 +253,7 @@ func TestConfigDefaults(t *testing.T) {
 			AccessFormat:         `%R - %u %t "%m %r" %s`,
 			WorkerConcurrency:    1,
 			WorkerGracefulSignal: "SIGQUIT",
+			Dispatch:             "socket", PMMaxQueue: 511,
 			// resolved
 			ListenAddr:     Addr{Network: "tcp", Address: ":9000", Dial: "127.0.0.1:9000"},
 			ListenPerm:     0o660,
@@ -316,6 +319,8 @@ func TestConfigBad(t *testing.T) {
 		{"idle_timeout", `6:1: pool "www": pm_process_idle_timeout (0s) must be greater than 0s`},
 		{"jitter", `7:1: pool "www": pm_max_requests_jitter (-10) must not be negative`},
 		{"kill_signal", `6:1: pool "www": worker_graceful_signal: SIGKILL cannot be caught, so it is not graceful`},
+		{"dispatch", `6:1: pool "www": dispatch: "kernel" is neither "socket" nor "master"`},
+		{"max_queue", `6:1: pool "www": pm_max_queue (-1) must not be negative`},
 		{"limit_extensions", `6:1: pool "www": security_limit_extensions: "cgi" must start with a "."`},
 		{"listen_addr", `2:1: pool "www": listen: invalid address "localhost" (want a unix socket path, "host:port" or "[ipv6]:port")`},
 		{"listen_backlog", `6:1: pool "www": listen_backlog (-2) must be -1 (the system maximum) or more`},

@@ -81,6 +81,7 @@ func (p *Pool) setDefaults(set func(key string) bool) {
 	if p.WorkerGracefulSignal == "" {
 		p.WorkerGracefulSignal = defaultGracefulSignal
 	}
+	p.setDispatchDefaults(set)
 }
 
 // setDefaults fills the [http] keys the file leaves out.

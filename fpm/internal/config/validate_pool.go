@@ -160,6 +160,7 @@ func (l *loader) validatePool(p *Pool, set map[string]bool) {
 	}
 
 	l.validatePM(p, set)
+	l.validateDispatch(p, at)
 
 	// Status and ping pages.
 	if p.PMStatusPath != "" {

@@ -109,6 +109,10 @@ type Pool struct {
 	// DashboardPath is where Dashboard is served ("" for nowhere).
 	DashboardPath string
 	Dashboard     http.Handler
+	// Dial, when set, makes the connections to the pool in place of
+	// Network and Address: a pool with dispatch = "master" takes the
+	// front's requests in-process.
+	Dial func(ctx context.Context) (net.Conn, error)
 }
 
 // Route sends the requests whose path starts with Prefix to the pool Pool.
@@ -177,6 +181,7 @@ func New(opts Options) *Server {
 				Network: p.Network, Address: p.Address,
 				DialTimeout:     opts.ConnectTimeout,
 				MaxBufferedBody: opts.MaxBodyBytes,
+				Dial:            p.Dial,
 			}}
 		if p.AccessLog != nil {
 			u.access = p.AccessLog(http.HandlerFunc(s.pass), workerLogged)

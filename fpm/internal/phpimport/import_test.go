@@ -139,6 +139,7 @@ func TestImportDebianStock(t *testing.T) {
 		PMMaxSpawnRate: 32, PMProcessIdleTimeout: config.Duration(10 * time.Second),
 		PingResponse: "pong", AccessFormat: `%R - %u %t "%m %r" %s`, WorkerConcurrency: 1,
 		WorkerGracefulSignal: "SIGTERM",
+		Dispatch:             config.DispatchSocket, PMMaxQueue: 511,
 	}
 	// What Load resolves, www-data as this machine has it.
 	wd, err := user.Lookup("www-data")

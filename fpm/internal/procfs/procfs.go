@@ -21,7 +21,8 @@ type Stat struct {
 	Comm    string // the command name, as between the parentheses
 	State   byte   // R, S, D, Z, T, ...
 	PPID    int
-	Session int // the session id (0 when the line is too short to say)
+	Session int    // the session id (0 when the line is too short to say)
+	CPU     uint64 // utime + stime, in clock ticks (USER_HZ: 100 a second)
 }
 
 // ReadStat reads /proc/PID/stat.
@@ -47,6 +48,11 @@ func parseStat(b []byte) (Stat, error) {
 	st := Stat{Comm: comm, State: f[0][0], PPID: ppid}
 	if len(f) > 3 {
 		st.Session, _ = strconv.Atoi(f[3])
+	}
+	if len(f) > 12 { // fields 14 and 15 of proc(5)
+		ut, _ := strconv.ParseUint(f[11], 10, 64)
+		sy, _ := strconv.ParseUint(f[12], 10, 64)
+		st.CPU = ut + sy
 	}
 	return st, nil
 }

@@ -51,12 +51,12 @@ type PoolMetrics struct {
 	ScrapeFailures uint64
 	// Failing is set while the pool's workers keep failing at start
 	// (the respawn back-off is on).
-	Failing      bool
-	MaxChildren  int               // pm_max_children
-	Spawned      uint64            // worker processes started
-	Recycled     map[string]uint64 // worker processes that left, by reason
-	QueueRefused uint64            // requests the master's queue turned away (dispatch = "master")
-	Hist         proto.Histogram   // request durations
+	Failing     bool
+	MaxChildren int               // pm_max_children
+	Spawned     uint64            // worker processes started
+	Recycled    map[string]uint64 // worker processes that left, by reason
+	Dispatch    *DispatchCounts   // dispatch = "master" only (metrics_dispatch.go)
+	Hist        proto.Histogram   // request durations
 }
 
 // Up is what phpfpm_up and gofpm_up say: the pool answered, its workers
@@ -127,8 +127,6 @@ func writeOwn(x *expo, pools []*PoolMetrics) {
 			x.sample("gofpm_recycled_total", float64(r.Recycled[reason]), "pool", r.Pool, "reason", reason)
 		}
 	}
-	each("gofpm_queue_refused_total", "counter", "Requests the master's queue turned away with 503 (dispatch = \"master\": pm_max_queue or request_queue_timeout).", answered,
-		func(r *PoolMetrics) float64 { return float64(r.QueueRefused) })
 	const hist = "gofpm_request_duration_seconds"
 	x.family(hist, "histogram", "Request durations (Go workers: from the scoreboard; other workers: as the kernel showed them).")
 	for _, r := range answered {
@@ -142,6 +140,7 @@ func writeOwn(x *expo, pools []*PoolMetrics) {
 		x.sample(hist+"_sum", r.Hist.Sum.Seconds(), "pool", r.Pool)
 		x.sample(hist+"_count", float64(cum), "pool", r.Pool)
 	}
+	writeDispatch(x, answered)
 }
 
 // expo builds a page in the text exposition format.

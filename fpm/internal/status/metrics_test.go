@@ -54,7 +54,7 @@ func testExposition() *Exposition {
 		Now:   now,
 		Build: BuildInfo{Version: "1.2.3", GoVersion: "go1.26.0"},
 		Pools: []*PoolMetrics{
-			{Pool: "www", ScrapeURI: "unix:///run/gofpm/www.sock;/status", MaxChildren: 8, Spawned: 5, QueueRefused: 2,
+			{Pool: "www", ScrapeURI: "unix:///run/gofpm/www.sock;/status", MaxChildren: 8, Spawned: 5, Dispatch: &DispatchCounts{Refused: 2, TimedOut: 1},
 				Recycled: map[string]uint64{"max_requests": 2}, Hist: hist, ScrapeFailures: 1,
 				Status: &Snapshot{Pool: "www", PM: "dynamic", StartTime: now.Add(-90 * time.Second),
 					Accepted: 120, ListenQueue: 1, MaxListenQueue: 4, ListenQueueLen: 511,
@@ -178,7 +178,8 @@ func TestMetricsOwnAndRuntime(t *testing.T) {
 		{"gofpm_spawned_total", []string{"pool", "www"}, 5},
 		{"gofpm_recycled_total", []string{"pool", "www", "reason", "max_requests"}, 2},
 		{"gofpm_recycled_total", []string{"pool", "www", "reason", "crash"}, 0},
-		{"gofpm_queue_refused_total", []string{"pool", "www"}, 2},
+		{"gofpm_queue_refused_total", []string{"pool", "www", "reason", "full"}, 2},
+		{"gofpm_queue_refused_total", []string{"pool", "www", "reason", "timeout"}, 1},
 		{"gofpm_build_info", []string{"goversion", "go1.26.0", "version", "1.2.3"}, 1},
 		{"go_info", []string{"version", "go1.26.0"}, 1},
 		{"go_goroutines", nil, 30},

@@ -1,0 +1,330 @@
+package dispatch
+
+// This file reads the requests of one client connection: management
+// records, BEGIN_REQUEST, PARAMS and the STDIN that has come with them,
+// into the bytes that go to a worker as they are (the request id
+// rewritten), and what the dispatcher needs to know of the params.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofpm/gofpm/fcgi"
+)
+
+// retainMax is how much of a request (its records as they go to the
+// worker) the dispatcher holds before it gives the request to a worker: a
+// request with a body up to this size is read whole first, so it can be
+// given to another worker if the first dies before reading it, and a slow
+// client holds no worker while it sends.
+const retainMax = 128 << 10
+
+// flushAt is the size at which the relayed answer is written to the
+// client even while more is buffered from the worker.
+const flushAt = 64 << 10
+
+// workerID is the request id on a worker's connection: one request at a
+// time runs there.
+const workerID = 1
+
+// connBufs are a client connection's buffers, pooled.
+type connBufs struct {
+	in     *bufio.Reader
+	head   []byte // the request as it goes to the worker
+	params []byte // PARAMS content
+	out    []byte // the answer being relayed, coalesced
+}
+
+func newConnBufs() any {
+	return &connBufs{
+		in:     bufio.NewReaderSize(nil, 16<<10),
+		head:   make([]byte, 0, 4096),
+		params: make([]byte, 0, 4096),
+		out:    make([]byte, 0, flushAt+fcgi.MaxRecordSize),
+	}
+}
+
+// clientConn is one connection from the web server (or the front).
+type clientConn struct {
+	d *Dispatcher
+	c net.Conn
+	b *connBufs
+
+	mu   sync.Mutex
+	idle bool // between requests: Shutdown may end the wait
+
+	local map[string]string // the params of a request for LocalPaths
+	tail  []byte            // the end of an answer, written after the worker's release
+}
+
+// wakeIdle ends the wait of a connection between requests (Shutdown).
+func (cc *clientConn) wakeIdle() {
+	cc.mu.Lock()
+	if cc.idle {
+		cc.c.SetReadDeadline(time.Unix(1, 0))
+	}
+	cc.mu.Unlock()
+}
+
+func (cc *clientConn) setIdle(idle bool) bool {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	cc.idle = idle
+	if idle {
+		cc.d.mu.Lock()
+		closed := cc.d.closed
+		cc.d.mu.Unlock()
+		return !closed
+	}
+	return true
+}
+
+// pending is a request read from the client.
+type pending struct {
+	id       uint16
+	keep     bool // the client's FCGI_KEEP_CONN
+	complete bool // head holds the whole request, STDIN end included
+	req      Request
+	name     string // SCRIPT_NAME, for LocalPaths
+}
+
+func (cc *clientConn) serve() {
+	cc.b = cc.d.bufs.Get().(*connBufs)
+	cc.b.in.Reset(cc.c)
+	defer func() {
+		cc.b.in.Reset(nil)
+		cc.d.bufs.Put(cc.b)
+	}()
+	for {
+		if !cc.setIdle(true) {
+			return
+		}
+		var p pending
+		err := cc.read(&p)
+		cc.setIdle(false)
+		if err != nil {
+			return
+		}
+		if !cc.handle(&p) || !p.keep {
+			return
+		}
+	}
+}
+
+// errProtocol ends a client connection that broke the protocol.
+var errProtocol = errors.New("dispatch: protocol error")
+
+// readRecord appends the next record of r, as it is on the wire, to dst.
+func readRecord(r *bufio.Reader, dst []byte) (fcgi.Header, []byte, error) {
+	hb, err := r.Peek(fcgi.HeaderSize)
+	if err != nil {
+		if err == io.EOF && len(hb) > 0 {
+			err = io.ErrUnexpectedEOF
+		}
+		return fcgi.Header{}, dst, err
+	}
+	h, err := fcgi.ParseHeader(hb)
+	if err != nil {
+		return h, dst, err
+	}
+	n := fcgi.HeaderSize + h.ContentLength + h.PaddingLength
+	start := len(dst)
+	if cap(dst)-start < n {
+		dst = append(dst[:start:start], make([]byte, n)...)[:start]
+	}
+	dst = dst[:start+n]
+	if _, err := io.ReadFull(r, dst[start:]); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return h, dst[:start], err
+	}
+	return h, dst, nil
+}
+
+// setID rewrites the request id of the record at the start of rec.
+func setID(rec []byte, id uint16) { rec[2], rec[3] = byte(id>>8), byte(id) }
+
+// read reads the next request: management records are answered on the
+// way, a second request while one is open is refused (FCGI_CANT_MPX_CONN).
+// It returns with the params read and, when the body is small, the whole
+// body.
+func (cc *clientConn) read(p *pending) error {
+	b, in := cc.b, cc.b.in
+	b.head, b.params = b.head[:0], b.params[:0]
+	begun, paramsDone := false, false
+	for {
+		start := len(b.head)
+		h, head, err := readRecord(in, b.head)
+		if err != nil {
+			b.head = head
+			return err
+		}
+		cc.setIdle(false)
+		rec := head[start:]
+		content := rec[fcgi.HeaderSize : fcgi.HeaderSize+h.ContentLength]
+		b.head = head[:start] // kept only where appended again below
+		switch {
+		case h.RequestID == 0:
+			if err := cc.management(h.Type, content); err != nil {
+				return err
+			}
+			continue
+		case h.Type == fcgi.TypeBeginRequest:
+			if begun {
+				cc.write(fcgi.AppendEndRequest(b.out[:0], h.RequestID, 0, fcgi.StatusCantMultiplex))
+				continue
+			}
+			role, keep, err := fcgi.ParseBeginRequest(content)
+			if err != nil {
+				return err
+			}
+			if role != fcgi.RoleResponder {
+				cc.write(fcgi.AppendEndRequest(b.out[:0], h.RequestID, 0, fcgi.StatusUnknownRole))
+				if !keep {
+					return io.EOF
+				}
+				continue
+			}
+			begun, p.id, p.keep = true, h.RequestID, keep
+			b.head = fcgi.AppendBeginRequest(b.head[:0], workerID, fcgi.RoleResponder, true)
+			continue
+		case !begun || h.RequestID != p.id:
+			continue // a record of a refused or aborted request
+		case h.Type == fcgi.TypeAbortRequest:
+			cc.write(fcgi.AppendEndRequest(b.out[:0], p.id, 0, fcgi.StatusRequestComplete))
+			if !p.keep {
+				return io.EOF
+			}
+			b.head = b.head[:0]
+			begun, paramsDone = false, false
+			continue
+		case h.Type == fcgi.TypeParams && !paramsDone:
+			if len(b.params)+len(content) > cc.d.cfg.MaxParams {
+				return fmt.Errorf("%w: params larger than %d bytes", errProtocol, cc.d.cfg.MaxParams)
+			}
+			b.params = append(b.params, content...)
+			setID(rec, workerID)
+			b.head = head[:start+len(rec)]
+			if len(content) > 0 {
+				continue
+			}
+			paramsDone = true
+			if err := cc.parseParams(p); err != nil {
+				return err
+			}
+			if cc.stdinReady(p) {
+				return nil
+			}
+			continue
+		case h.Type == fcgi.TypeStdin && paramsDone:
+			setID(rec, workerID)
+			b.head = head[:start+len(rec)]
+			if len(content) == 0 {
+				p.complete = true
+				return nil
+			}
+			if cc.stdinReady(p) {
+				return nil
+			}
+			continue
+		default:
+			return fmt.Errorf("%w: %v record out of place", errProtocol, h.Type)
+		}
+	}
+}
+
+// stdinReady reports whether the request may go to a worker before more
+// of its body is read: its body is larger than retainMax and the next
+// record has not come whole yet.
+func (cc *clientConn) stdinReady(p *pending) bool {
+	if p.req.ContentLength <= retainMax && len(cc.b.head) < retainMax {
+		return false
+	}
+	return !recordBuffered(cc.b.in) || len(cc.b.head) >= retainMax
+}
+
+// recordBuffered reports whether a whole record waits in r's buffer.
+func recordBuffered(r *bufio.Reader) bool {
+	if r.Buffered() < fcgi.HeaderSize {
+		return false
+	}
+	hb, _ := r.Peek(fcgi.HeaderSize)
+	h, err := fcgi.ParseHeader(hb)
+	return err == nil && r.Buffered() >= fcgi.HeaderSize+h.ContentLength+h.PaddingLength
+}
+
+// management answers a record of request id 0: FCGI_GET_VALUES with the
+// dispatcher's values, anything else with FCGI_UNKNOWN_TYPE.
+func (cc *clientConn) management(t fcgi.RecordType, content []byte) error {
+	if t != fcgi.TypeGetValues {
+		return cc.write(fcgi.AppendUnknownType(cc.b.out[:0], t))
+	}
+	asked, err := fcgi.ReadPairs(content, fcgi.MaxContentSize)
+	if err != nil {
+		return err
+	}
+	var pairs []byte
+	for name := range asked {
+		switch name {
+		case fcgi.MaxConns, fcgi.MaxReqs:
+			pairs = fcgi.AppendPair(pairs, name, "1024")
+		case fcgi.MpxsConns:
+			pairs = fcgi.AppendPair(pairs, name, "0")
+		}
+	}
+	return cc.write(fcgi.AppendRecords(cc.b.out[:0], fcgi.TypeGetValuesResult, 0, pairs))
+}
+
+// parseParams fills p from the params read.
+func (cc *clientConn) parseParams(p *pending) error {
+	m, err := fcgi.ReadPairs(cc.b.params, cc.d.cfg.MaxParams)
+	if err != nil {
+		return err
+	}
+	r := &p.req
+	r.Params = m
+	r.Method, r.Query, r.Script = m["REQUEST_METHOD"], m["QUERY_STRING"], m["SCRIPT_FILENAME"]
+	r.User, r.Remote = m["REMOTE_USER"], m["REMOTE_ADDR"]
+	r.URI = m["REQUEST_URI"]
+	if i := strings.IndexByte(r.URI, '?'); i >= 0 {
+		r.URI = r.URI[:i]
+	}
+	if r.URI == "" {
+		r.URI = m["SCRIPT_NAME"]
+	}
+	r.ContentLength, _ = strconv.ParseInt(m["CONTENT_LENGTH"], 10, 64)
+	r.Accepted = cc.d.now()
+	p.name = m["SCRIPT_NAME"]
+	cc.d.mu.Lock()
+	cc.d.stats.Accepted++
+	cc.d.mu.Unlock()
+	if cc.d.cfg.Local != nil && contains(cc.d.cfg.LocalPaths, p.name) {
+		cc.local = m
+	} else {
+		cc.local = nil
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s && s != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// write writes b to the client.
+func (cc *clientConn) write(b []byte) error {
+	_, err := cc.c.Write(b)
+	return err
+}
