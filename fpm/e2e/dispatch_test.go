@@ -199,7 +199,7 @@ func TestDispatchFullStatusShowsRequest(t *testing.T) {
 
 func TestDispatchQueueRefuses(t *testing.T) {
 	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\npm_max_queue = 2\nrequest_queue_timeout = \"500ms\"\n"+
-		"[http]\nlisten = \"127.0.0.1:0\"\ndefault_pool = \"php\"\n")
+		"[http]\nlisten = \"127.0.0.1:0\"\nroot = \"{{DIR}}\"\ndefault_pool = \"php\"\nmetrics_path = \"/metrics\"\n")
 	// One runs for 1.5 s, two may wait (and time out after 0.5 s), the
 	// rest are refused at once; none hangs.
 	var wg sync.WaitGroup
@@ -244,7 +244,7 @@ func TestDispatchQueueRefuses(t *testing.T) {
 	full := regexp.MustCompile(`gofpm_queue_refused_total\{pool="php",reason="full"\} (\d+)`).FindStringSubmatch(metrics)
 	timedOut := regexp.MustCompile(`gofpm_queue_refused_total\{pool="php",reason="timeout"\} (\d+)`).FindStringSubmatch(metrics)
 	if full == nil || timedOut == nil || full[1]+"+"+timedOut[1] != "5+2" ||
-		!strings.Contains(metrics, `gofpm_answers_total{pool="php",code="503"} 7`) {
+		!strings.Contains(metrics, `gofpm_answers_total{code="503",pool="php"} 7`) {
 		t.Fatalf("metrics do not count 5 refused (queue full) + 2 timed out, 7 answers 503:\n%s", metrics)
 	}
 }
