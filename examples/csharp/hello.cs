@@ -3,7 +3,8 @@
 // fd 0, the FastCGI convention, one connection at a time like php-cgi, so
 // gofpm pools it:
 //   mcs -out:../../bin/hello-csharp.exe hello.cs      (make examples)
-// Answers {"lang": "csharp", "pid": N, "query": "..."} for the polyglot pool.
+// Answers {"lang": "csharp", "pid": N, "query": "..."} for the polyglot pool;
+// ?sleep=MS (at most 10000) waits that long first, to show a slow request.
 //
 // Why libc and not System.Net.Sockets: Mono's Socket only knows the sockets
 // it created itself (an inherited fd is "not a socket" to it), and
@@ -125,6 +126,9 @@ static class Hello
             }
             string query;
             Pairs(env.ToArray()).TryGetValue("QUERY_STRING", out query);
+            int ms = SleepMS(query ?? "");
+            if (ms > 0)
+                Thread.Sleep(ms);
             string body = "Content-Type: application/json\r\n\r\n{\"lang\": \"csharp\", \"pid\": " + pid +
                 ", \"query\": " + JsonString(query ?? "") + "}\n";
             var outp = new List<byte>();
@@ -136,6 +140,18 @@ static class Hello
             if (!keep || stopping || Served())
                 return;
         }
+    }
+
+    // SleepMS is the query's sleep=MS, at most 10 s; 0 without one.
+    static int SleepMS(string query)
+    {
+        foreach (string part in query.Split('&'))
+        {
+            int ms;
+            if (part.StartsWith("sleep=") && int.TryParse(part.Substring(6), out ms) && ms > 0)
+                return Math.Min(ms, 10000);
+        }
+        return 0;
     }
 
     // Record appends FastCGI records of type t carrying content (split at

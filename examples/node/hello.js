@@ -5,6 +5,8 @@
 // net.Server.listen({fd: 0}), so gofpm pools it, and answers
 // {"lang": "node", "pid": N, "query": "..."} for the polyglot pool.
 // One process serves its connections concurrently, as Node does.
+// ?sleep=MS (at most 10000) waits that long before answering (a timer: the
+// process serves its other connections meanwhile), to show a slow request.
 //
 // SIGQUIT (gofpm's worker_graceful_signal): stop accepting, let the
 // requests in flight finish, close idle kept connections, exit.
@@ -51,6 +53,12 @@ function pairs(b) {
   return env;
 }
 
+// sleepMS is the query's sleep=MS, at most 10 s; 0 without one.
+function sleepMS(query) {
+  const m = /(?:^|&)sleep=(\d+)/.exec(query || '');
+  return m ? Math.min(parseInt(m[1], 10), 10000) : 0;
+}
+
 function answer(env) {
   const query = JSON.stringify(env.QUERY_STRING || '');
   return Buffer.from(`Content-Type: application/json\r\n\r\n{"lang": "node", "pid": ${process.pid}, "query": ${query}}\n`);
@@ -91,11 +99,18 @@ function serve(conn) {
       } else if (t === PARAMS) {
         params.push(content);
       } else if (t === ABORT || (t === STDIN && clen === 0)) {
-        busy = false; conn.idle = true;
-        const out = t === ABORT ? Buffer.alloc(0) : answer(pairs(Buffer.concat(params)));
-        conn.write(Buffer.concat([record(STDOUT, id, out), record(STDOUT, id, Buffer.alloc(0)), record(END, id, Buffer.alloc(8))]));
-        if (maxRequests > 0 && ++served >= maxRequests && !stopping) stop();
-        if (!keep || stopping) { finish(conn); return; }
+        const env = t === ABORT ? null : pairs(Buffer.concat(params)), rid = id;
+        busy = false; // the next records are the next request's
+        const reply = () => {
+          conn.idle = true;
+          const out = env ? answer(env) : Buffer.alloc(0);
+          conn.write(Buffer.concat([record(STDOUT, rid, out), record(STDOUT, rid, Buffer.alloc(0)), record(END, rid, Buffer.alloc(8))]));
+          if (maxRequests > 0 && ++served >= maxRequests && !stopping) stop();
+          if (!keep || stopping) finish(conn);
+        };
+        const ms = env ? sleepMS(env.QUERY_STRING) : 0;
+        if (ms > 0) setTimeout(reply, ms); else reply();
+        if (!keep) return;
       }
     }
   });

@@ -2,13 +2,16 @@
 """hello.py: a FastCGI responder on Python's standard library only (no
 FastCGI package is in Debian's Python). It accepts on fd 0, the FastCGI
 convention, one connection at a time, like php-cgi, so gofpm pools it.
-Answers {"lang": "python", "pid": N, "query": "..."} for the polyglot pool.
+Answers {"lang": "python", "pid": N, "query": "..."} for the polyglot pool;
+?sleep=MS (at most 10000) waits that long first, to show a slow request.
 """
 import json
 import os
 import signal
 import socket
 import struct
+import time
+import urllib.parse
 
 BEGIN, ABORT, END, PARAMS, STDIN, STDOUT = 1, 2, 3, 4, 5, 6
 stopping = False
@@ -79,6 +82,9 @@ def serve(conn):
         elif rtype == STDIN and not content:
             break
     env = pairs(params)
+    ms = urllib.parse.parse_qs(env.get("QUERY_STRING", "")).get("sleep", ["0"])[0]
+    if ms.isdigit():
+        time.sleep(min(int(ms), 10000) / 1000)
     body = json.dumps({"lang": "python", "pid": os.getpid(), "query": env.get("QUERY_STRING", "")}) + "\n"
     out = b"Content-Type: application/json\r\n\r\n" + body.encode()
     conn.sendall(record(STDOUT, rid, out) + record(STDOUT, rid, b"")

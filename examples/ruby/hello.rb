@@ -2,7 +2,8 @@
 # hello.rb: a Ruby FastCGI responder on Debian's ruby-fcgi (FCGI::Server,
 # the library's pure-Ruby half). It accepts on fd 0, the FastCGI convention,
 # one connection at a time like php-cgi, so gofpm pools it. Answers
-# {"lang": "ruby", "pid": N, "query": "..."} for the polyglot pool.
+# {"lang": "ruby", "pid": N, "query": "..."} for the polyglot pool;
+# ?sleep=MS (at most 10000) waits that long first, to show a slow request.
 #
 # The library's own loop (FCGI.each) stops gracefully only on SIGUSR1 and
 # only after one more request; this one stops on SIGQUIT, gofpm's
@@ -69,7 +70,10 @@ until listener.stopping? || (max.positive? && served >= max)
   served += 1
   begin
     server.session do |req|
-      query = JSON.generate(req.env['QUERY_STRING'] || '')
+      q = req.env['QUERY_STRING'] || ''
+      ms = q[/(?:\A|&)sleep=(\d+)/, 1]
+      sleep([ms.to_i, 10_000].min / 1000.0) if ms
+      query = JSON.generate(q)
       req.out.print "Content-Type: application/json\r\n\r\n",
                     %({"lang": "ruby", "pid": #{Process.pid}, "query": #{query}}\n)
     end

@@ -154,6 +154,8 @@ type poolStatus struct {
 		PID      int    `json:"pid"`
 		State    string `json:"state"`
 		Requests int    `json:"requests"`
+		URI      string `json:"request uri"`
+		Duration int    `json:"request duration"` // µs
 	} `json:"processes"`
 }
 

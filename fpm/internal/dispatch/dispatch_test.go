@@ -516,3 +516,72 @@ func TestAllowed(t *testing.T) {
 	}
 
 }
+
+// closingWorker serves FastCGI on ln as hello.py and hello.rb do: it
+// ignores FCGI_KEEP_CONN and closes each connection after one answer, but
+// only once the next request has arrived on it, the race that makes the
+// kernel reset the dispatcher's connection with that request unread.
+func closingWorker(ln *net.UnixListener) {
+	go func() {
+		for {
+			cn, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			for {
+				var h [8]byte
+				if _, err := io.ReadFull(cn, h[:]); err != nil {
+					break
+				}
+				body := make([]byte, int(h[4])<<8|int(h[5])+int(h[6]))
+				if _, err := io.ReadFull(cn, body); err != nil {
+					break
+				}
+				if fcgi.RecordType(h[1]) == fcgi.TypeStdin && h[4] == 0 && h[5] == 0 {
+					id := uint16(h[2])<<8 | uint16(h[3])
+					out := fcgi.AppendRecords(nil, fcgi.TypeStdout, id, []byte("Status: 200 OK\r\n\r\nok"))
+					out = fcgi.AppendRecords(out, fcgi.TypeStdout, id, nil)
+					out = fcgi.AppendRecords(out, fcgi.TypeEndRequest, id, make([]byte, 8))
+					cn.Write(out)
+					break
+				}
+			}
+			// Wait until the next request is readable, then close unread.
+			if rc, err := cn.SyscallConn(); err == nil {
+				first := true
+				rc.Read(func(uintptr) bool { done := !first; first = false; return done })
+			}
+			cn.Close()
+		}
+	}()
+}
+
+// TestWorkerClosingKeptConnection: a worker that closes the connections it
+// is asked to keep loses no request, each request counts once in its row,
+// and after the second such close it gets a connection per request.
+func TestWorkerClosingKeptConnection(t *testing.T) {
+	dir := t.TempDir()
+	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "close.sock"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	closingWorker(ln)
+	d.AddWorker(1, ln.Addr().String(), 0)
+	const n = 6
+	for i := range n {
+		if a := do(t, c, params("GET", fmt.Sprintf("/r%d", i), ""), ""); a.status != 200 || a.body != "ok" {
+			t.Fatalf("request %d: %+v", i, a)
+		}
+	}
+	ws := d.Workers()
+	if len(ws) != 1 || ws[0].Requests != n {
+		t.Fatalf("workers %+v, want 1 with %d requests", ws, n)
+	}
+	// Two requests crossed a close, then the worker's connections are
+	// not kept any more.
+	if s := d.Stats(); s.Retried != 2 || s.Failed != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -193,10 +193,7 @@ func (cc *clientConn) sendHead(w *worker) (ok, refused bool) {
 			return true, false
 		}
 		if reused && w.served == 1 {
-			w.keepLost++
-			if w.keepLost >= 2 {
-				w.noKeep = true // it closes what it is asked to keep
-			}
+			keptLost(w)
 		}
 		closeWorkerConn(w)
 		if !reused {
@@ -204,6 +201,15 @@ func (cc *clientConn) sendHead(w *worker) (ok, refused bool) {
 		}
 	}
 	return false, false
+}
+
+// keptLost notes that w closed a connection it was asked to keep after
+// one request; the second time, it gets a new connection per request.
+func keptLost(w *worker) {
+	w.keepLost++
+	if w.keepLost >= 2 {
+		w.noKeep = true // it closes what it is asked to keep
+	}
 }
 
 // setKeep sets or clears FCGI_KEEP_CONN in the BEGIN_REQUEST at the start
@@ -248,6 +254,14 @@ func (cc *clientConn) relayAnswer(w *worker, p *pending) relayResult {
 				// so this may be a request it had begun: only a request
 				// that may be repeated goes to another worker, as nginx
 				// does with fastcgi_next_upstream.
+				if w.served == 1 {
+					// Reset on the kept connection after its first
+					// request: the worker closed it after answering
+					// (Python's and Ruby's examples do), and the request
+					// crossed the close. It never began.
+					w.lostKept = true
+					keptLost(w)
+				}
 				return relayRetry
 			}
 			if gone {

@@ -28,9 +28,11 @@ type worker struct {
 	br        *bufio.Reader // reads conn
 	noKeep    bool          // it closes the connections it is asked to keep
 	keepLost  int           // kept connections found closed after one request
+	lostKept  bool          // the last try found its kept connection closed: not begun
 	served    int           // requests on conn
 	busy      bool
 	retired   bool // takes no new request; dropped when free
+	asked     bool // Retire was called (not only its request limit reached)
 	gone      bool // removed: its process exited
 	killed    bool // Terminate was called for its current request
 	since     time.Time
@@ -73,7 +75,7 @@ func (d *Dispatcher) Retire(id int) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if w := d.workers[id]; w != nil {
-		w.retired = true
+		w.retired, w.asked = true, true
 		if !w.busy {
 			d.removeIdleLocked(w)
 			closeWorkerConn(w)
@@ -276,6 +278,10 @@ func (d *Dispatcher) releaseLocked(w *worker) *waiter {
 
 // finish records the end of w's request r.
 func (d *Dispatcher) finish(w *worker, r *Request) {
+	if w.lostKept {
+		d.unstart(w)
+		return
+	}
 	d.mu.Lock()
 	r.End = d.now()
 	w.last = *r
@@ -284,4 +290,19 @@ func (d *Dispatcher) finish(w *worker, r *Request) {
 	}
 	w.cur = Request{}
 	d.mu.Unlock()
+}
+
+// unstart undoes startLocked for a request w never began (it had closed
+// the kept connection the request went to): w's request count, its
+// request limit and its last request stay as they were.
+func (d *Dispatcher) unstart(w *worker) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w.lostKept = false
+	if w.cur.Worker != 0 {
+		d.busy--
+	}
+	w.cur = Request{}
+	w.requests--
+	w.retired = w.gone || w.asked || w.max > 0 && w.requests >= w.max
 }
