@@ -463,14 +463,8 @@ func TestDispatchAccessLog(t *testing.T) {
 // TestDispatchLibfcgi: a C worker on libfcgi runs unchanged on its
 // private socket (fd 0), and the master counts its requests exactly.
 func TestDispatchLibfcgi(t *testing.T) {
-	if _, err := os.Stat("/usr/include/fcgiapp.h"); err != nil {
-		t.Skip("libfcgi-dev not installed")
-	}
 	dir := shortTempDir(t)
-	helloC := filepath.Join(dir, "hello-c")
-	if out, err := exec.Command("cc", "-O2", "-o", helloC, "../../examples/c/hello.c", "-lfcgi").CombinedOutput(); err != nil {
-		t.Fatalf("building the C example: %v %s", err, out)
-	}
+	helloC := buildHelloC(t, dir)
 	m := startMaster(t, dir, `
 [pool.c]
 listen = "{{DIR}}/c.sock"
@@ -497,6 +491,20 @@ pm_status_path = "/status"
 	if st := nginxStatus(t, ng, ""); num(st, "accepted conn") != 21 || num(st, "idle processes") != 2 {
 		t.Fatalf("after 20 requests: %v", st)
 	}
+}
+
+// buildHelloC compiles examples/c/hello.c to dir/hello-c, as make
+// examples does, and returns its path.
+func buildHelloC(t *testing.T, dir string) string {
+	t.Helper()
+	if _, err := os.Stat("/usr/include/fcgiapp.h"); err != nil {
+		t.Skip("libfcgi-dev not installed")
+	}
+	helloC := filepath.Join(dir, "hello-c")
+	if out, err := exec.Command("cc", "-O2", "-o", helloC, "../../examples/c/hello.c", "-lfcgi").CombinedOutput(); err != nil {
+		t.Fatalf("building the C example: %v %s", err, out)
+	}
+	return helloC
 }
 
 // TestDispatchGoWorker: a Go worker (the worker package) works in the

@@ -38,10 +38,7 @@ func TestPolyglotDispatch(t *testing.T) {
 	requireLanguages(t, "csharp", "ruby", "node")
 	dir := shortTempDir(t)
 	buildCSharp(t, filepath.Join(dir, "hello-csharp.exe"))
-	helloC := filepath.Join(dir, "hello-c")
-	if out, err := exec.Command("cc", "-O2", "-o", helloC, "../../examples/c/hello.c", "-lfcgi").CombinedOutput(); err != nil {
-		t.Fatalf("building the C example: %v %s", err, out)
-	}
+	helloC := buildHelloC(t, dir)
 	ex, err := filepath.Abs("../../examples")
 	if err != nil {
 		t.Fatal(err)
