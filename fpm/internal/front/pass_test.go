@@ -2,6 +2,7 @@ package front
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -75,13 +77,20 @@ func TestPassBuffers(t *testing.T) {
 	}
 	<-asked
 
+	// The front answers 413 and closes while the client still sends: the
+	// client sees the 413, or, when the close beats the rest of its body,
+	// a reset on its write (as with nginx without lingering_close). Either
+	// way the application is never asked.
 	resp, err = c.Post(ts.URL+"/echo", "text/plain", struct{ io.Reader }{strings.NewReader(strings.Repeat("x", 2<<20))})
-	if err != nil {
+	switch {
+	case err != nil && (errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)):
+	case err != nil:
 		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusRequestEntityTooLarge {
-		t.Fatalf("chunked 2 MiB over max_body_bytes: %d, want 413", resp.StatusCode)
+	default:
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Fatalf("chunked 2 MiB over max_body_bytes: %d, want 413", resp.StatusCode)
+		}
 	}
 	select {
 	case p := <-asked:
