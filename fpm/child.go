@@ -139,6 +139,10 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if len(args) == 0 {
 		return nil, fmt.Errorf("pool %q: no command", pc.Name)
 	}
+	if len(pc.PHPArgs) > 0 {
+		// php_value & co. and cgi.fix_pathinfo=0 (config.Pool.PHPArgs).
+		args = append(args[:len(args):len(args)], pc.PHPArgs...)
+	}
 	var path string
 	var err error
 	if pc.Chroot != "" {

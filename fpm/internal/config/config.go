@@ -177,6 +177,14 @@ type Pool struct {
 	// refused (they cannot be graceful).
 	WorkerGracefulSignal string `toml:"worker_graceful_signal"`
 
+	// php-fpm's PHP settings, for php-cgi pools (IsPHPCGI): passed to
+	// php-cgi as -d options, admin ones last (see PHPArgs). Names are PHP
+	// ini names; a php_value is written as in php.ini.
+	PHPValue      PHPValues `toml:"php_value"`
+	PHPAdminValue PHPValues `toml:"php_admin_value"`
+	PHPFlag       PHPFlags  `toml:"php_flag"`
+	PHPAdminFlag  PHPFlags  `toml:"php_admin_flag"`
+
 	// Resolved by Load from the strings above (nothing else parses them).
 
 	// ListenAddr is Listen; StatusAddr is PMStatusListen (zero when unset).
@@ -198,6 +206,11 @@ type Pool struct {
 	Identity *Identity `toml:"-"`
 	// GracefulSignal is WorkerGracefulSignal (default SIGQUIT).
 	GracefulSignal unix.Signal `toml:"-"`
+	// PHPArgs are the -d options a php-cgi pool appends to its command:
+	// "-d", "cgi.fix_pathinfo=0" unless the pool sets that name, then the
+	// php_value, php_flag, php_admin_value and php_admin_flag settings in
+	// that order (php-cgi keeps the last of a name), each sorted by name.
+	PHPArgs []string `toml:"-"`
 }
 
 // Addr is a resolved listen address.

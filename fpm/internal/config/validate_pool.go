@@ -88,6 +88,7 @@ func (l *loader) validatePool(p *Pool, set map[string]bool) {
 	}
 
 	l.validateIdentity(p)
+	l.validatePHP(p)
 
 	// The worker program.
 	switch p.Worker {

@@ -53,8 +53,9 @@ func (imp *importer) render() []byte {
 	for _, p := range imp.pools {
 		fmt.Fprintf(&b, "\n%s\n", tomlComment(fmt.Sprintf("# Pool %q, from [%s] at %s.", p.key, p.name, p.at)))
 		b.WriteString("# php-fpm ran PHP itself; gofpm runs php-cgi as the worker program (command),\n" +
-			"# which serves FastCGI on the socket it inherits, with the pool's php_value,\n" +
-			"# php_flag, php_admin_value and php_admin_flag settings as -d options.\n" +
+			"# which serves FastCGI on the socket it inherits; gofpm passes the pool's\n" +
+			"# php_value, php_flag, php_admin_value and php_admin_flag tables to it as -d\n" +
+			"# options, and cgi.fix_pathinfo=0 unless a table sets it.\n" +
 			"# worker_graceful_signal = \"SIGTERM\": php-cgi finishes the request in hand\n" +
 			"# on SIGTERM, while SIGQUIT (gofpm's default) ends it at once.\n")
 		if !p.limitExt {
@@ -65,6 +66,15 @@ func (imp *importer) render() []byte {
 		for _, k := range poolKeys {
 			if v, ok := p.vals[k]; ok {
 				fmt.Fprintf(&b, "%s = %s\n", k, v)
+			}
+		}
+		for _, table := range phpTables {
+			if len(p.php[table]) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\n[pool.%s.%s]\n", tomlKey(p.key), table)
+			for _, e := range p.php[table] {
+				fmt.Fprintf(&b, "%s = %s # %s\n", tomlKey(e.key), e.val, tomlComment(e.note))
 			}
 		}
 		if len(p.env) > 0 {
@@ -136,19 +146,5 @@ func tomlComment(s string) string {
 	}, strings.ToValidUTF8(s, "?"))
 }
 
-type cgiArg struct{ arg, note string }
-
-// renderCommand renders command = [...], one -d option per line with a comment
-// naming its directive.
-func renderCommand(cgi string, args []cgiArg) string {
-	if len(args) == 0 {
-		return "[" + tomlString(cgi) + "]"
-	}
-	var b strings.Builder
-	b.WriteString("[\n  " + tomlString(cgi) + ",\n")
-	for _, a := range args {
-		fmt.Fprintf(&b, "  \"-d\", %s, # %s\n", tomlString(a.arg), tomlComment(a.note))
-	}
-	b.WriteString("]")
-	return b.String()
-}
+// phpTables is the order of the PHP settings' tables in a pool.
+var phpTables = []string{"php_value", "php_flag", "php_admin_value", "php_admin_flag"}
