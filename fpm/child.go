@@ -119,6 +119,10 @@ type spawnSpec struct {
 	// tramp: the worker starts through `gofpm worker exec`, which reports
 	// a failure before its exec on a pipe (EnvExecErrFD).
 	tramp bool
+	// deathSig is the worker's parent-death signal: SIGKILL, but SIGTERM
+	// for a php-cgi parent (worker = "php"), whose handler then takes its
+	// children along.
+	deathSig unix.Signal
 }
 
 // EnvExecErrFD names the fd on which `gofpm worker exec` writes why it
@@ -154,7 +158,7 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, deathSig: unix.SIGKILL}
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
@@ -190,6 +194,11 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 		env[k] = v
 	}
 	env[proto.EnvPool] = pc.Name
+	if pc.Worker == "php" {
+		// One warm parent forks the pool's children (php_fork.go).
+		env["PHP_FCGI_CHILDREN"] = strconv.Itoa(pc.PMMaxChildren)
+		s.deathSig = unix.SIGTERM
+	}
 	if pc.Worker == "cgi" {
 		env[proto.EnvCGIRoot] = pc.Root
 		env[proto.EnvCGIExtensions] = strings.Join(pc.SecurityLimitExtensions, ",")
@@ -237,7 +246,7 @@ func (s *spawnSpec) trampoline(pc *config.Pool, exe string) {
 	if exe == "" {
 		exe, _ = os.Executable()
 	}
-	a := []string{exe, "worker", "exec", "--ppid=" + strconv.Itoa(os.Getpid())}
+	a := []string{exe, "worker", "exec", "--ppid=" + strconv.Itoa(os.Getpid()), "--deathsig=" + strconv.Itoa(int(s.deathSig))}
 	if pc.RlimitFiles > 0 {
 		a = append(a, "--nofile="+strconv.Itoa(pc.RlimitFiles))
 	}
@@ -321,6 +330,9 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		Stdin:       s.sock,
 		ExtraFiles:  extra,
 		SysProcAttr: childSysProcAttr(s.cred),
+	}
+	if s.deathSig != 0 {
+		cmd.SysProcAttr.Pdeathsig = s.deathSig
 	}
 	var stdoutW, stderrW *os.File
 	var stdoutR, stderrR *os.File

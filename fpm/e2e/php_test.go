@@ -4,11 +4,19 @@ package e2e
 // in php-cgi, and cgi.fix_pathinfo=0 by default.
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // needPHPCGI returns Debian's php-cgi 8.2 or skips (fails under CI).
@@ -67,4 +75,167 @@ func TestPHPImportedAdminValue(t *testing.T) {
 	if strings.Contains(body, "IMAGE RAN AS PHP") || code != 404 {
 		t.Errorf("/up/image.jpg/x.php = %d %.200q, want 404 and the image not run", code, body)
 	}
+}
+
+// warmPool starts a worker = "php" pool of n children with a status
+// socket; it returns the master, the php-cgi parent's pid and the folder.
+func warmPool(t *testing.T, n int) (*master, int, string) {
+	t.Helper()
+	phpCGI := needPHPCGI(t)
+	dir := shortTempDir(t)
+	os.WriteFile(filepath.Join(dir, "pid.php"), []byte(`<?php $s = opcache_get_status(false);
+echo getmypid(), " ", getmypid() === (int)($_GET['want'] ?? 0) ? 1 : 0, " ", $s ? $s['opcache_statistics']['num_cached_scripts'] : -1;`), 0o644)
+	os.WriteFile(filepath.Join(dir, "other.php"), []byte(`<?php echo "other";`), 0o644)
+	m := startMaster(t, dir, fmt.Sprintf(`
+[pool.php]
+listen = "{{DIR}}/php.sock"
+command = [%q]
+worker = "php"
+worker_graceful_signal = "SIGTERM"
+pm = "static"
+pm_max_children = %d
+pm_status_path = "/status"
+pm_status_listen = "{{DIR}}/status.sock"
+# The scripts were just written: cache them anyway.
+php_admin_value = { "opcache.file_update_protection" = "0" }
+`, phpCGI, n))
+	var parent int
+	eventually(t, 10*time.Second, "one php-cgi parent with its children", func() bool {
+		kids := m.children()
+		if len(kids) == 1 && len(childrenOf(kids[0])) == n {
+			parent = kids[0]
+			return true
+		}
+		return false
+	})
+	t.Cleanup(func() { syscall.Kill(-parent, syscall.SIGKILL) })
+	return m, parent, dir
+}
+
+// phpGet asks pid.php, hoping for want, and returns who answered and how
+// many scripts were in the opcache it saw.
+func phpGet(t *testing.T, dir string, want int) (pid, cached int) {
+	t.Helper()
+	code, body := fcgiGet(t, filepath.Join(dir, "php.sock"), "/pid.php?want="+strconv.Itoa(want),
+		"SCRIPT_FILENAME", filepath.Join(dir, "pid.php"))
+	var mine int
+	if _, err := fmt.Sscan(body, &pid, &mine, &cached); code != 200 || err != nil {
+		t.Fatalf("pid.php = %d %q", code, body)
+	}
+	return pid, cached
+}
+
+// statusPids are the pids on the pool's full status page.
+func statusPids(t *testing.T, dir string) []int {
+	t.Helper()
+	code, body := fcgiGet(t, filepath.Join(dir, "status.sock"), "/status?json&full")
+	var st struct {
+		Processes []struct{ Pid int }
+	}
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("status = %d %q: %v", code, body, err)
+	}
+	var pids []int
+	for _, p := range st.Processes {
+		pids = append(pids, p.Pid)
+	}
+	slices.Sort(pids)
+	return pids
+}
+
+// TestPHPWarmPool: worker = "php" runs one php-cgi parent whose children
+// are the pool's workers: each on the status page, answering; a child
+// killed with -9 while requests run is replaced by a new fork of the same
+// parent, whose first answer already finds the opcache its siblings
+// filled (a cold php-cgi would hold only the script it runs).
+func TestPHPWarmPool(t *testing.T) {
+	m, parent, dir := warmPool(t, 3)
+	kids := childrenOf(parent)
+	slices.Sort(kids)
+	eventually(t, 5*time.Second, "the status page lists the parent's children", func() bool {
+		return slices.Equal(statusPids(t, dir), kids)
+	})
+	fcgiGet(t, filepath.Join(dir, "php.sock"), "/other.php", "SCRIPT_FILENAME", filepath.Join(dir, "other.php"))
+	if pid, _ := phpGet(t, dir, 0); !slices.Contains(kids, pid) {
+		t.Fatalf("answered by %d, not one of the parent's children %v", pid, kids)
+	}
+
+	// Load while one child is killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				fcgiSend(ctx, filepath.Join(dir, "php.sock"), filepath.Join(dir, "other.php"))
+			}
+		}()
+	}
+	victim := kids[0]
+	syscall.Kill(victim, syscall.SIGKILL)
+	var fresh int
+	eventually(t, 5*time.Second, "a new child of the same parent", func() bool {
+		now := childrenOf(parent)
+		for _, pid := range now {
+			if !slices.Contains(kids, pid) {
+				fresh = pid
+			}
+		}
+		return fresh != 0 && len(now) == 3
+	})
+	cancel()
+	wg.Wait()
+	m.waitFor(fmt.Sprintf("child %d started", fresh), 5*time.Second)
+	eventually(t, 5*time.Second, "the status page shows the replacement", func() bool {
+		p := statusPids(t, dir)
+		return slices.Contains(p, fresh) && !slices.Contains(p, victim)
+	})
+	// Its first answer: ask until it is the one that answers.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pid, cached := phpGet(t, dir, fresh)
+		if pid == fresh {
+			if cached < 2 {
+				t.Errorf("the new child's first answer saw %d cached scripts, want pid.php and other.php (a shared, warm opcache)", cached)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d never answered", fresh)
+		}
+	}
+}
+
+// TestPHPWarmPoolOrphans: no php-cgi outlives its parent or the master.
+// The parent killed with -9: its children are killed, a new parent forks
+// new ones. The master killed with -9: the parent gets SIGTERM (its
+// parent-death signal) and takes its children along.
+func TestPHPWarmPoolOrphans(t *testing.T) {
+	m, parent, dir := warmPool(t, 2)
+	kids := childrenOf(parent)
+	syscall.Kill(parent, syscall.SIGKILL)
+	eventually(t, 5*time.Second, "the dead parent's children gone", func() bool {
+		return !alive(kids[0]) && !alive(kids[1])
+	})
+	var parent2 int
+	eventually(t, 10*time.Second, "a new parent with 2 children", func() bool {
+		k := m.children()
+		if len(k) == 1 && k[0] != parent && len(childrenOf(k[0])) == 2 {
+			parent2 = k[0]
+			return true
+		}
+		return false
+	})
+	t.Cleanup(func() { syscall.Kill(-parent2, syscall.SIGKILL) })
+	if pid, _ := phpGet(t, dir, 0); !slices.Contains(childrenOf(parent2), pid) {
+		t.Fatalf("answered by %d, not a child of the new parent", pid)
+	}
+	kids2 := childrenOf(parent2)
+	m.cmd.Process.Kill()
+	m.waitExit(5 * time.Second)
+	eventually(t, 5*time.Second, "no php-cgi left after the master's death", func() bool {
+		return !alive(parent2) && !alive(kids2[0]) && !alive(kids2[1])
+	})
 }

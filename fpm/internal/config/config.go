@@ -109,7 +109,7 @@ type Pool struct {
 	Group  string   `toml:"group"`  // default: the user's primary group
 	Groups []string `toml:"groups"` // supplementary groups; default none (dropped)
 
-	Worker string `toml:"worker"` // "exec" (default) | "cgi"
+	Worker string `toml:"worker"` // "exec" (default) | "php" | "cgi"
 	// Command is the argv of the worker program; required for exec. A
 	// command[0] with a "/" is resolved against the config folder; Load
 	// checks it with exec.LookPath (not with a chroot). Other arguments are

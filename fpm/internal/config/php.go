@@ -23,7 +23,7 @@ type PHPFlags map[string]bool
 // IsPHPCGI reports whether the pool's worker program is php-cgi (its
 // command's program name starts with "php-cgi": php-cgi, php-cgi8.2).
 func (p *Pool) IsPHPCGI() bool {
-	return p.Worker == "exec" && len(p.Command) > 0 && strings.HasPrefix(filepath.Base(p.Command[0]), "php-cgi")
+	return (p.Worker == "exec" || p.Worker == "php") && len(p.Command) > 0 && strings.HasPrefix(filepath.Base(p.Command[0]), "php-cgi")
 }
 
 // phpTables are the four keys, in the order their -d options are passed:
@@ -71,7 +71,7 @@ func (l *loader) validatePHP(p *Pool) {
 
 // program names what a pool runs, for messages.
 func (p *Pool) program() string {
-	if p.Worker != "exec" {
+	if p.Worker != "exec" && p.Worker != "php" {
 		return "worker = " + fmt.Sprintf("%q", p.Worker)
 	}
 	if len(p.Command) == 0 {
@@ -124,4 +124,20 @@ func commandSets(cmd []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// validatePHPFork checks a warm PHP pool (worker = "php"): one php-cgi
+// parent forks pm_max_children children and keeps exactly that many, so
+// the pool is static.
+func (l *loader) validatePHPFork(p *Pool) {
+	pre := fmt.Sprintf("pool %q: ", p.Name)
+	if len(p.Command) > 0 && p.Command[0] != "" && !p.IsPHPCGI() {
+		l.errAt(keyPath{"pool", p.Name, "command"}, "%scommand: worker = \"php\" runs php-cgi (command = [\"/usr/bin/php-cgi8.2\"]), not %q", pre, p.Command[0])
+	}
+	if p.PM != "static" && p.PM != "" {
+		l.errAt(keyPath{"pool", p.Name, "pm"}, "%spm: worker = \"php\" forks its children from one warm php-cgi parent, which keeps exactly pm_max_children of them: use pm = \"static\" (for %s, use worker = \"exec\": each php-cgi then starts cold)", pre, p.PM)
+	}
+	if _, ok := p.Env["PHP_FCGI_CHILDREN"]; ok {
+		l.errAt(keyPath{"pool", p.Name, "env", "PHP_FCGI_CHILDREN"}, "%senv.PHP_FCGI_CHILDREN: worker = \"php\" sets it to pm_max_children", pre)
+	}
 }

@@ -5,6 +5,7 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -53,12 +54,21 @@ func TestPHPBad(t *testing.T) {
 			`6:21: pool "www": php_admin_value.error_log: the value holds a line break or NUL (php-cgi would read a second setting)`},
 		{"flag not bool", "command = [\"php-cgi\"]\nphp_flag = { display_errors = \"off\" }\n",
 			`6:14: pool "www": php_flag.display_errors: want true or false, got string "off"`},
+		{"warm pool, dynamic", "[pool.www]\nlisten = \"/tmp/gofpm-php-test.sock\"\npm = \"dynamic\"\npm_max_children = 2\n" +
+			"command = [\"php-cgi\"]\nworker = \"php\"\npm_min_spare_servers = 1\npm_max_spare_servers = 1\n",
+			`3:1: pool "www": pm: worker = "php" forks its children from one warm php-cgi parent, which keeps exactly pm_max_children of them: use pm = "static" (for dynamic, use worker = "exec": each php-cgi then starts cold)`},
+		{"warm pool, not php-cgi", "command = [\"/bin/sh\"]\nworker = \"php\"\n",
+			`5:1: pool "www": command: worker = "php" runs php-cgi (command = ["/usr/bin/php-cgi8.2"]), not "/bin/sh"`},
 		{"value float", "command = [\"php-cgi\"]\nphp_value = { precision = 1.5 }\n",
 			`6:15: pool "www": php_value.precision: want a string (or an integer, or true/false), got float 1.5`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := loadErr(t, head+tt.body, LoadOptions{Euid: 1000, SkipCommandCheck: true}); got != tt.want {
+			body := head + tt.body
+			if strings.HasPrefix(tt.body, "[pool") {
+				body = tt.body
+			}
+			if got := loadErr(t, body, LoadOptions{Euid: 1000, SkipCommandCheck: true}); got != tt.want {
 				t.Errorf("error:\n got %s\nwant %s", got, tt.want)
 			}
 		})
