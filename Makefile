@@ -14,7 +14,7 @@ ROOTFLAG  := $(shell [ "$$(id -u)" = 0 ] && echo -R)
 DEB_PKGS  := nginx php8.2-cgi libfcgi-bin libfcgi-dev libfcgi-perl chromium
 DEB_BINS  := /usr/sbin/nginx /usr/bin/php-cgi8.2 /usr/bin/cgi-fcgi /usr/bin/chromium /usr/include/fcgiapp.h /usr/lib/x86_64-linux-gnu/perl5/5.36/FCGI.pm
 
-.PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man clean
+.PHONY: all build examples run test unit fuzz vet bench bench-php deps check-config docs-check man clean
 
 all: build
 
@@ -82,6 +82,11 @@ check-config: examples
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./fcgi/... ./worker/... ./fpm/...
 	bench/run.sh
+	GOFPM_BIN=$(GOFPM) bench/php-scenario.sh
+
+## bench-php: PHP only: php-fpm 8.2 against gofpm's PHP pools on hello.php and MediaWiki (root)
+bench-php: build
+	GOFPM_BIN=$(GOFPM) bench/php-scenario.sh
 
 clean:
 	rm -rf $(BIN)

@@ -178,6 +178,22 @@ php_workers() {
 
 R="$T/results"
 : >"$R"
+# What an idle forked child costs: Pss of a pool of 8 minus a pool of 1,
+# each after one MediaWiki page, per extra child.
+for s in fpm php; do
+	url="http://127.0.0.1:$(port_of $s)"
+	start "$s" static 1
+	page "$url/index.php?title=Main_Page"
+	one=$(php_pss)
+	stop
+	start "$s" static 8
+	page "$url/index.php?title=Main_Page"
+	for ((i = 0; i < 100; i++)); do (($(php_workers | wc -l) >= 8)) && break; sleep 0.05; done
+	eight=$(php_pss)
+	stop
+	echo "0 $s idle_child_kib $(((eight - one) / 7))" >>"$R"
+done
+[[ ${ONLY_IDLE:-} ]] && { cat "$R"; exit 0; }
 for ((r = 1; r <= ROUNDS; r++)); do
 	for s in fpm exec php; do
 		url="http://127.0.0.1:$(port_of $s)"
@@ -228,6 +244,7 @@ END {
 		m = ms[k]; f = median(v["fpm " m]); e = median(v["exec " m]); p = median(v["php " m])
 		printf "%-14s %12.1f %12.1f %12.1f %11.2fx\n", m, f, e, p, (f ? p / f : 0)
 	}
+	printf "%-14s %12.1f %12s %12.1f %11.2fx\n", "idle_child_kib", v["fpm idle_child_kib"], "-", v["php idle_child_kib"], (v["fpm idle_child_kib"] ? v["php idle_child_kib"] / v["fpm idle_child_kib"] : 0)
 	f = median(v["ondemand-fpm idle_first_ms"]); e = median(v["ondemand-exec idle_first_ms"]); c = median(v["ondemand-exec-file-cache idle_first_ms"])
 	printf "%-14s %12.1f %12.1f %12s  (gofpm exec + opcache.file_cache: %.1f ms, %.2fx)\n", "ondemand_ms", f, e, "-", c, (f ? c / f : 0)
 }' "$R"
