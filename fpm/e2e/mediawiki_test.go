@@ -209,7 +209,7 @@ func wikiSession(t *testing.T, c *http.Client) []wikiStep {
 // once on a gofpm worker = "php" pool: every step answers with the same
 // status and the same page.
 func TestPHPMediaWikiSameAsPHPFPM(t *testing.T) {
-	phpCGI := needPHPCGI(t)
+	phpCGI := requirePHPCGI(t)
 	for _, p := range []string{mediaWiki + "/index.php", phpFPMBin} {
 		if _, err := os.Stat(p); err != nil {
 			t.Skipf("%s is not installed (apt-get install mediawiki php8.2-fpm php8.2-sqlite3)", p)

@@ -19,25 +19,12 @@ import (
 	"time"
 )
 
-// needPHPCGI returns Debian's php-cgi 8.2 or skips (fails under CI).
-func needPHPCGI(t *testing.T) string {
-	t.Helper()
-	const phpCGI = "/usr/bin/php-cgi8.2"
-	if _, err := os.Stat(phpCGI); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("php-cgi is not installed (make deps installs it)")
-		}
-		t.Skip("php-cgi8.2 not installed; run make deps")
-	}
-	return phpCGI
-}
-
 // TestPHPImportedAdminValue: a php-fpm pool with php_admin_value lines,
 // translated by import-php-fpm and run by gofpm: phpinfo() shows the
 // values in force, and cgi.fix_pathinfo off; a path such as
 // /up/image.jpg/x.php does not run the image as PHP.
 func TestPHPImportedAdminValue(t *testing.T) {
-	needPHPCGI(t)
+	requirePHPCGI(t)
 	dir := shortTempDir(t)
 	ini := filepath.Join(dir, "app.conf")
 	os.WriteFile(ini, []byte("[app]\nlisten = "+dir+"/php.sock\nlisten.mode = 0666\npm = static\npm.max_children = 1\n"+
@@ -81,7 +68,7 @@ func TestPHPImportedAdminValue(t *testing.T) {
 // socket; it returns the master, the php-cgi parent's pid and the folder.
 func warmPool(t *testing.T, n int) (*master, int, string) {
 	t.Helper()
-	phpCGI := needPHPCGI(t)
+	phpCGI := requirePHPCGI(t)
 	dir := shortTempDir(t)
 	os.WriteFile(filepath.Join(dir, "pid.php"), []byte(`<?php $s = opcache_get_status(false);
 echo getmypid(), " ", getmypid() === (int)($_GET['want'] ?? 0) ? 1 : 0, " ", $s ? $s['opcache_statistics']['num_cached_scripts'] : -1;`), 0o644)

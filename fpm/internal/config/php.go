@@ -94,18 +94,9 @@ func flagStrings(f PHPFlags) map[string]string {
 	return m
 }
 
-// validIniName reports whether k can be a PHP ini directive name.
-func validIniName(k string) bool {
-	if k == "" {
-		return false
-	}
-	for _, r := range k {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validIniName reports whether k can be a PHP ini directive name: letters,
+// digits, "_", "." and "-", the characters of a pool name.
+func validIniName(k string) bool { return validPoolName(k) }
 
 // commandSets reports whether the command passes -d name=... itself.
 func commandSets(cmd []string, name string) bool {
