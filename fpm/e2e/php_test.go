@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gofpm/gofpm/fcgi"
 )
 
 // TestPHPImportedAdminValue: a php-fpm pool with php_admin_value lines,
@@ -65,14 +68,16 @@ func TestPHPImportedAdminValue(t *testing.T) {
 }
 
 // warmPool starts a worker = "php" pool of n children with a status
-// socket; it returns the master, the php-cgi parent's pid and the folder.
-func warmPool(t *testing.T, n int) (*master, int, string) {
+// socket (and the extra pool lines); it returns the master, the php-cgi
+// parent's pid and the folder.
+func warmPool(t *testing.T, n int, extra ...string) (*master, int, string) {
 	t.Helper()
 	phpCGI := requirePHPCGI(t)
 	dir := shortTempDir(t)
 	os.WriteFile(filepath.Join(dir, "pid.php"), []byte(`<?php $s = opcache_get_status(false);
 echo getmypid(), " ", getmypid() === (int)($_GET['want'] ?? 0) ? 1 : 0, " ", $s ? $s['opcache_statistics']['num_cached_scripts'] : -1;`), 0o644)
 	os.WriteFile(filepath.Join(dir, "other.php"), []byte(`<?php echo "other";`), 0o644)
+	os.WriteFile(filepath.Join(dir, "slow.php"), []byte(`<?php $t = microtime(true); while (microtime(true) - $t < 30) {} echo "late";`), 0o644)
 	m := startMaster(t, dir, fmt.Sprintf(`
 [pool.php]
 listen = "{{DIR}}/php.sock"
@@ -85,7 +90,8 @@ pm_status_path = "/status"
 pm_status_listen = "{{DIR}}/status.sock"
 # The scripts were just written: cache them anyway.
 php_admin_value = { "opcache.file_update_protection" = "0" }
-`, phpCGI, n))
+%s
+`, phpCGI, n, strings.Join(extra, "\n")))
 	var parent int
 	eventually(t, 10*time.Second, "one php-cgi parent with its children", func() bool {
 		kids := m.children()
@@ -225,4 +231,57 @@ func TestPHPWarmPoolOrphans(t *testing.T) {
 	eventually(t, 5*time.Second, "no php-cgi left after the master's death", func() bool {
 		return !alive(parent2) && !alive(kids2[0]) && !alive(kids2[1])
 	})
+}
+
+// TestPHPWarmPoolLimits: request_terminate_timeout and pm_max_requests act
+// on one forked child, and the parent forks its replacement.
+func TestPHPWarmPoolLimits(t *testing.T) {
+	m, parent, dir := warmPool(t, 1, `request_terminate_timeout = "1s"`, "pm_max_requests = 3")
+	sock := filepath.Join(dir, "php.sock")
+	first := childrenOf(parent)[0]
+	// pm_max_requests = 3 (PHP_FCGI_MAX_REQUESTS): the child leaves after
+	// its third request and a new fork answers the fourth.
+	var pids []int
+	for range 4 {
+		pid, _ := phpGet(t, dir, 0)
+		pids = append(pids, pid)
+	}
+	if pids[0] != first || pids[2] != first || pids[3] == first {
+		t.Fatalf("answered by %v: want %d three times, then a new child", pids, first)
+	}
+	second := pids[3]
+	// request_terminate_timeout: the slow request's child is ended, the
+	// request gets no answer from it, and a new fork serves the next one.
+	start := time.Now()
+	code, body := fcgiTry(sock, filepath.Join(dir, "slow.php"))
+	if strings.Contains(body, "late") || time.Since(start) > 10*time.Second {
+		t.Fatalf("slow.php = %d %q after %s: want it cut after about 1s", code, body, time.Since(start))
+	}
+	m.waitFor(fmt.Sprintf("child %d", second), 5*time.Second)
+	eventually(t, 5*time.Second, "a new child after the timeout", func() bool {
+		k := childrenOf(parent)
+		return len(k) == 1 && k[0] != second
+	})
+	if pid, _ := phpGet(t, dir, 0); pid == second || pid == first {
+		t.Fatalf("answered by %d after the timeout", pid)
+	}
+	if m.count("request_terminate_timeout") == 0 && m.count("execution timed out") == 0 {
+		t.Errorf("no timeout in the master's log")
+	}
+}
+
+// fcgiTry is one GET whose failure is an answer, not a test failure.
+func fcgiTry(sock, script string) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c := &fcgi.Client{Network: "unix", Address: sock}
+	resp, err := c.Do(ctx, &fcgi.Request{Params: map[string]string{
+		"REQUEST_METHOD": "GET", "SCRIPT_FILENAME": script, "SCRIPT_NAME": "/slow.php",
+		"REQUEST_URI": "/slow.php", "SERVER_PROTOCOL": "HTTP/1.1", "REDIRECT_STATUS": "200"}})
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
