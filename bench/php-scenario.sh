@@ -15,7 +15,8 @@
 # answer of a fresh worker (a pool of 1: kill -9 the child, time until the
 # MediaWiki page answers 200). Then ondemand, first request after idle:
 # php-fpm ondemand against gofpm worker = "exec" ondemand, cold and with
-# opcache.file_cache in the pool's folder. Rounds interleave the setups
+# opcache.file_cache in the pool's folder. MW_SETTINGS adds lines to
+# LocalSettings.php. Rounds interleave the setups
 # (ROUNDS, default 3); the summary gives medians and ratios to php-fpm.
 # Needs root (workers as www-data), nginx, wrk, php8.2-fpm, php8.2-cgi,
 # mediawiki, php8.2-sqlite3. Not a test: numbers, never asserted.
@@ -50,6 +51,8 @@ php "$MW/maintenance/install.php" --dbtype sqlite --dbpath "$T/mw/data" --dbname
 	--confpath "$T/mw/conf" --server http://localhost --scriptpath "" \
 	--pass 'gofpm-bench-Pass1' --lang en --quiet BenchWiki Admin >"$T/mw-install.log" 2>&1
 chown -R www-data:www-data "$T/mw/data"
+# MW_SETTINGS: PHP lines appended to LocalSettings.php ('$wgJobRunRate = 0;').
+[[ -z ${MW_SETTINGS:-} ]] || printf '%s\n' "$MW_SETTINGS" >>"$T/mw/conf/LocalSettings.php"
 echo '<?php echo "hello from ", getmypid(), "\n";' >"$T/www/hello.php"
 
 # nginx: one server per backend socket.
