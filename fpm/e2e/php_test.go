@@ -77,6 +77,7 @@ func warmPool(t *testing.T, n int, extra ...string) (*master, int, string) {
 	os.WriteFile(filepath.Join(dir, "pid.php"), []byte(`<?php $s = opcache_get_status(false);
 echo getmypid(), " ", getmypid() === (int)($_GET['want'] ?? 0) ? 1 : 0, " ", $s ? $s['opcache_statistics']['num_cached_scripts'] : -1;`), 0o644)
 	os.WriteFile(filepath.Join(dir, "other.php"), []byte(`<?php echo "other";`), 0o644)
+	os.WriteFile(filepath.Join(dir, "busy.php"), []byte(`<?php $t = microtime(true); while (microtime(true) - $t < 1.5) {} echo "busy done";`), 0o644)
 	os.WriteFile(filepath.Join(dir, "slow.php"), []byte(`<?php $t = microtime(true); while (microtime(true) - $t < 30) {} echo "late";`), 0o644)
 	m := startMaster(t, dir, fmt.Sprintf(`
 [pool.php]
@@ -121,19 +122,29 @@ func phpGet(t *testing.T, dir string, want int) (pid, cached int) {
 // statusPids are the pids on the pool's full status page.
 func statusPids(t *testing.T, dir string) []int {
 	t.Helper()
-	code, body := fcgiGet(t, filepath.Join(dir, "status.sock"), "/status?json&full")
-	var st struct {
-		Processes []struct{ Pid int }
-	}
-	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
-		t.Fatalf("status = %d %q: %v", code, body, err)
-	}
 	var pids []int
-	for _, p := range st.Processes {
+	for _, p := range statusProcs(t, dir) {
 		pids = append(pids, p.Pid)
 	}
 	slices.Sort(pids)
 	return pids
+}
+
+type statusProc struct {
+	Pid      int
+	State    string
+	Requests int
+}
+
+// statusProcs are the processes of the pool's full status page.
+func statusProcs(t *testing.T, dir string) []statusProc {
+	t.Helper()
+	code, body := fcgiGet(t, filepath.Join(dir, "status.sock"), "/status?json&full")
+	var st struct{ Processes []statusProc }
+	if err := json.Unmarshal([]byte(body), &st); code != 200 || err != nil {
+		t.Fatalf("status = %d %q: %v", code, body, err)
+	}
+	return st.Processes
 }
 
 // TestPHPWarmPool: worker = "php" runs one php-cgi parent whose children
@@ -152,6 +163,31 @@ func TestPHPWarmPool(t *testing.T) {
 	if pid, _ := phpGet(t, dir, 0); !slices.Contains(kids, pid) {
 		t.Fatalf("answered by %d, not one of the parent's children %v", pid, kids)
 	}
+	// Each child's state and requests, as the kernel shows them (it sees
+	// a connection held by a child: a request of 1.5s is seen).
+	busy := make(chan string, 1)
+	go func() { _, b := fcgiTry(filepath.Join(dir, "php.sock"), filepath.Join(dir, "busy.php")); busy <- b }()
+	var running int
+	eventually(t, 5*time.Second, "one child Running on the status page", func() bool {
+		for _, p := range statusProcs(t, dir) {
+			if p.State == "Running" && slices.Contains(kids, p.Pid) {
+				running = p.Pid
+				return true
+			}
+		}
+		return false
+	})
+	if b := <-busy; b != "busy done" {
+		t.Fatalf("busy.php answered %q", b)
+	}
+	eventually(t, 5*time.Second, "its request counted, the child Idle again", func() bool {
+		for _, p := range statusProcs(t, dir) {
+			if p.Pid == running {
+				return p.State == "Idle" && p.Requests >= 1
+			}
+		}
+		return false
+	})
 
 	// Load while one child is killed.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -276,8 +312,8 @@ func fcgiTry(sock, script string) (int, string) {
 	defer cancel()
 	c := &fcgi.Client{Network: "unix", Address: sock}
 	resp, err := c.Do(ctx, &fcgi.Request{Params: map[string]string{
-		"REQUEST_METHOD": "GET", "SCRIPT_FILENAME": script, "SCRIPT_NAME": "/slow.php",
-		"REQUEST_URI": "/slow.php", "SERVER_PROTOCOL": "HTTP/1.1", "REDIRECT_STATUS": "200"}})
+		"REQUEST_METHOD": "GET", "SCRIPT_FILENAME": script, "SCRIPT_NAME": "/" + filepath.Base(script),
+		"REQUEST_URI": "/" + filepath.Base(script), "SERVER_PROTOCOL": "HTTP/1.1", "REDIRECT_STATUS": "200"}})
 	if err != nil {
 		return 0, err.Error()
 	}
