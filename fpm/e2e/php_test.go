@@ -40,8 +40,9 @@ func TestPHPImportedAdminValue(t *testing.T) {
 		t.Fatalf("import-php-fpm: %v %q", err, b)
 	}
 	text, _ := os.ReadFile(toml)
-	if !strings.Contains(string(text), "[pool.app.php_admin_value]\nmemory_limit = \"64M\"") {
-		t.Fatalf("the translation has no php_admin_value table:\n%s", text)
+	if !strings.Contains(string(text), "[pool.app.php_admin_value]\nmemory_limit = \"64M\"") ||
+		!strings.Contains(string(text), "worker = \"php\"") {
+		t.Fatalf("the translation has no php_admin_value table or is not a warm pool (static):\n%s", text)
 	}
 	startMaster(t, dir, string(text))
 	sock := filepath.Join(dir, "php.sock")

@@ -15,7 +15,7 @@ var (
 		"emergency_restart_interval", "process_control_timeout"}
 	poolKeys = []string{"listen", "listen_backlog", "listen_owner", "listen_group", "listen_mode",
 		"listen_acl_users", "listen_acl_groups", "listen_allowed_clients", "user", "group",
-		"command", "worker_graceful_signal", "chroot", "chdir", "clear_env",
+		"command", "worker", "worker_graceful_signal", "chroot", "chdir", "clear_env",
 		"pm", "pm_max_children", "pm_start_servers", "pm_min_spare_servers", "pm_max_spare_servers",
 		"pm_max_spawn_rate", "pm_process_idle_timeout", "pm_max_requests",
 		"pm_status_path", "pm_status_listen", "ping_path", "ping_response",
@@ -58,6 +58,14 @@ func (imp *importer) render() []byte {
 			"# options, and cgi.fix_pathinfo=0 unless a table sets it.\n" +
 			"# worker_graceful_signal = \"SIGTERM\": php-cgi finishes the request in hand\n" +
 			"# on SIGTERM, while SIGQUIT (gofpm's default) ends it at once.\n")
+		if p.vals["worker"] == tomlString("php") {
+			b.WriteString("# worker = \"php\": one php-cgi parent forks the pool's children after PHP has\n" +
+				"# started, so they share one opcache and start warm, as php-fpm's did.\n")
+		} else {
+			b.WriteString("# php-fpm forked its children warm; here each php-cgi starts cold with its own\n" +
+				"# opcache. For one warm opcache set worker = \"php\" and pm = \"static\" (an\n" +
+				"# idle forked child costs little; see docs/php.md).\n")
+		}
 		if !p.limitExt {
 			b.WriteString("# php-fpm ran only .php and .phar scripts (security.limit_extensions); php-cgi\n" +
 				"# runs any script the web server names: keep nginx's `location ~ \\.php$`.\n")

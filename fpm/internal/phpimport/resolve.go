@@ -195,6 +195,10 @@ func (imp *importer) finishPool(p *pool) error {
 	}
 	p.vals["command"] = tomlArray([]string{imp.o.PHPCGI})
 	p.vals["worker_graceful_signal"] = tomlString("SIGTERM")
+	if p.vals["pm"] == tomlString("static") {
+		// As php-fpm: children forked from a started PHP, one opcache.
+		p.vals["worker"] = tomlString("php")
+	}
 	return nil
 }
 
