@@ -322,3 +322,18 @@ func fcgiTry(sock, script string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestPHPWarmPoolMemory: worker_max_memory recycles an idle forked child;
+// the same parent forks the replacement.
+func TestPHPWarmPoolMemory(t *testing.T) {
+	m, parent, _ := warmPool(t, 1, `worker_max_memory = "1MiB"`) // every php-cgi is above it
+	first := childrenOf(parent)[0]
+	m.waitFor(fmt.Sprintf("child %d uses", first), 10*time.Second)
+	eventually(t, 5*time.Second, "a new child of the same parent", func() bool {
+		k := childrenOf(parent)
+		return len(k) == 1 && k[0] != first
+	})
+	if !strings.Contains(m.logText(), "more than worker_max_memory") {
+		t.Errorf("no worker_max_memory recycling in the log")
+	}
+}
