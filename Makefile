@@ -18,7 +18,7 @@ DEB_NEEDS := nginx:/usr/sbin/nginx php8.2-cgi:/usr/bin/php-cgi8.2 libfcgi-bin:/u
 FCGI_H    := /usr/include/fcgiapp.h
 DEB_WHY   := for the end-to-end tests: nginx in front, php-cgi pools, cgi-fcgi health checks, the C and Perl examples, chromium for the dashboard, Mono, Ruby and Node.js for the examples in those languages, logrotate to check deploy/logrotate
 
-.PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man dist deb pkg-files clean
+.PHONY: all build examples run test unit fuzz vet bench deps check-config docs-check man bench-php dist deb pkg-files clean
 
 all: build
 
@@ -92,6 +92,11 @@ check-config: examples
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./fcgi/... ./worker/... ./fpm/...
 	bench/run.sh
+	GOFPM_BIN=$(GOFPM) bench/php-scenario.sh
+
+## bench-php: PHP only: php-fpm 8.2 against gofpm's PHP pools on hello.php and MediaWiki (root)
+bench-php: build
+	GOFPM_BIN=$(GOFPM) bench/php-scenario.sh
 
 # Packages (make dist, make deb): a static binary (no cgo: it runs on any
 # Linux of its architecture), the man page and completions it prints, the

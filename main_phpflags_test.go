@@ -85,7 +85,11 @@ func TestImportPoolDir(t *testing.T) {
 	os.WriteFile(ini, []byte("[global]\npid = run/fpm.pid\n[www]\nlisten = ./www.sock\npm = static\npm.max_children = 2\n[api]\nlisten = ./api.sock\npm = static\npm.max_children = 1\n"), 0o644)
 	out := filepath.Join(dir, "gofpm", "pool.toml")
 	os.Mkdir(filepath.Dir(out), 0o755)
-	if _, stderr, code := gofpm(t, "import-php-fpm", "--php-cgi", "/bin/cat", "-o", out, "--pool-dir", filepath.Join(dir, "gofpm", "pool.d"), ini); code != 0 {
+	// A stand-in named php-cgi: static pools are imported as worker = "php",
+	// which checks that command is php-cgi.
+	phpCGI := filepath.Join(dir, "php-cgi")
+	os.WriteFile(phpCGI, []byte("#!/bin/sh\nexec cat\n"), 0o755)
+	if _, stderr, code := gofpm(t, "import-php-fpm", "--php-cgi", phpCGI, "-o", out, "--pool-dir", filepath.Join(dir, "gofpm", "pool.d"), ini); code != 0 {
 		t.Fatalf("import-php-fpm: exit %d: %s", code, stderr)
 	}
 	main, _ := os.ReadFile(out)

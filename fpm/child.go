@@ -129,6 +129,10 @@ type spawnSpec struct {
 	// private, for dispatch = "master", makes each worker's own listening
 	// socket, its fd 0 instead of sock (pool_dispatch.go).
 	private func() (*os.File, string, error)
+	// deathSig is the worker's parent-death signal: SIGKILL, but SIGTERM
+	// for a php-cgi parent (worker = "php"), whose handler then takes its
+	// children along.
+	deathSig unix.Signal
 }
 
 // EnvExecErrFD names the fd on which `gofpm worker exec` writes why it
@@ -149,8 +153,9 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if len(args) == 0 {
 		return nil, fmt.Errorf("pool %q: no command", pc.Name)
 	}
-	if pc.IsPHP() {
-		args = phpArgs(args)
+	if len(pc.PHPArgs) > 0 {
+		// php_value & co. and cgi.fix_pathinfo=0 (config.Pool.PHPArgs).
+		args = append(args[:len(args):len(args)], pc.PHPArgs...)
 	}
 	var path string
 	var err error
@@ -163,7 +168,7 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 	if err != nil {
 		return nil, fmt.Errorf("pool %q: command: %w", pc.Name, err)
 	}
-	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, accessSuppress: pc.AccessSuppressPath, session: pc.Worker == "cgi"}
+	s := &spawnSpec{path: path, args: args, dir: pc.Chdir, sock: sock, accessFormat: pc.AccessFormat, accessSuppress: pc.AccessSuppressPath, session: pc.Worker == "cgi", deathSig: unix.SIGKILL}
 
 	// Identity: only a root master switches users. setgid and setuid as
 	// root set the real, effective and saved ids; the supplementary groups
@@ -199,6 +204,11 @@ func newSpawnSpec(pc *config.Pool, sock *os.File, exe string) (*spawnSpec, error
 		env[k] = v
 	}
 	env[proto.EnvPool] = pc.Name
+	if pc.Worker == "php" {
+		// One warm parent forks the pool's children (php_fork.go).
+		env["PHP_FCGI_CHILDREN"] = strconv.Itoa(pc.PMMaxChildren)
+		s.deathSig = unix.SIGTERM
+	}
 	if pc.Worker == "cgi" {
 		env[proto.EnvCGIRoot] = pc.Root
 		env[proto.EnvCGIExtensions] = strings.Join(pc.SecurityLimitExtensions, ",")
@@ -246,7 +256,7 @@ func (s *spawnSpec) trampoline(pc *config.Pool, exe string) {
 	if exe == "" {
 		exe, _ = os.Executable()
 	}
-	a := []string{exe, "worker", "exec", "--ppid=" + strconv.Itoa(os.Getpid())}
+	a := []string{exe, "worker", "exec", "--ppid=" + strconv.Itoa(os.Getpid()), "--deathsig=" + strconv.Itoa(int(s.deathSig))}
 	if pc.RlimitFiles > 0 {
 		a = append(a, "--nofile="+strconv.Itoa(pc.RlimitFiles))
 	}
@@ -344,6 +354,9 @@ func (s *spawnSpec) start(maxRequests int, out *outputCatcher, access *os.File) 
 		Stdin:       stdin,
 		ExtraFiles:  extra,
 		SysProcAttr: childSysProcAttr(s.cred, s.session),
+	}
+	if s.deathSig != 0 {
+		cmd.SysProcAttr.Pdeathsig = s.deathSig
 	}
 	var stdoutW, stderrW *os.File
 	var stdoutR, stderrR *os.File
@@ -474,18 +487,4 @@ func (c *child) exitReason(clean bool) string {
 		return "max_requests"
 	}
 	return "crash"
-}
-
-// phpArgs adds -d cgi.fix_pathinfo=0 to a PHP command that does not set
-// cgi.fix_pathinfo itself. With php's default of 1, a request for a
-// script that does not exist (/uploads/evil.jpg/x.php) runs the nearest
-// existing file on its path (evil.jpg) as PHP; with 0, php-cgi runs
-// SCRIPT_FILENAME or nothing, and PATH_INFO is what the web server sends.
-func phpArgs(args []string) []string {
-	for _, a := range args[1:] {
-		if strings.Contains(a, "cgi.fix_pathinfo") {
-			return args
-		}
-	}
-	return append([]string{args[0], "-d", "cgi.fix_pathinfo=0"}, args[1:]...)
 }

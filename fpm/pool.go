@@ -115,7 +115,11 @@ func newPool(pc *config.Pool, g *config.Config, log zerolog.Logger, sock *os.Fil
 		return nil, err
 	}
 	sp := &procSpawner{spec: spec}
-	p, err := makePool(pc, g, log, sock, sp, realClock{})
+	var s spawner = sp
+	if pc.Worker == "php" {
+		s = newPHPForkSpawner(sp, log.With().Str("pool", pc.Name).Logger(), pc.Name)
+	}
+	p, err := makePool(pc, g, log, sock, s, realClock{})
 	if err != nil {
 		return nil, err
 	}
@@ -311,6 +315,7 @@ func (p *pool) run() {
 			stopping = &req
 			respawn = stopTimer(respawn)
 			if len(p.children) == 0 {
+				p.stopParent(unix.SIGTERM)
 				close(req.done)
 				return
 			}

@@ -11,6 +11,7 @@ import (
 )
 
 func (p *pool) signalAll(sig unix.Signal) {
+	p.stopParent(sig)
 	for pid, c := range p.children {
 		c.stopping = true
 		if err := p.spawner.signal(pid, sig); err != nil && err != unix.ESRCH {
@@ -73,4 +74,15 @@ func (p *pool) stop(graceful bool) {
 	req := stopReq{graceful: graceful, done: make(chan struct{})}
 	p.stopC <- req
 	<-req.done
+}
+
+// parentStopper is a spawner whose workers have a parent of their own
+// (worker = "php"): stopping the pool stops the parent too, or it would
+// fork new children.
+type parentStopper interface{ stopParent(sig unix.Signal) }
+
+func (p *pool) stopParent(sig unix.Signal) {
+	if ps, ok := p.spawner.(parentStopper); ok {
+		ps.stopParent(sig)
+	}
 }

@@ -65,7 +65,7 @@ func killSession(sid int) {
 // when its pool sets rlimit_files, rlimit_core, process_priority or chroot
 // (see spawnSpec.trampoline). args are
 //
-//	--ppid=PID [--nofile=N] [--core=N|-1] [--nice=N] [--chroot=DIR]
+//	--ppid=PID [--deathsig=N] [--nofile=N] [--core=N|-1] [--nice=N] [--chroot=DIR]
 //	[--chdir=DIR] [--uid=N --gid=N --groups=G,G] -- PATH ARGV0 ARGS...
 //
 // It applies them to this process and execs PATH; it returns only on error.
@@ -91,6 +91,7 @@ func ExecWorker(args []string) (err error) {
 	}
 	var o struct {
 		ppid, nofile, core, nice  int
+		deathsig                  int // default SIGKILL
 		hasCore, hasNice, hasCred bool
 		chroot, chdir             string
 		uid, gid                  int
@@ -117,6 +118,8 @@ func ExecWorker(args []string) (err error) {
 		switch k {
 		case "ppid":
 			o.ppid = nums[0]
+		case "deathsig":
+			o.deathsig = nums[0]
 		case "nofile":
 			o.nofile = nums[0]
 		case "core":
@@ -191,7 +194,10 @@ func ExecWorker(args []string) (err error) {
 	}
 	// The uid change cleared the parent-death signal: set it again, then
 	// make sure the master did not die before that (as Go's fork does).
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+	if o.deathsig <= 0 {
+		o.deathsig = int(unix.SIGKILL)
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(o.deathsig), 0, 0, 0); err != nil {
 		return fmt.Errorf("PR_SET_PDEATHSIG: %w", err)
 	}
 	if os.Getppid() != o.ppid {

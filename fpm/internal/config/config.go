@@ -153,7 +153,7 @@ type Pool struct {
 	Group  string   `toml:"group"`  // default: the user's primary group
 	Groups []string `toml:"groups"` // supplementary groups; default none (dropped)
 
-	Worker string `toml:"worker"` // "exec" (default) | "cgi"
+	Worker string `toml:"worker"` // "exec" (default) | "php" | "cgi"
 	// Command is the argv of the worker program; required for exec. A
 	// command[0] with a "/" is resolved against the config folder; Load
 	// checks it with exec.LookPath (not with a chroot). Other arguments are
@@ -233,6 +233,14 @@ type Pool struct {
 	PMMaxQueue          int      `toml:"pm_max_queue"`          // dispatch = master: requests that may wait; default 511; >= 0
 	RequestQueueTimeout Duration `toml:"request_queue_timeout"` // dispatch = master: longest wait; 0 = no limit
 
+	// php-fpm's PHP settings, for php-cgi pools (IsPHPCGI): passed to
+	// php-cgi as -d options, admin ones last (see PHPArgs). Names are PHP
+	// ini names; a php_value is written as in php.ini.
+	PHPValue      PHPValues `toml:"php_value"`
+	PHPAdminValue PHPValues `toml:"php_admin_value"`
+	PHPFlag       PHPFlags  `toml:"php_flag"`
+	PHPAdminFlag  PHPFlags  `toml:"php_admin_flag"`
+
 	// Resolved by Load from the strings above (nothing else parses them).
 
 	// ListenAddr is Listen; StatusAddr is PMStatusListen (zero when unset).
@@ -254,6 +262,11 @@ type Pool struct {
 	Identity *Identity `toml:"-"`
 	// GracefulSignal is WorkerGracefulSignal (default SIGQUIT).
 	GracefulSignal unix.Signal `toml:"-"`
+	// PHPArgs are the -d options a php-cgi pool appends to its command:
+	// "-d", "cgi.fix_pathinfo=0" unless the pool sets that name, then the
+	// php_value, php_flag, php_admin_value and php_admin_flag settings in
+	// that order (php-cgi keeps the last of a name), each sorted by name.
+	PHPArgs []string `toml:"-"`
 }
 
 // Addr is a resolved listen address.

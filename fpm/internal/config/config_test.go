@@ -285,7 +285,7 @@ func TestConfigBad(t *testing.T) {
 		{"bad_pm", `4:1: pool "www": pm: unknown process manager "dynamik" (static, dynamic or ondemand)`},
 		{"bad_signal", `6:1: pool "www": worker_graceful_signal: unknown signal "SIGFOO"`},
 		{"bad_size", `6:1: pool "www": worker_max_memory: invalid size "64XB" (want a number of bytes, or a number with KiB, MiB, GiB, KB, MB, GB, K, M or G)`},
-		{"bad_worker", `6:1: pool "www": worker: unknown worker "fastcgi" (exec or cgi)`},
+		{"bad_worker", `6:1: pool "www": worker: unknown worker "fastcgi" (exec, php or cgi)`},
 		{"chdir_missing", `6:1: pool "www": chdir: "$DIR/no-such-dir" is not a directory`},
 		{"chroot_not_root", `6:1: pool "www": chroot: chroot needs a root master`},
 		{"command_not_executable", `3:1: pool "www": command: "$DIR/minimal.good.toml" is not executable`},

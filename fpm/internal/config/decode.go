@@ -250,6 +250,39 @@ func assign(dst reflect.Value, v any) (sub []string, msg string) {
 			out[k] = s
 		}
 		*p = out
+	case *PHPValues:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, "want a table of PHP settings (name = \"value\"), got " + describe(v)
+		}
+		out := make(PHPValues, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			switch x := m[k].(type) {
+			case string:
+				out[k] = x
+			case int64:
+				out[k] = strconv.FormatInt(x, 10)
+			case bool:
+				out[k] = map[bool]string{true: "1", false: "0"}[x]
+			default:
+				return []string{k}, "want a string (or an integer, or true/false), got " + describe(m[k])
+			}
+		}
+		*p = out
+	case *PHPFlags:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, "want a table of PHP flags (name = true), got " + describe(v)
+		}
+		out := make(PHPFlags, len(m))
+		for _, k := range slices.Sorted(maps.Keys(m)) {
+			b, ok := m[k].(bool)
+			if !ok {
+				return []string{k}, "want true or false, got " + describe(m[k])
+			}
+			out[k] = b
+		}
+		*p = out
 	default:
 		return nil, fmt.Sprintf("cannot store a value of type %s", dst.Type())
 	}

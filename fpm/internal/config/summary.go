@@ -46,6 +46,13 @@ func (c *Config) Summary() []string {
 			}
 			run = "command " + strings.Join(args, " ")
 		}
+		switch {
+		case p.Worker == "php":
+			run += "; warm: one php-cgi parent forks the children (one opcache)"
+		case p.IsPHPCGI():
+			// php.md: a warm fork needs worker = "php", which needs pm = "static".
+			run += "; cold: each php-cgi starts on its own, with its own opcache (worker = \"php\" with pm = \"static\" forks warm children)"
+		}
 		out = append(out, fmt.Sprintf("pool %s: %s, listen %s, %s", name, mode, p.Listen, run))
 	}
 	return out

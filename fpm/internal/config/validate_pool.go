@@ -88,20 +88,24 @@ func (l *loader) validatePool(p *Pool, set map[string]bool) {
 	}
 
 	l.validateIdentity(p)
+	l.validatePHP(p)
 
 	// The worker program.
 	switch p.Worker {
-	case "exec":
+	case "exec", "php":
 		if len(p.Command) == 0 {
 			if set["command"] {
-				l.errAt(at("command"), "%scommand is empty (worker = \"exec\" needs the worker program)", pre)
+				l.errAt(at("command"), "%scommand is empty (worker = %q needs the worker program)", pre, p.Worker)
 			} else {
-				l.errAt(header, "%scommand has not been defined (worker = \"exec\" needs the worker program)", pre)
+				l.errAt(header, "%scommand has not been defined (worker = %q needs the worker program)", pre, p.Worker)
 			}
+		}
+		if p.Worker == "php" {
+			l.validatePHPFork(p)
 		}
 	case "cgi":
 	default:
-		l.errAt(at("worker"), "%sworker: unknown worker %q (exec or cgi)", pre, p.Worker)
+		l.errAt(at("worker"), "%sworker: unknown worker %q (exec, php or cgi)", pre, p.Worker)
 	}
 	if len(p.Command) > 0 {
 		switch {

@@ -65,5 +65,5 @@ func lockNote(key, kind string) string {
 	case iniPerdir:
 		return "; a .user.ini file in a script's folder can now change it (php-cgi reads them), which " + kind + " prevented"
 	}
-	return "; scripts can now change it with ini_set(), which " + kind + " prevented"
+	return "; scripts can now change it with ini_set() and a .user.ini file can override it, which " + kind + " prevented"
 }

@@ -4,8 +4,8 @@
 // 8.2 reads it, and writes the same configuration as gofpm TOML (SPEC §3).
 // Every directive that has no meaning in gofpm, or whose meaning changes on
 // the way, gets one warning "FILE:LINE: directive: what happened". PHP pools
-// become php-cgi pools: php_value and its siblings turn into -d options of
-// php-cgi.
+// become php-cgi pools: php_value and its siblings keep their names as
+// tables of the pool (which gofpm passes to php-cgi as -d options).
 //
 // The ini reader copies php-fpm rather than a generic ini library, because
 // php-fpm has its own habits (checked against php-fpm8.2 -tt):
@@ -61,8 +61,8 @@ const maxIncludeDepth = 5
 // include= globs, and/or pool files) and returns gofpm TOML text plus one
 // warning per directive that has no meaning in gofpm or was changed (each
 // warning: "FILE:LINE: directive: what happened", e.g.
-// php_admin_value[memory_limit] → passed to php-cgi as -d memory_limit=...
-// in command, or dropped with a reason). Files are read in order; a file
+// php_admin_value[memory_limit] kept, with what php-cgi cannot lock, or
+// dropped with a reason). Files are read in order; a file
 // already read (named twice, or also included) is skipped. Errors (an
 // unreadable file, bad ini syntax, a directive or value php-fpm itself
 // refuses) name FILE:LINE.
@@ -180,7 +180,8 @@ type pool struct {
 	statusListen strAt
 	env          []envVar
 	ini          []*phpValue
-	limitExt     bool // security.limit_extensions is set
+	php          map[string][]phpSetting // the settings kept, by table (php_value...)
+	limitExt     bool                    // security.limit_extensions is set
 }
 
 type envVar struct {
@@ -200,6 +201,13 @@ type phpValue struct {
 	kind  string // php_value, php_flag, php_admin_value or php_admin_flag
 	at    loc
 	d     string
+}
+
+// phpSetting is one line of a php_value (or sibling) table in the output.
+type phpSetting struct {
+	key  string
+	val  string // TOML: a string, or true/false for flags
+	note string // the directive and where it was
 }
 
 type globals struct {

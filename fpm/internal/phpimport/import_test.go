@@ -140,6 +140,8 @@ func TestImportDebianStock(t *testing.T) {
 		PingResponse: "pong", AccessFormat: `%R - %u %t "%m %r" %s`, WorkerConcurrency: 1,
 		WorkerGracefulSignal: "SIGTERM",
 		Dispatch:             config.DispatchSocket, PMMaxQueue: 511,
+		// php-cgi runs no uploaded image as PHP.
+		PHPArgs: []string{"-d", "cgi.fix_pathinfo=0"},
 	}
 	// What Load resolves, www-data as this machine has it.
 	wd, err := user.Lookup("www-data")
@@ -192,7 +194,6 @@ func TestImportIncludeGlob(t *testing.T) {
 			out, warns := importOK(t, []string{main}, phpimport.Options{Prefix: tc.prefix})
 			importWantWarnings(t, warns, []string{
 				main + ":7: include: " + tc.note,
-				tc.pool + "/b.conf:7: php_value[upload_max_filesize]: passed to php-cgi as -d upload_max_filesize=16M in command",
 			})
 			cfg := importLoad(t, out)
 			if !slices.Equal(cfg.PoolOrder, []string{"a", "b"}) {
@@ -207,7 +208,8 @@ func TestImportIncludeGlob(t *testing.T) {
 				t.Errorf("pool a: %+v", a)
 			}
 			if b.Listen != "127.0.0.1:9101" || b.PM != "ondemand" || b.PMProcessIdleTimeout.D() != time.Hour ||
-				!slices.Equal(b.Command, []string{importTestPHPCGI, "-d", "upload_max_filesize=16M"}) {
+				!slices.Equal(b.Command, []string{importTestPHPCGI}) || b.PHPValue["upload_max_filesize"] != "16M" ||
+				!slices.Equal(b.PHPArgs, []string{"-d", "cgi.fix_pathinfo=0", "-d", "upload_max_filesize=16M"}) {
 				t.Errorf("pool b: %+v", b)
 			}
 			for _, f := range []string{"a.conf", "b.conf"} {
@@ -242,14 +244,11 @@ func TestImportFeatures(t *testing.T) {
 		f + `:41: security.limit_extensions: kept as security_limit_extensions, but gofpm checks it only for worker = "cgi" pools: php-cgi runs any script the web server names`,
 		f + `:46: env[APP_ENV]: dropped: php-fpm keeps the first env[APP_ENV] (` + f + `:45)`,
 		f + `:47: php_value[memory_limit]: dropped: php_admin_value[memory_limit] (` + f + `:50) wins`,
-		f + `:48: php_flag[display_errors]: passed to php-cgi as -d display_errors=0 in command`,
-		f + `:49: php_admin_value[error_reporting]: passed to php-cgi as -d error_reporting=E_ALL & ~E_DEPRECATED & ~E_STRICT in command; scripts can now change it with ini_set(), which php_admin_value prevented`,
-		f + `:50: php_admin_value[memory_limit]: passed to php-cgi as -d memory_limit=256M in command; scripts can now change it with ini_set(), which php_admin_value prevented`,
-		f + `:51: php_admin_flag[log_errors]: passed to php-cgi as -d log_errors=1 in command; scripts can now change it with ini_set(), which php_admin_flag prevented`,
-		// PHP_INI_SYSTEM: ini_set() never could change it, so no such note.
-		f + `:52: php_admin_value[sendmail_path]: passed to php-cgi as -d sendmail_path=/usr/sbin/sendmail -t -i -f www@example.com in command`,
-		f + `:53: php_admin_value[date.timezone]: passed to php-cgi as -d date.timezone=UTC in command; scripts can now change it with ini_set(), which php_admin_value prevented`,
-		f + `:54: php_value[session.save_path]: passed to php-cgi as -d session.save_path=/var/lib/php/sessions/app in command`,
+		f + `:49: php_admin_value[error_reporting]: kept as php_admin_value; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_value prevented`,
+		f + `:50: php_admin_value[memory_limit]: kept as php_admin_value; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_value prevented`,
+		f + `:51: php_admin_flag[log_errors]: kept as php_admin_flag; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_flag prevented`,
+		// PHP_INI_SYSTEM: neither ini_set() nor .user.ini can change it, so no warning.
+		f + `:53: php_admin_value[date.timezone]: kept as php_admin_value; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_value prevented`,
 		f + `:58: listen.allowed_clients: "::1" kept without its blanks (php-fpm ignores an entry with blanks)`,
 		f + `:61: apparmor_hat: dropped: no such setting in gofpm`,
 		f + `:65: listen.allowed_clients: "10.0.0.0/8" dropped: not an IP address (php-fpm ignores it too)`,
@@ -282,16 +281,18 @@ func TestImportFeatures(t *testing.T) {
 		"TMPDIR": "/tmp/app", "APP_ENV": "production"}; !reflect.DeepEqual(app.Env, want) {
 		t.Errorf("env %v, want %v", app.Env, want)
 	}
-	if want := []string{importTestPHPCGI,
-		"-d", "display_errors=0",
-		"-d", "error_reporting=E_ALL & ~E_DEPRECATED & ~E_STRICT",
-		"-d", "memory_limit=256M",
-		"-d", "log_errors=1",
-		"-d", "sendmail_path=/usr/sbin/sendmail -t -i -f www@example.com",
-		"-d", "date.timezone=UTC",
-		"-d", "session.save_path=/var/lib/php/sessions/app",
-	}; !slices.Equal(app.Command, want) {
-		t.Errorf("command\n  got  %q\n  want %q", app.Command, want)
+	if !slices.Equal(app.Command, []string{importTestPHPCGI}) {
+		t.Errorf("command %q", app.Command)
+	}
+	wantPHP := [4]any{
+		config.PHPValues{"session.save_path": "/var/lib/php/sessions/app"},
+		config.PHPFlags{"display_errors": false},
+		config.PHPValues{"error_reporting": "E_ALL & ~E_DEPRECATED & ~E_STRICT", "memory_limit": "256M",
+			"sendmail_path": "/usr/sbin/sendmail -t -i -f www@example.com", "date.timezone": "UTC"},
+		config.PHPFlags{"log_errors": true},
+	}
+	if got := [4]any{app.PHPValue, app.PHPFlag, app.PHPAdminValue, app.PHPAdminFlag}; !reflect.DeepEqual(got, wantPHP) {
+		t.Errorf("php_value, php_flag, php_admin_value, php_admin_flag\n  got  %v\n  want %v", got, wantPHP)
 	}
 	if app.Listen != "/run/php/app.sock" || app.ListenMode != "0660" || app.ListenBacklog != 511 ||
 		app.PM != "ondemand" || app.PMMaxChildren != 8 || app.PMMaxRequests != 500 ||
@@ -421,7 +422,6 @@ func TestImportPoolSubstitution(t *testing.T) {
 	}
 	importWantWarnings(t, warns, []string{
 		path + ":5: slowlog: kept; for php-cgi workers a slow request is logged without a PHP backtrace",
-		path + ":8: php_value[error_log]: passed to php-cgi as -d error_log=/var/log/php-Shop.log in command",
 	})
 	p := importDecode(t, out).Pools["Shop"]
 	if p == nil {
@@ -429,7 +429,8 @@ func TestImportPoolSubstitution(t *testing.T) {
 	}
 	if p.Listen != "/run/Shop.sock" || p.Slowlog != "/var/log/Shop/slow.log" || p.AccessLog != "/var/log/Shop.Shop.log" ||
 		p.Chdir != "/srv/Shop" || !reflect.DeepEqual(p.Env, map[string]string{"POOL_$pool": "Shop"}) ||
-		!slices.Equal(p.Command, []string{importTestPHPCGI, "-d", "error_log=/var/log/php-Shop.log"}) {
+		!slices.Equal(p.Command, []string{importTestPHPCGI}) ||
+		!reflect.DeepEqual(p.PHPValue, config.PHPValues{"error_log": "/var/log/php-Shop.log"}) {
 		t.Errorf("pool: %+v", p)
 	}
 }
@@ -451,8 +452,8 @@ func TestImportPrefix(t *testing.T) {
 		path + `:5: listen: relative path "a.sock" resolved against the pool prefix /srv/a`,
 		path + `:8: slowlog: kept; for php-cgi workers a slow request is logged without a PHP backtrace; relative path "log/a.slow" resolved against the pool prefix /srv/a`,
 		path + `:9: chroot: kept; php-cgi (command) and its libraries must exist inside the chroot; "$prefix/jail" resolved against the pool prefix /srv/a`,
-		path + `:10: php_admin_value[error_log]: passed to php-cgi as -d error_log=log/php.log in command; scripts can now change it with ini_set(), which php_admin_value prevented`,
-		path + `:11: php_admin_value[memory_limit]: passed to php-cgi as -d memory_limit=64M in command; scripts can now change it with ini_set(), which php_admin_value prevented`,
+		path + `:10: php_admin_value[error_log]: kept as php_admin_value; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_value prevented`,
+		path + `:11: php_admin_value[memory_limit]: kept as php_admin_value; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_value prevented`,
 		path + `:12: prefix: used for this pool's relative paths, then dropped (gofpm has no prefix)`,
 		path + `:14: listen: relative path "b.sock" resolved against the prefix /opt/php`,
 		path + `:17: access.log: relative path "log/b.access" resolved against the prefix /opt/php`,
@@ -465,8 +466,8 @@ func TestImportPrefix(t *testing.T) {
 		t.Errorf("paths: pid %q error_log %q, a %+v, b %+v", c.Pid, c.ErrorLog, a, b)
 	}
 	// php-fpm does not resolve php_values in a chrooted pool.
-	if !slices.Equal(a.Command, []string{importTestPHPCGI, "-d", "error_log=log/php.log", "-d", "memory_limit=64M"}) {
-		t.Errorf("command %q", a.Command)
+	if !reflect.DeepEqual(a.PHPAdminValue, config.PHPValues{"error_log": "log/php.log", "memory_limit": "64M"}) {
+		t.Errorf("php_admin_value %v", a.PHPAdminValue)
 	}
 }
 
@@ -709,9 +710,10 @@ var importPHPCGIWant = map[string]string{
 func TestImportPHPCGIReadsBack(t *testing.T) {
 	t.Setenv("GOFPM_IMPORT_TEST_EXT", ".html")
 	out, _ := importOK(t, []string{"testdata/phpcgi.conf"}, phpimport.Options{})
-	cmd := importDecode(t, out).Pools["cgi"].Command
-	if len(cmd) != 1+2*len(importPHPCGIWant) {
-		t.Fatalf("command has %d -d options, want %d: %q", (len(cmd)-1)/2, len(importPHPCGIWant), cmd)
+	p := importLoad(t, out).Pools["cgi"]
+	// cgi.fix_pathinfo=0, then one -d per setting.
+	if len(p.PHPArgs) != 2+2*len(importPHPCGIWant) {
+		t.Fatalf("%d -d options, want %d: %q", len(p.PHPArgs)/2, 1+len(importPHPCGIWant), p.PHPArgs)
 	}
 	if _, err := os.Stat(importTestPHPCGI); err != nil {
 		t.Skipf("%s is not installed", importTestPHPCGI)
@@ -721,7 +723,7 @@ $out = [];
 foreach (array_slice($argv, 1) as $k) { $out[$k] = ini_get($k); }
 echo json_encode($out);
 `)
-	args := append([]string{"-n", "-q"}, cmd[1:]...)
+	args := append([]string{"-n", "-q"}, p.PHPArgs...)
 	args = append(args, "-f", script, "--")
 	for k := range importPHPCGIWant {
 		args = append(args, k)

@@ -16,7 +16,7 @@ var (
 		"systemd_interval"}
 	poolKeys = []string{"listen", "listen_backlog", "listen_owner", "listen_group", "listen_mode",
 		"listen_acl_users", "listen_acl_groups", "listen_allowed_clients", "user", "group",
-		"command", "worker_graceful_signal", "chroot", "chdir", "clear_env",
+		"command", "worker", "worker_graceful_signal", "chroot", "chdir", "clear_env",
 		"pm", "pm_max_children", "pm_start_servers", "pm_min_spare_servers", "pm_max_spare_servers",
 		"pm_max_spawn_rate", "pm_process_idle_timeout", "pm_max_requests",
 		"pm_status_path", "pm_status_listen", "ping_path", "ping_response",
@@ -60,10 +60,19 @@ func (imp *importer) renderHead(b *bytes.Buffer, include string) {
 func (imp *importer) renderPool(b *bytes.Buffer, p *pool) {
 	fmt.Fprintf(b, "\n%s\n", tomlComment(fmt.Sprintf("# Pool %q, from [%s] at %s.", p.key, p.name, p.at)))
 	b.WriteString("# php-fpm ran PHP itself; gofpm runs php-cgi as the worker program (command),\n" +
-		"# which serves FastCGI on the socket it inherits, with the pool's php_value,\n" +
-		"# php_flag, php_admin_value and php_admin_flag settings as -d options.\n" +
+		"# which serves FastCGI on the socket it inherits; gofpm passes the pool's\n" +
+		"# php_value, php_flag, php_admin_value and php_admin_flag tables to it as -d\n" +
+		"# options, and cgi.fix_pathinfo=0 unless a table sets it.\n" +
 		"# worker_graceful_signal = \"SIGTERM\": php-cgi finishes the request in hand\n" +
 		"# on SIGTERM, while SIGQUIT (gofpm's default) ends it at once.\n")
+	if p.vals["worker"] == tomlString("php") {
+		b.WriteString("# worker = \"php\": one php-cgi parent forks the pool's children after PHP has\n" +
+			"# started, so they share one opcache and start warm, as php-fpm's did.\n")
+	} else {
+		b.WriteString("# php-fpm forked its children warm; here each php-cgi starts cold with its own\n" +
+			"# opcache. For one warm opcache set worker = \"php\" and pm = \"static\" (an\n" +
+			"# idle forked child costs little; see docs/php.md).\n")
+	}
 	if !p.limitExt {
 		b.WriteString("# php-fpm ran only .php and .phar scripts (security.limit_extensions); php-cgi\n" +
 			"# runs any script the web server names: keep nginx's `location ~ \\.php$`.\n")
@@ -72,6 +81,15 @@ func (imp *importer) renderPool(b *bytes.Buffer, p *pool) {
 	for _, k := range poolKeys {
 		if v, ok := p.vals[k]; ok {
 			fmt.Fprintf(b, "%s = %s\n", k, v)
+		}
+	}
+	for _, table := range phpTables {
+		if len(p.php[table]) == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "\n[pool.%s.%s]\n", tomlKey(p.key), table)
+		for _, e := range p.php[table] {
+			fmt.Fprintf(b, "%s = %s # %s\n", tomlKey(e.key), e.val, tomlComment(e.note))
 		}
 	}
 	if len(p.env) > 0 {
@@ -141,19 +159,5 @@ func tomlComment(s string) string {
 	}, strings.ToValidUTF8(s, "?"))
 }
 
-type cgiArg struct{ arg, note string }
-
-// renderCommand renders command = [...], one -d option per line with a comment
-// naming its directive.
-func renderCommand(cgi string, args []cgiArg) string {
-	if len(args) == 0 {
-		return "[" + tomlString(cgi) + "]"
-	}
-	var b strings.Builder
-	b.WriteString("[\n  " + tomlString(cgi) + ",\n")
-	for _, a := range args {
-		fmt.Fprintf(&b, "  \"-d\", %s, # %s\n", tomlString(a.arg), tomlComment(a.note))
-	}
-	b.WriteString("]")
-	return b.String()
-}
+// phpTables is the order of the PHP settings' tables in a pool.
+var phpTables = []string{"php_value", "php_flag", "php_admin_value", "php_admin_flag"}

@@ -164,7 +164,7 @@ func (imp *importer) finishPool(p *pool) error {
 		kept = append(kept, e)
 	}
 	_, chrooted := p.paths["chroot"]
-	var args []cgiArg
+	p.php = map[string][]phpSetting{}
 	for _, e := range kept {
 		if !e.admin {
 			if a := first[[2]string{"true", e.key}]; a != nil {
@@ -179,23 +179,28 @@ func (imp *importer) finishPool(p *pool) error {
 			val = rel(e.val, strAt{e.val, e.at, e.d}, base, what)
 		}
 		switch {
+		case e.flag && val == "1":
+			enc = "true"
 		case e.flag:
-			enc = val
+			enc = "false"
 		case val == e.val && e.rawOK:
-			enc = e.raw
+			enc = tomlString(e.raw)
 		default:
-			enc = cgiLiteral(val)
+			enc = tomlString(cgiLiteral(val))
 		}
-		arg := e.key + "=" + enc
-		args = append(args, cgiArg{arg: arg, note: fmt.Sprintf("%s, %s", e.d, e.at)})
+		p.php[e.kind] = append(p.php[e.kind], phpSetting{key: e.key, val: enc, note: fmt.Sprintf("%s, %s", e.d, e.at)})
 		if e.admin {
-			imp.warn(e.at, e.d, "passed to php-cgi as -d %s in command%s", arg, lockNote(e.key, e.kind))
-		} else {
-			imp.warn(e.at, e.d, "passed to php-cgi as -d %s in command", arg)
+			if note := lockNote(e.key, e.kind); note != "" {
+				imp.warn(e.at, e.d, "kept as %s%s", e.kind, note)
+			}
 		}
 	}
-	p.vals["command"] = renderCommand(imp.o.PHPCGI, args)
+	p.vals["command"] = tomlArray([]string{imp.o.PHPCGI})
 	p.vals["worker_graceful_signal"] = tomlString("SIGTERM")
+	if p.vals["pm"] == tomlString("static") {
+		// As php-fpm: children forked from a started PHP, one opcache.
+		p.vals["worker"] = tomlString("php")
+	}
 	return nil
 }
 

@@ -66,9 +66,7 @@ func TestImportAdminLock(t *testing.T) {
 		"php_admin_flag[allow_url_fopen] = off\n")
 	_, warns := importOK(t, []string{f}, phpimport.Options{})
 	importWantWarnings(t, warns, []string{
-		f + `:5: php_admin_value[sendmail_path]: passed to php-cgi as -d sendmail_path=/usr/sbin/sendmail -t -i in command`,
-		f + `:6: php_admin_value[upload_max_filesize]: passed to php-cgi as -d upload_max_filesize=8M in command; a .user.ini file in a script's folder can now change it (php-cgi reads them), which php_admin_value prevented`,
-		f + `:7: php_admin_value[memory_limit]: passed to php-cgi as -d memory_limit=64M in command; scripts can now change it with ini_set(), which php_admin_value prevented`,
-		f + `:8: php_admin_flag[allow_url_fopen]: passed to php-cgi as -d allow_url_fopen=0 in command`,
+		f + `:6: php_admin_value[upload_max_filesize]: kept as php_admin_value; a .user.ini file in a script's folder can now change it (php-cgi reads them), which php_admin_value prevented`,
+		f + `:7: php_admin_value[memory_limit]: kept as php_admin_value; scripts can now change it with ini_set() and a .user.ini file can override it, which php_admin_value prevented`,
 	})
 }
