@@ -523,7 +523,8 @@ pm_max_children = 2
 pm_status_path = "/status"
 `)
 	ng := startNginx(t, dir, fastcgiLocation(filepath.Join(dir, "go.sock")))
-	kids := m.children()
+	var kids []int
+	eventually(t, 10*time.Second, "both workers started", func() bool { kids = m.children(); return len(kids) == 2 })
 	code, body := httpGet(t, ng.client, "http://localhost/")
 	if code != 200 || !slices.Contains(kids, pidOf(t, body)) {
 		t.Fatalf("GET / = %d %q (children %v)", code, body, kids)

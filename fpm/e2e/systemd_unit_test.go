@@ -142,9 +142,9 @@ pm_status_listen = "{{DIR}}/status.sock"
 		}
 		return worker != 0
 	})
-	if ws := procFile(t, worker, "status"); !regexp.MustCompile(`(?m)^Uid:\t65534\t65534\t65534\t65534$`).MatchString(ws) {
-		t.Fatalf("worker %d does not run as nobody:\n%s", worker, ws)
-	}
+	// The worker is forked as root and drops to nobody in its exec step.
+	nobody := regexp.MustCompile(`(?m)^Uid:\t65534\t65534\t65534\t65534$`)
+	eventually(t, 10*time.Second, "the worker running as nobody", func() bool { return nobody.MatchString(procFile(t, worker, "status")) })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
