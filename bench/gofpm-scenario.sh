@@ -29,6 +29,7 @@ $extra
 [http]
 listen = "127.0.0.1:$port"
 default_pool = "hello"
+root = "$BENCH_TMP/www"
 TOML
 	run_gofpm "$sock"
 	FRONT_URL=http://127.0.0.1:$port
