@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # gofpm-scenario.sh - the gofpm rows of `make bench`, in the format of the
 # peers' scenarios (../shared/bench): nginx -> gofpm hello pool (static 2 and
-# 8 workers), the built-in HTTP front -> the same pool, and the worker's
+# 8 workers), php-cgi and the C libfcgi hello as gofpm pools of 2 and 8, the
+# built-in HTTP front -> the Go pool of 2, and the worker's
 # GOMAXPROCS default against GOMAXPROCS=2. Run by bench/run.sh, which sets
 # SHARED_BENCH, BUILD_DIR, GOFPM_BIN, HELLO_BIN, ROUND, DURATION, LOG_DIR.
 # shellcheck source=/dev/null
@@ -28,10 +29,13 @@ $extra
 [http]
 listen = "127.0.0.1:$port"
 default_pool = "hello"
+root = "$BENCH_TMP/www"
 TOML
 	run_gofpm "$sock"
 	FRONT_URL=http://127.0.0.1:$port
-	[[ $pm == *ondemand* ]] || wait_http "$FRONT_URL/hello"
+	# the front answers /hello for the Go worker; other workers are waited
+	# for through nginx (wait_http after start_nginx)
+	[[ $pm == *ondemand* || $command != \"$HELLO_BIN\" ]] || wait_http "$FRONT_URL/hello"
 }
 
 for n in ${GOFPM_CHILDREN:-2 8}; do
@@ -41,6 +45,24 @@ for n in ${GOFPM_CHILDREN:-2 8}; do
 	emit_mem "gofpm-hello-$n" gofpm-worker $(children_of "$GOFPM_PID")
 	emit_mem "gofpm-hello-$n" gofpm-master "$GOFPM_PID"
 	stop_all
+done
+
+# The same pool sizes with php-cgi (the hello.php of scenario B) and with the
+# C libfcgi hello of scenario F as gofpm's workers, behind the same nginx:
+# gofpm + php-cgi against php-fpm, the Go worker against a C pool under gofpm.
+for n in ${GOFPM_CHILDREN:-2 8}; do
+	start_gofpm "$n" 'worker_graceful_signal = "SIGTERM"' 'pm = "static"' '"/usr/bin/php-cgi8.2"'
+	start_nginx "$UPSTREAM"
+	wait_http "$NGINX_URL/hello.php"
+	measure_all "gofpm-phpcgi-$n" "$NGINX_URL/hello.php"
+	stop_all
+	if [[ -x $BUILD_DIR/hello_fcgi ]]; then
+		start_gofpm "$n" "" 'pm = "static"' "\"$BUILD_DIR/hello_fcgi\""
+		start_nginx "$UPSTREAM"
+		wait_http "$NGINX_URL/hello"
+		measure_all "gofpm-libfcgi-$n" "$NGINX_URL/hello"
+		stop_all
+	fi
 done
 
 # The built-in HTTP front in place of nginx (no nginx started: its CPU column is 0).

@@ -13,7 +13,16 @@ awk -F'\t' '
 		return m % 2 ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
 	}
 	END {
-		np = split("P/pooled-pl P/bridge-pl same hello.pl: pooled FastCGI worker / run as a CGI by the bridge;" \
+		np = split("Z/gofpm-hello-2 B/static-2 gofpm Go worker / php-fpm static, 2 workers;" \
+			"Z/gofpm-hello-8 B/static-8 gofpm Go worker / php-fpm static, 8 workers;" \
+			"Z/gofpm-hello-2 Z/gofpm-libfcgi-2 gofpm Go worker / C libfcgi pool under gofpm, 2 workers;" \
+			"Z/gofpm-hello-8 Z/gofpm-libfcgi-8 gofpm Go worker / C libfcgi pool under gofpm, 8 workers;" \
+			"Z/gofpm-hello-2 F/libfcgi-F2 gofpm Go worker / C libfcgi under spawn-fcgi, 2 workers;" \
+			"Z/gofpm-hello-8 F/libfcgi-F8 gofpm Go worker / C libfcgi under spawn-fcgi, 8 workers;" \
+			"Z/gofpm-hello-8 Z/gofpm-hello-2 gofpm Go worker: 8 workers / 2 workers;" \
+			"Z/gofpm-phpcgi-2 B/static-2 gofpm + php-cgi / php-fpm static, 2 workers;" \
+			"Z/gofpm-phpcgi-8 B/static-8 gofpm + php-cgi / php-fpm static, 8 workers;" \
+			"P/pooled-pl P/bridge-pl same hello.pl: pooled FastCGI worker / run as a CGI by the bridge;" \
 			"P/pooled-go P/bridge-sh Go worker (same JSON) / hello.sh through the bridge;" \
 			"P/bridge-sh P/fcgiwrap-sh hello.sh: gofpm CGI bridge / fcgiwrap;" \
 			"P/bridge-pl P/fcgiwrap-pl hello.pl as a CGI: gofpm CGI bridge / fcgiwrap;" \

@@ -350,6 +350,9 @@ func (c *Client) dialContext(ctx context.Context) (net.Conn, error) {
 			return nil, err
 		}
 	}
+	if network == "unix" {
+		return dialUnix(ctx, address) // never waits: DialTimeout has nothing to bound
+	}
 	d := net.Dialer{Timeout: c.DialTimeout}
 	return d.DialContext(ctx, network, address)
 }

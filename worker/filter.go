@@ -73,6 +73,7 @@ type conn struct {
 	holding bool
 	holdID  uint16
 	pending []byte
+	pendBuf *[]byte // pending's pooled buffer (pendingPool), nil when none
 
 	gmu  sync.Mutex
 	reqs requests // the requests begun and not ended (filter_requests.go)
@@ -88,6 +89,7 @@ type readBufs struct {
 	rec   []byte        // the current record, MaxRecordSize bytes
 	ins   []byte        // a BEGIN_REQUEST and the PARAMS record inserted after it
 	pairs []byte        // that record's content
+	tok   []byte        // the text of its abort token
 }
 
 var readBufPool = sync.Pool{New: func() any {
@@ -179,8 +181,9 @@ func (c *conn) next() error {
 func (c *conn) begin(id uint16, wire []byte) []byte {
 	tok := c.beginRequest(id)
 	b := c.rb
+	b.tok = c.s.aborts.appendToken(b.tok[:0], tok)
 	b.pairs = fcgi.AppendPair(b.pairs[:0], "SERVER_PROTOCOL", "HTTP/1.0")
-	b.pairs = fcgi.AppendPair(b.pairs, abortParam, tok)
+	b.pairs = fcgi.AppendPair(b.pairs, abortParam, string(b.tok)) // copied: no allocation up to 32 bytes
 	b.ins = fcgi.AppendRecords(append(b.ins[:0], wire...), fcgi.TypeParams, id, b.pairs)
 	return b.ins
 }

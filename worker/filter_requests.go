@@ -20,6 +20,7 @@ import (
 	"net/http"
 	stdfcgi "net/http/fcgi"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -34,7 +35,7 @@ var ErrConnClosed = errors.New("worker: web server closed the connection")
 // request is what a connection knows of one request id.
 type request struct {
 	id     uint16
-	tok    string // "" before its BEGIN_REQUEST
+	tok    uint64 // 0 before its BEGIN_REQUEST
 	params int    // PARAMS content bytes since its BEGIN_REQUEST
 }
 
@@ -84,14 +85,13 @@ func (rs *requests) drop(id uint16) (request, bool) {
 	return r, true
 }
 
-// tokens returns the tokens of every request and forgets them all.
-func (rs *requests) tokens() []string {
-	var toks []string
-	if rs.inOne && rs.one.tok != "" {
+// tokens appends the tokens of every request to toks and forgets them all.
+func (rs *requests) tokens(toks []uint64) []uint64 {
+	if rs.inOne && rs.one.tok != 0 {
 		toks = append(toks, rs.one.tok)
 	}
 	for _, r := range rs.more {
-		if r.tok != "" {
+		if r.tok != 0 {
 			toks = append(toks, r.tok)
 		}
 	}
@@ -102,7 +102,7 @@ func (rs *requests) tokens() []string {
 // beginRequest starts request id on c and returns its token. A
 // BEGIN_REQUEST for an id in flight replaces it (net/http/fcgi then ends
 // the connection).
-func (c *conn) beginRequest(id uint16) string {
+func (c *conn) beginRequest(id uint16) uint64 {
 	tok := c.s.aborts.begin(c, id)
 	c.gmu.Lock()
 	r := c.reqs.get(id, true)
@@ -110,7 +110,7 @@ func (c *conn) beginRequest(id uint16) string {
 	c.reqs.total -= r.params
 	r.tok, r.params = tok, 0
 	c.gmu.Unlock()
-	if old != "" {
+	if old != 0 {
 		c.s.aborts.abort(old, nil, true)
 	}
 	return tok
@@ -137,12 +137,12 @@ func (c *conn) addParams(id uint16, n int) bool {
 // abortRequest cancels the context of request id, for FCGI_ABORT_REQUEST.
 func (c *conn) abortRequest(id uint16) {
 	c.gmu.Lock()
-	var tok string
+	var tok uint64
 	if r := c.reqs.get(id, false); r != nil {
 		tok = r.tok
 	}
 	c.gmu.Unlock()
-	if tok != "" {
+	if tok != 0 {
 		c.s.aborts.abort(tok, stdfcgi.ErrRequestAborted, false)
 	}
 }
@@ -153,15 +153,16 @@ func (c *conn) onEnd(id uint16) {
 	c.gmu.Lock()
 	r, ok := c.reqs.drop(id)
 	c.gmu.Unlock()
-	if ok && r.tok != "" {
+	if ok && r.tok != 0 {
 		c.s.aborts.abort(r.tok, nil, true)
 	}
 }
 
 // onClose cancels every request still in flight on the connection.
 func (c *conn) onClose() {
+	var buf [1]uint64 // web servers do not multiplex: one request at most
 	c.gmu.Lock()
-	toks := c.reqs.tokens()
+	toks := c.reqs.tokens(buf[:0])
 	c.gmu.Unlock()
 	for _, tok := range toks {
 		c.s.aborts.abort(tok, ErrConnClosed, true)
@@ -169,12 +170,14 @@ func (c *conn) onClose() {
 }
 
 // aborts maps the tokens of the requests in flight to their cancel
-// functions. It is shared by the connections of one worker.
+// functions. It is shared by the connections of one worker. A token is a
+// counter; its text in abortParam is the per-process prefix and the
+// counter in decimal (appendToken).
 type aborts struct {
 	mu     sync.Mutex
 	prefix string
 	seq    uint64
-	live   map[string]*inflight
+	live   map[uint64]inflight // by value: no allocation per request
 }
 
 type inflight struct {
@@ -185,28 +188,48 @@ type inflight struct {
 }
 
 // begin registers request id of c and returns its token.
-func (a *aborts) begin(c *conn, id uint16) string {
+func (a *aborts) begin(c *conn, id uint16) uint64 {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.live == nil {
 		var b [8]byte
 		rand.Read(b[:])
 		a.prefix = hex.EncodeToString(b[:]) + "-"
-		a.live = map[string]*inflight{}
+		a.live = map[uint64]inflight{}
 	}
 	a.seq++
-	tok := a.prefix + strconv.FormatUint(a.seq, 10)
-	a.live[tok] = &inflight{c: c, id: id}
-	return tok
+	a.live[a.seq] = inflight{c: c, id: id}
+	return a.seq
+}
+
+// appendToken appends the text of tok, as abortParam carries it, to dst.
+func (a *aborts) appendToken(dst []byte, tok uint64) []byte {
+	a.mu.Lock()
+	prefix := a.prefix
+	a.mu.Unlock()
+	return strconv.AppendUint(append(dst, prefix...), tok, 10)
+}
+
+// parseToken is appendToken's inverse; 0 for a text not of this process.
+func (a *aborts) parseToken(s string) uint64 {
+	rest, ok := strings.CutPrefix(s, a.prefix)
+	if !ok || a.prefix == "" {
+		return 0
+	}
+	n, err := strconv.ParseUint(rest, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // abort cancels the request of tok (or marks it, if its handler has not
 // started) and forgets it when forget is set.
-func (a *aborts) abort(tok string, cause error, forget bool) {
+func (a *aborts) abort(tok uint64, cause error, forget bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	f := a.live[tok]
-	if f == nil {
+	f, ok := a.live[tok]
+	if !ok {
 		return
 	}
 	if forget {
@@ -219,6 +242,7 @@ func (a *aborts) abort(tok string, cause error, forget bool) {
 		f.cancel(cause)
 	} else if f.cause == nil {
 		f.cause = cause
+		a.live[tok] = f
 	}
 }
 
@@ -227,15 +251,16 @@ func (a *aborts) abort(tok string, cause error, forget bool) {
 // a nil cancel and conn, when it carries no token the worker knows.
 func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc, *conn, uint16) {
 	env := stdfcgi.ProcessEnv(r)
-	tok, ok := env[abortParam]
+	text, ok := env[abortParam]
 	if !ok {
 		return r, nil, nil, 0
 	}
 	delete(env, abortParam)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	f := a.live[tok]
-	if f == nil || f.cancel != nil {
+	tok := a.parseToken(text)
+	f, ok := a.live[tok]
+	if !ok || f.cancel != nil {
 		return r, nil, nil, 0
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
@@ -243,6 +268,7 @@ func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc
 		cancel(f.cause)
 	} else {
 		f.cancel = cancel
+		a.live[tok] = f
 	}
 	return r.WithContext(ctx), cancel, f.c, f.id
 }

@@ -6,7 +6,11 @@ package worker
 // END_REQUEST) goes out in one write, and FCGI_END_REQUEST ends the
 // request for the busy count, the scoreboard and the abort tokens.
 
-import "github.com/gofpm/gofpm/fcgi"
+import (
+	"sync"
+
+	"github.com/gofpm/gofpm/fcgi"
+)
 
 // handlerDone is called when the handler of request id has returned:
 // what net/http/fcgi writes for it from now on is its closing flush, the
@@ -20,6 +24,10 @@ func (c *conn) handlerDone(id uint16) {
 // maxPending bounds the bytes held back for one answer: net/http/fcgi's
 // buffer flushes at most 64 KiB at a time.
 const maxPending = 128 << 10
+
+// pendingPool holds the buffers of held answers: without FCGI_KEEP_CONN
+// every request has a connection of its own.
+var pendingPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func (c *conn) Write(p []byte) (int, error) {
 	if q, ok := c.stripDate(p); ok { // a status or ping page (pages.go)
@@ -41,6 +49,10 @@ func (c *conn) writeRecord(p []byte) (int, error) {
 	if c.holding {
 		switch {
 		case rec && h.Type == fcgi.TypeStdout && h.RequestID == c.holdID && len(c.pending)+len(p) <= maxPending:
+			if c.pendBuf == nil {
+				c.pendBuf = pendingPool.Get().(*[]byte)
+				c.pending = (*c.pendBuf)[:0]
+			}
 			c.pending = append(c.pending, p...) // net/http/fcgi reuses p
 			return len(p), nil
 		case end && h.RequestID == c.holdID:
@@ -102,6 +114,11 @@ func (c *conn) Close() error {
 		c.pending = c.pending[:0]
 	}
 	c.holding = false
+	if c.pendBuf != nil && cap(c.pending) <= maxPending {
+		*c.pendBuf = c.pending[:0]
+		pendingPool.Put(c.pendBuf)
+	}
+	c.pending, c.pendBuf = nil, nil
 	c.wmu.Unlock()
 	err := c.Conn.Close()
 	c.onClose()
