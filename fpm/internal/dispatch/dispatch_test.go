@@ -516,3 +516,38 @@ func TestAllowed(t *testing.T) {
 	}
 
 }
+
+// A client that goes away in the middle of a large body must not hold the
+// worker: the worker waits for the rest of the body, so the dispatcher
+// has to end the worker's connection for it.
+func TestAbortedUploadFreesWorker(t *testing.T) {
+	dir := t.TempDir()
+	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
+	w := startWorker(t, dir, 1, echo)
+	d.AddWorker(w.id, w.addr, 0)
+	cn, err := net.Dial("unix", c.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := params("POST", "/upload", "/srv/u.php")
+	p["CONTENT_LENGTH"] = "1000000" // past retainMax: given to the worker before the body ends
+	b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, false)
+	b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, fcgi.AppendPairs(nil, p))
+	b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, nil)
+	b = fcgi.AppendRecords(b, fcgi.TypeStdin, 1, make([]byte, 200_000))
+	if _, err := cn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the upload to reach the worker", func() bool { return w.count() == 1 })
+	cn.Close()
+	waitFor(t, "the worker to be idle again", func() bool {
+		ws := d.Workers()
+		return len(ws) == 1 && !ws[0].Busy
+	})
+	if a := do(t, c, params("GET", "/next", "/srv/n.php"), ""); a.status != 200 || a.body != "GET /next " {
+		t.Fatalf("next: %+v", a)
+	}
+	if s := d.Stats(); s.Failed != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
