@@ -2,11 +2,13 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	stdfcgi "net/http/fcgi"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -549,5 +551,49 @@ func TestAbortedUploadFreesWorker(t *testing.T) {
 	}
 	if s := d.Stats(); s.Failed != 0 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Connections that send large params and stall are refused once the
+// requests held over all connections pass MaxHeld; what they held is
+// given back when they end.
+func TestMaxHeldBoundsStalledParams(t *testing.T) {
+	dir := t.TempDir()
+	d, c := startDispatcher(t, dir, Config{MaxQueue: 4, MaxHeld: 200_000})
+	w := startWorker(t, dir, 1, echo)
+	d.AddWorker(w.id, w.addr, 0)
+	stall := func() net.Conn {
+		cn, err := net.Dial("unix", c.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cn.Close() })
+		b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, false)
+		b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, fcgi.AppendPair(nil, "X", strings.Repeat("x", 80_000)))
+		if _, err := cn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		return cn
+	}
+	first, second := stall(), stall()
+	waitFor(t, "two stalled requests held", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.held >= 160_000
+	})
+	third := stall()
+	third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := third.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the third stalled connection: %d bytes, %v; want it closed", n, err)
+	}
+	first.Close()
+	second.Close()
+	waitFor(t, "the held bytes given back", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.held == 0
+	})
+	if a := do(t, c, params("GET", "/next", "/srv/n.php"), ""); a.status != 200 {
+		t.Fatalf("next: %+v", a)
 	}
 }

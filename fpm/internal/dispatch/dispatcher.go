@@ -26,6 +26,13 @@ type Config struct {
 	// MaxParams bounds a request's PARAMS; a larger request is refused
 	// and its connection closed. 0: 1 MiB.
 	MaxParams int
+	// MaxHeld bounds the bytes of requests (their params and the start of
+	// their body) the dispatcher holds over all its client connections, of
+	// requests being read, waiting or running: a request that would pass
+	// it is refused and its connection closed, so many connections that
+	// send large params and stall cannot exhaust the master's memory.
+	// 0: 64 MiB.
+	MaxHeld int
 	// Extensions, when not empty, are the extensions SCRIPT_FILENAME may
 	// have (security_limit_extensions); any other script gets 403.
 	Extensions []string
@@ -122,6 +129,7 @@ type Dispatcher struct {
 	lns     map[net.Listener]struct{}
 	conns   map[*clientConn]struct{}
 	busy    int           // workers busy now
+	held    int           // bytes of requests held (Config.MaxHeld)
 	drained chan struct{} // closed when closed and no conn is left
 
 	waiters sync.Pool
@@ -132,6 +140,9 @@ type Dispatcher struct {
 func New(cfg Config) *Dispatcher {
 	if cfg.MaxParams <= 0 {
 		cfg.MaxParams = 1 << 20
+	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 64 << 20
 	}
 	if cfg.Retries <= 0 {
 		cfg.Retries = 3
