@@ -77,7 +77,7 @@ func (p *pool) startDispatch(spec *spawnSpec) error {
 	cfg := dispatch.Config{
 		MaxQueue:     p.cfg.PMMaxQueue,
 		QueueTimeout: p.cfg.RequestQueueTimeout.D(),
-		Extensions:   p.cfg.SecurityLimitExtensions,
+		Extensions:   p.cfg.ScriptExtensions(), // .php for a PHP pool without the key, as php-fpm
 		OnWait: func() {
 			select {
 			case p.waiting <- struct{}{}:

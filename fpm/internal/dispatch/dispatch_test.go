@@ -305,7 +305,18 @@ func TestDeniedExtension(t *testing.T) {
 	if a := do(t, c, params("GET", "/ok.php", "/srv/ok.php"), ""); a.status != 200 {
 		t.Fatalf("php: %+v", a)
 	}
-	if w.count() != 1 || d.Stats().Denied != 1 {
+	// php-cgi runs PATH_TRANSLATED over SCRIPT_FILENAME: it is checked too.
+	p := params("GET", "/ok.php/x", "/srv/ok.php")
+	p["PATH_TRANSLATED"] = "/srv/uploads/evil.jpg"
+	if a := do(t, c, p, ""); a.status != 403 {
+		t.Fatalf("PATH_TRANSLATED evil.jpg: %+v", a)
+	}
+	p = params("GET", "/x", "")
+	p["PATH_TRANSLATED"] = "/srv/uploads/evil.jpg"
+	if a := do(t, c, p, ""); a.status != 403 {
+		t.Fatalf("PATH_TRANSLATED without SCRIPT_FILENAME: %+v", a)
+	}
+	if w.count() != 1 || d.Stats().Denied != 3 {
 		t.Fatalf("hits %d, stats %+v", w.count(), d.Stats())
 	}
 }

@@ -50,7 +50,13 @@ func (cc *clientConn) handle(p *pending) bool {
 		s.scan(body)
 		r.Status, r.Bytes = s.code(), int64(len(body))
 		return cc.answer(p, body) == nil
-	case !allowed(d.cfg.Extensions, r.Script):
+	case !allowed(d.cfg.Extensions, r.Script) || !allowed(d.cfg.Extensions, r.Params["PATH_TRANSLATED"]):
+		// php-cgi with cgi.fix_pathinfo=0 runs PATH_TRANSLATED when it
+		// is set, whatever SCRIPT_FILENAME says: both are checked, as
+		// php-fpm checks the path it is about to run.
+		if !allowed(d.cfg.Extensions, r.Params["PATH_TRANSLATED"]) {
+			r.Script = r.Params["PATH_TRANSLATED"]
+		}
 		d.mu.Lock()
 		d.stats.Denied++
 		d.mu.Unlock()
