@@ -49,6 +49,10 @@ type Buffering struct {
 	// MaxConnections caps the client connections open at once; more wait
 	// in the listen queue.
 	MaxConnections int
+	// MaxTempFileSize bounds the temp file of one answer (nginx's
+	// fastcgi_max_temp_file_size): past it the worker is read only as
+	// fast as the client reads.
+	MaxTempFileSize int64
 }
 
 // The defaults of Buffering's sizes.
@@ -56,6 +60,7 @@ const (
 	DefaultBodyBufferSize   = 64 << 10
 	DefaultAnswerBufferSize = 256 << 10
 	DefaultBufferMemory     = 64 << 20
+	DefaultMaxTempFileSize  = 1 << 30
 )
 
 func (b *Buffering) setDefaults() {
@@ -67,6 +72,9 @@ func (b *Buffering) setDefaults() {
 	}
 	if b.BufferMemory <= 0 {
 		b.BufferMemory = DefaultBufferMemory
+	}
+	if b.MaxTempFileSize <= 0 {
+		b.MaxTempFileSize = DefaultMaxTempFileSize
 	}
 }
 

@@ -259,6 +259,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	sp := newSpool(&s.bufs, s.bufs.opts.AnswerBufferSize)
+	sp.fileMax = s.bufs.opts.MaxTempFileSize
 	defer sp.Close()
 	if _, err := sp.Write(buf[:n]); err != nil {
 		s.cut(r, u, err)
