@@ -81,6 +81,28 @@ func startDispatcher(t *testing.T, dir string, cfg Config) (*Dispatcher, *fcgi.C
 	return d, &fcgi.Client{Network: "unix", Address: addr}
 }
 
+// echoPool is a dispatcher with one echo worker.
+func echoPool(t *testing.T, cfg Config) (*Dispatcher, *fcgi.Client, *testWorker) {
+	t.Helper()
+	dir := t.TempDir()
+	d, c := startDispatcher(t, dir, cfg)
+	w := startWorker(t, dir, 1, echo)
+	d.AddWorker(w.id, w.addr, 0)
+	return d, c, w
+}
+
+// rawConn is a client connection to the dispatcher, closed at the end of
+// the test.
+func rawConn(t *testing.T, c *fcgi.Client) net.Conn {
+	t.Helper()
+	cn, err := net.Dial("unix", c.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cn.Close() })
+	return cn
+}
+
 func params(method, uri, script string) map[string]string {
 	path, query, _ := strings.Cut(uri, "?")
 	return map[string]string{
@@ -396,15 +418,8 @@ func TestKeptClientConnectionsDoNotPin(t *testing.T) {
 }
 
 func TestMultiplexedRequestRefused(t *testing.T) {
-	dir := t.TempDir()
-	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
-	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr, 0)
-	cn, err := net.Dial("unix", c.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.Close()
+	_, c, _ := echoPool(t, Config{MaxQueue: 4})
+	cn := rawConn(t, c)
 	b := fcgi.AppendRecords(nil, fcgi.TypeGetValues, 0, fcgi.AppendPair(fcgi.AppendPair(nil, fcgi.MpxsConns, ""), fcgi.MaxConns, ""))
 	b = fcgi.AppendBeginRequest(b, 1, fcgi.RoleResponder, false)
 	b = fcgi.AppendBeginRequest(b, 2, fcgi.RoleResponder, false)
@@ -534,14 +549,8 @@ func TestAllowed(t *testing.T) {
 // worker: the worker waits for the rest of the body, so the dispatcher
 // has to end the worker's connection for it.
 func TestAbortedUploadFreesWorker(t *testing.T) {
-	dir := t.TempDir()
-	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
-	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr, 0)
-	cn, err := net.Dial("unix", c.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, c, w := echoPool(t, Config{MaxQueue: 4})
+	cn := rawConn(t, c)
 	p := params("POST", "/upload", "/srv/u.php")
 	p["CONTENT_LENGTH"] = "1000000" // past retainMax: given to the worker before the body ends
 	b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, false)
@@ -569,16 +578,9 @@ func TestAbortedUploadFreesWorker(t *testing.T) {
 // requests held over all connections pass MaxHeld; what they held is
 // given back when they end.
 func TestMaxHeldBoundsStalledParams(t *testing.T) {
-	dir := t.TempDir()
-	d, c := startDispatcher(t, dir, Config{MaxQueue: 4, MaxHeld: 200_000})
-	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr, 0)
+	d, c, _ := echoPool(t, Config{MaxQueue: 4, MaxHeld: 200_000})
 	stall := func() net.Conn {
-		cn, err := net.Dial("unix", c.Address)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cn.Close() })
+		cn := rawConn(t, c)
 		b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, false)
 		b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, fcgi.AppendPair(nil, "X", strings.Repeat("x", 80_000)))
 		if _, err := cn.Write(b); err != nil {
