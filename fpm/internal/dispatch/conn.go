@@ -296,7 +296,7 @@ func (cc *clientConn) management(t fcgi.RecordType, content []byte) error {
 	for name := range asked {
 		switch name {
 		case fcgi.MaxConns, fcgi.MaxReqs:
-			pairs = fcgi.AppendPair(pairs, name, "1024")
+			pairs = fcgi.AppendPair(pairs, name, strconv.Itoa(cc.d.cfg.MaxConns))
 		case fcgi.MpxsConns:
 			pairs = fcgi.AppendPair(pairs, name, "0")
 		}

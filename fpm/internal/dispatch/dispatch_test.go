@@ -610,3 +610,26 @@ func TestMaxHeldBoundsStalledParams(t *testing.T) {
 		t.Fatalf("next: %+v", a)
 	}
 }
+
+// Past MaxConns open client connections the dispatcher accepts no more:
+// the next client waits in the listen queue (no file descriptor of the
+// master is spent on it) until a connection closes, and is served then.
+func TestMaxConnsWaitInListenQueue(t *testing.T) {
+	d, c, _ := echoPool(t, Config{MaxQueue: 4, MaxConns: 2})
+	first, _ := rawConn(t, c), rawConn(t, c)
+	waitFor(t, "two open connections", func() bool { return d.Stats().Conns == 2 })
+	third := make(chan answer, 1)
+	go func() { third <- do(t, c, params("GET", "/third", "/srv/t.php"), "") }()
+	select {
+	case a := <-third:
+		t.Fatalf("a third connection was served past MaxConns: %+v", a)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if n := d.Stats().Conns; n != 2 {
+		t.Fatalf("%d connections open, want 2", n)
+	}
+	first.Close()
+	if a := <-third; a.status != 200 || a.body != "GET /third " {
+		t.Fatalf("third: %+v", a)
+	}
+}
