@@ -539,7 +539,8 @@ pm_status_path = "/status"
 // security_limit_extensions runs only .php scripts through the master (php-fpm's
 // default), and php-cgi, which runs PATH_TRANSLATED over SCRIPT_FILENAME
 // (cgi.fix_pathinfo=0), gets no request whose PATH_TRANSLATED names
-// another file: an upload named evil.jpg is not run as PHP.
+// another file: an upload named evil.jpg is not run as PHP, nor is one
+// named with a NUL byte before ".php".
 func TestDispatchPathTranslatedLimited(t *testing.T) {
 	_, ng, dir := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\n")
 	if code, body := httpGet(t, ng.client, "http://localhost/note.txt"); code != 403 || strings.Contains(body, "must not run") {
@@ -549,6 +550,8 @@ func TestDispatchPathTranslatedLimited(t *testing.T) {
 	for _, p := range []map[string]string{
 		{"SCRIPT_FILENAME": filepath.Join(dir, "index.php"), "PATH_TRANSLATED": filepath.Join(dir, "note.txt")},
 		{"PATH_TRANSLATED": filepath.Join(dir, "note.txt")},
+		{"SCRIPT_FILENAME": filepath.Join(dir, "note.txt") + "\x00.php"}, // php-cgi reads up to the NUL
+		{"SCRIPT_FILENAME": filepath.Join(dir, "index.php"), "PATH_TRANSLATED": filepath.Join(dir, "note.txt") + "\x00.php"},
 	} {
 		if code, body := cgiRequest(t, sock, "/index.php", p); code != 403 || strings.Contains(body, "must not run") {
 			t.Fatalf("%v: %d %q, want 403", p, code, body)

@@ -534,7 +534,7 @@ func TestStatusScanner(t *testing.T) {
 
 func TestAllowed(t *testing.T) {
 	exts := []string{".php", ".phar"}
-	for script, want := range map[string]bool{"/a/b.php": true, "/a/b.phar": true, "/a/b.txt": false, "/a.php/b": false, "": true, "/x/.php": true} {
+	for script, want := range map[string]bool{"/a/b.php": true, "/a/b.phar": true, "/a/b.txt": false, "/a.php/b": false, "": true, "/x/.php": true, "/a/evil.jpg\x00.php": false} {
 		if allowed(exts, script) != want {
 			t.Errorf("allowed(%q) = %v", script, !want)
 		}
