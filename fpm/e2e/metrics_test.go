@@ -5,8 +5,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -215,5 +218,56 @@ pm_max_children = 1
 	}
 	if n := strings.Count(readFile(h.logPath), "metrics listening on "+addr); n != 2 {
 		t.Errorf("%d masters listened on %s, want 2 (the same socket)", n, addr)
+	}
+}
+
+// TestMetricsListenConnCap: clients that connect to metrics_listen and
+// stay take at most 64 of the master's file descriptors; the others wait
+// in the listen queue, and a scrape works again once they are gone.
+func TestMetricsListenConnCap(t *testing.T) {
+	dir := shortTempDir(t)
+	m := startMaster(t, dir, `
+metrics_listen = "127.0.0.1:0"
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 1
+`)
+	l := m.waitFor("metrics listening on ", 10*time.Second)
+	addr := strings.Fields(strings.TrimPrefix(l.Message, "metrics listening on "))[0]
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", m.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// The master accepts up to the cap (a few of its own descriptors may
+	// have closed since before).
+	eventually(t, 10*time.Second, "50 accepted connections", func() bool { return fds() >= before+50 })
+	if n := fds() - before; n > 64+4 {
+		t.Fatalf("the master holds %d more descriptors with 200 idle clients, want at most the cap of 64", n)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	if fams, _ := scrape(t, "http://"+addr+"/metrics"); len(fams) == 0 {
+		t.Fatal("no metrics after the idle clients left")
 	}
 }
