@@ -71,6 +71,23 @@ next:
 	return 0, false
 }
 
+// startMetricsMaster starts a master with metrics_listen on a free
+// loopback port and a pool www of two hello workers (more config after
+// it), and returns the address it listens on.
+func startMetricsMaster(t *testing.T, dir, more string) (*master, string) {
+	t.Helper()
+	m := startMaster(t, dir, `
+metrics_listen = "127.0.0.1:0"
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 2
+`+more)
+	l := m.waitFor("metrics listening on ", 10*time.Second)
+	return m, strings.Fields(strings.TrimPrefix(l.Message, "metrics listening on "))[0]
+}
+
 // TestMetricsListen: with metrics_listen and no HTTP front, /metrics
 // serves the php-fpm exporter's series for every pool (values equal to the
 // status page's), phpfpm_up 1 for a pool with live workers and 0 for one
@@ -79,14 +96,7 @@ next:
 // 404, other methods 405.
 func TestMetricsListen(t *testing.T) {
 	dir := shortTempDir(t)
-	m := startMaster(t, dir, `
-metrics_listen = "127.0.0.1:0"
-[pool.www]
-listen = "{{DIR}}/www.sock"
-command = ["{{HELLO}}"]
-pm = "static"
-pm_max_children = 2
-pm_status_path = "/status"
+	m, addr := startMetricsMaster(t, dir, `pm_status_path = "/status"
 
 [pool.broken]
 listen = "{{DIR}}/broken.sock"
@@ -94,8 +104,6 @@ command = ["/bin/false"]
 pm = "static"
 pm_max_children = 1
 `)
-	l := m.waitFor("metrics listening on ", 10*time.Second)
-	addr := strings.Fields(strings.TrimPrefix(l.Message, "metrics listening on "))[0]
 	base := "http://" + addr
 	m.waitFor("[pool broken] children keep failing at start", 10*time.Second)
 	sock := filepath.Join(dir, "www.sock")
@@ -225,17 +233,7 @@ pm_max_children = 1
 // stay take at most 64 of the master's file descriptors; the others wait
 // in the listen queue, and a scrape works again once they are gone.
 func TestMetricsListenConnCap(t *testing.T) {
-	dir := shortTempDir(t)
-	m := startMaster(t, dir, `
-metrics_listen = "127.0.0.1:0"
-[pool.www]
-listen = "{{DIR}}/www.sock"
-command = ["{{HELLO}}"]
-pm = "static"
-pm_max_children = 1
-`)
-	l := m.waitFor("metrics listening on ", 10*time.Second)
-	addr := strings.Fields(strings.TrimPrefix(l.Message, "metrics listening on "))[0]
+	m, addr := startMetricsMaster(t, shortTempDir(t), "")
 	fds := func() int {
 		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", m.cmd.Process.Pid))
 		if err != nil {

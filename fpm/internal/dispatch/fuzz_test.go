@@ -48,33 +48,16 @@ func FuzzWorkerAnswer(f *testing.F) {
 	f.Add(fcgi.AppendEndRequest(fcgi.AppendRecords(nil, fcgi.TypeStdout, 7, []byte("Location: /x\n\n")), 9, 0, 0))
 	f.Add(fcgi.AppendRecords(nil, fcgi.TypeGetValuesResult, 0, []byte("junk")))
 	f.Add([]byte{1, 6, 0, 1, 0xff, 0xff, 0, 0, 'x'})
-	dir := f.TempDir()
-	addr := filepath.Join(dir, "w.sock")
-	ln, err := net.Listen("unix", addr)
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer ln.Close()
+	addr := filepath.Join(f.TempDir(), "w.sock")
 	answers := make(chan []byte, 1)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
-				c.Read(buf) // the request's head, in one write
-				select {
-				case a := <-answers:
-					c.Write(a)
-				case <-time.After(500 * time.Millisecond):
-				}
-			}()
+	rawWorker(f, addr, func() ([]byte, bool) {
+		select {
+		case a := <-answers:
+			return a, true
+		case <-time.After(500 * time.Millisecond):
+			return nil, true
 		}
-	}()
+	})
 	d := New(Config{MaxQueue: 1, QueueTimeout: time.Second})
 	d.AddWorker(1, addr, 0)
 	f.Fuzz(func(t *testing.T, in []byte) {
