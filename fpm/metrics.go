@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fpm/internal/config"
+	"github.com/gofpm/gofpm/fpm/internal/connlimit"
 	"github.com/gofpm/gofpm/fpm/internal/procfs"
 	"github.com/gofpm/gofpm/fpm/internal/sockets"
 	"github.com/gofpm/gofpm/fpm/internal/status"
@@ -112,6 +113,9 @@ func goStats() *status.GoStats {
 	return g
 }
 
+// metricsMaxConns caps the connections metrics_listen keeps open.
+const metricsMaxConns = 64
+
 // metricsServer is metrics_listen: /metrics and nothing else.
 type metricsServer struct {
 	srv  *http.Server
@@ -130,6 +134,10 @@ func newMetricsServer(socks *sockets.Set, addr config.Addr, src *metricsSource, 
 	if fd >= 0 {
 		log.Info().Msgf("using inherited socket fd=%d, %q", fd, addr.Address)
 	}
+	// Scrapers are few: past metricsMaxConns open connections the rest
+	// wait in the listen queue, so clients that connect and stay cannot
+	// use up the master's file descriptors.
+	ln = connlimit.New(ln, metricsMaxConns, "metrics_listen: connections", log)
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", src.handler())
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

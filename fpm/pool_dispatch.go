@@ -77,7 +77,8 @@ func (p *pool) startDispatch(spec *spawnSpec) error {
 	cfg := dispatch.Config{
 		MaxQueue:     p.cfg.PMMaxQueue,
 		QueueTimeout: p.cfg.RequestQueueTimeout.D(),
-		Extensions:   p.cfg.SecurityLimitExtensions,
+		MaxConns:     max(1024, p.cfg.PMMaxChildren+p.cfg.PMMaxQueue), // every request that may run or wait has its connection
+		Extensions:   p.cfg.ScriptExtensions(),                        // .php for a PHP pool without the key, as php-fpm
 		OnWait: func() {
 			select {
 			case p.waiting <- struct{}{}:

@@ -543,3 +543,30 @@ pm_status_path = "/status"
 		t.Fatalf("after 2 requests and this status request: %v", st)
 	}
 }
+
+// TestDispatchPathTranslatedLimited: a PHP pool without
+// security_limit_extensions runs only .php scripts through the master (php-fpm's
+// default), and php-cgi, which runs PATH_TRANSLATED over SCRIPT_FILENAME
+// (cgi.fix_pathinfo=0), gets no request whose PATH_TRANSLATED names
+// another file: an upload named evil.jpg is not run as PHP, nor is one
+// named with a NUL byte before ".php".
+func TestDispatchPathTranslatedLimited(t *testing.T) {
+	_, ng, dir := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\n")
+	if code, body := httpGet(t, ng.client, "http://localhost/note.txt"); code != 403 || strings.Contains(body, "must not run") {
+		t.Fatalf("GET note.txt = %d %q, want 403", code, body)
+	}
+	sock := filepath.Join(dir, "php.sock")
+	for _, p := range []map[string]string{
+		{"SCRIPT_FILENAME": filepath.Join(dir, "index.php"), "PATH_TRANSLATED": filepath.Join(dir, "note.txt")},
+		{"PATH_TRANSLATED": filepath.Join(dir, "note.txt")},
+		{"SCRIPT_FILENAME": filepath.Join(dir, "note.txt") + "\x00.php"}, // php-cgi reads up to the NUL
+		{"SCRIPT_FILENAME": filepath.Join(dir, "index.php"), "PATH_TRANSLATED": filepath.Join(dir, "note.txt") + "\x00.php"},
+	} {
+		if code, body := cgiRequest(t, sock, "/index.php", p); code != 403 || strings.Contains(body, "must not run") {
+			t.Fatalf("%v: %d %q, want 403", p, code, body)
+		}
+	}
+	if code, body := cgiRequest(t, sock, "/index.php", map[string]string{"SCRIPT_FILENAME": filepath.Join(dir, "index.php")}); code != 200 || !strings.Contains(body, "pid=") {
+		t.Fatalf("index.php: %d %q", code, body)
+	}
+}

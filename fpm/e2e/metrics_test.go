@@ -5,8 +5,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -68,6 +71,23 @@ next:
 	return 0, false
 }
 
+// startMetricsMaster starts a master with metrics_listen on a free
+// loopback port and a pool www of two hello workers (more config after
+// it), and returns the address it listens on.
+func startMetricsMaster(t *testing.T, dir, more string) (*master, string) {
+	t.Helper()
+	m := startMaster(t, dir, `
+metrics_listen = "127.0.0.1:0"
+[pool.www]
+listen = "{{DIR}}/www.sock"
+command = ["{{HELLO}}"]
+pm = "static"
+pm_max_children = 2
+`+more)
+	l := m.waitFor("metrics listening on ", 10*time.Second)
+	return m, strings.Fields(strings.TrimPrefix(l.Message, "metrics listening on "))[0]
+}
+
 // TestMetricsListen: with metrics_listen and no HTTP front, /metrics
 // serves the php-fpm exporter's series for every pool (values equal to the
 // status page's), phpfpm_up 1 for a pool with live workers and 0 for one
@@ -76,14 +96,7 @@ next:
 // 404, other methods 405.
 func TestMetricsListen(t *testing.T) {
 	dir := shortTempDir(t)
-	m := startMaster(t, dir, `
-metrics_listen = "127.0.0.1:0"
-[pool.www]
-listen = "{{DIR}}/www.sock"
-command = ["{{HELLO}}"]
-pm = "static"
-pm_max_children = 2
-pm_status_path = "/status"
+	m, addr := startMetricsMaster(t, dir, `pm_status_path = "/status"
 
 [pool.broken]
 listen = "{{DIR}}/broken.sock"
@@ -91,8 +104,6 @@ command = ["/bin/false"]
 pm = "static"
 pm_max_children = 1
 `)
-	l := m.waitFor("metrics listening on ", 10*time.Second)
-	addr := strings.Fields(strings.TrimPrefix(l.Message, "metrics listening on "))[0]
 	base := "http://" + addr
 	m.waitFor("[pool broken] children keep failing at start", 10*time.Second)
 	sock := filepath.Join(dir, "www.sock")
@@ -215,5 +226,46 @@ pm_max_children = 1
 	}
 	if n := strings.Count(readFile(h.logPath), "metrics listening on "+addr); n != 2 {
 		t.Errorf("%d masters listened on %s, want 2 (the same socket)", n, addr)
+	}
+}
+
+// TestMetricsListenConnCap: clients that connect to metrics_listen and
+// stay take at most 64 of the master's file descriptors; the others wait
+// in the listen queue, and a scrape works again once they are gone.
+func TestMetricsListenConnCap(t *testing.T) {
+	m, addr := startMetricsMaster(t, shortTempDir(t), "")
+	fds := func() int {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", m.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ents)
+	}
+	before := fds()
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 200 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	// The master accepts up to the cap (a few of its own descriptors may
+	// have closed since before).
+	eventually(t, 10*time.Second, "50 accepted connections", func() bool { return fds() >= before+50 })
+	if n := fds() - before; n > 64+4 {
+		t.Fatalf("the master holds %d more descriptors with 200 idle clients, want at most the cap of 64", n)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	conns = nil
+	if fams, _ := scrape(t, "http://"+addr+"/metrics"); len(fams) == 0 {
+		t.Fatal("no metrics after the idle clients left")
 	}
 }

@@ -45,10 +45,15 @@ func (cc *clientConn) answer(p *pending, body []byte) error {
 
 // allowed reports whether script may run under security_limit_extensions:
 // any script when exts is empty, else one whose name ends in one of them
-// (php-fpm's test). A request without SCRIPT_FILENAME names no script.
+// (php-fpm's test). A request without SCRIPT_FILENAME names no script. A
+// name with a NUL byte is refused: C code (php-cgi) reads it only up to
+// the NUL, so "evil.jpg\x00.php" would run evil.jpg.
 func allowed(exts []string, script string) bool {
 	if len(exts) == 0 || script == "" {
 		return true
+	}
+	if strings.IndexByte(script, 0) >= 0 {
+		return false
 	}
 	base := script[strings.LastIndexByte(script, '/')+1:]
 	for _, e := range exts {

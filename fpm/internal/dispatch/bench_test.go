@@ -9,15 +9,16 @@ import (
 	"github.com/gofpm/gofpm/fcgi"
 )
 
-// rawWorker answers every request on its connections with answer (records
-// for request id 1), reading with a fixed buffer: it allocates nothing per
+// rawWorker answers every request on its connections with what answer
+// returns (records for request id 1), and closes the connection after it
+// when last; it reads with a fixed buffer and allocates nothing per
 // request, so what -benchmem shows is the dispatcher's.
-func rawWorker(b *testing.B, addr string, answer []byte) {
+func rawWorker(tb testing.TB, addr string, answer func() (recs []byte, last bool)) {
 	ln, err := net.Listen("unix", addr)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { ln.Close() })
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -34,7 +35,8 @@ func rawWorker(b *testing.B, addr string, answer []byte) {
 						return
 					}
 					if rec.Type == fcgi.TypeStdin && len(rec.Content) == 0 {
-						if _, err := c.Write(answer); err != nil {
+						a, last := answer()
+						if _, err := c.Write(a); err != nil || last {
 							return
 						}
 					}
@@ -64,7 +66,7 @@ func benchRelay(b *testing.B, records, size int) {
 	answer = fcgi.AppendRecords(answer, fcgi.TypeStdout, 1, nil)
 	answer = fcgi.AppendEndRequest(answer, 1, 0, fcgi.StatusRequestComplete)
 	waddr := filepath.Join(dir, "w.sock")
-	rawWorker(b, waddr, answer)
+	rawWorker(b, waddr, func() ([]byte, bool) { return answer, false })
 	d.AddWorker(1, waddr, 0)
 
 	req := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, true)

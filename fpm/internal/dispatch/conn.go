@@ -60,6 +60,7 @@ type clientConn struct {
 	mu   sync.Mutex
 	idle bool // between requests: Shutdown may end the wait
 
+	held  int               // bytes of the current request counted in Dispatcher.held
 	local map[string]string // the params of a request for LocalPaths
 	tail  []byte            // the end of an answer, written after the worker's release
 }
@@ -110,12 +111,29 @@ func (cc *clientConn) serve() {
 		err := cc.read(&p)
 		cc.setIdle(false)
 		if err != nil {
+			cc.hold(0)
 			return
 		}
-		if !cc.handle(&p) || !p.keep {
+		ok := cc.handle(&p)
+		cc.hold(0)
+		if !ok || !p.keep {
 			return
 		}
 	}
+}
+
+// hold counts n bytes as the current request's in the dispatcher's
+// total, and reports whether the total stays within MaxHeld.
+func (cc *clientConn) hold(n int) bool {
+	d := cc.d
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if n > cc.held && d.held+n-cc.held > d.cfg.MaxHeld {
+		return false
+	}
+	d.held += n - cc.held
+	cc.held = n
+	return true
 }
 
 // errProtocol ends a client connection that broke the protocol.
@@ -161,6 +179,9 @@ func (cc *clientConn) read(p *pending) error {
 	b.head, b.params = b.head[:0], b.params[:0]
 	begun, paramsDone := false, false
 	for {
+		if !cc.hold(len(b.head) + len(b.params)) {
+			return fmt.Errorf("%w: the requests held pass %d bytes", errProtocol, cc.d.cfg.MaxHeld)
+		}
 		start := len(b.head)
 		h, head, err := readRecord(in, b.head)
 		if err != nil {
@@ -275,7 +296,7 @@ func (cc *clientConn) management(t fcgi.RecordType, content []byte) error {
 	for name := range asked {
 		switch name {
 		case fcgi.MaxConns, fcgi.MaxReqs:
-			pairs = fcgi.AppendPair(pairs, name, "1024")
+			pairs = fcgi.AppendPair(pairs, name, strconv.Itoa(cc.d.cfg.MaxConns))
 		case fcgi.MpxsConns:
 			pairs = fcgi.AppendPair(pairs, name, "0")
 		}

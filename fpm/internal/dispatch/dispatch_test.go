@@ -2,11 +2,13 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	stdfcgi "net/http/fcgi"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -77,6 +79,28 @@ func startDispatcher(t *testing.T, dir string, cfg Config) (*Dispatcher, *fcgi.C
 		}
 	})
 	return d, &fcgi.Client{Network: "unix", Address: addr}
+}
+
+// echoPool is a dispatcher with one echo worker.
+func echoPool(t *testing.T, cfg Config) (*Dispatcher, *fcgi.Client, *testWorker) {
+	t.Helper()
+	dir := t.TempDir()
+	d, c := startDispatcher(t, dir, cfg)
+	w := startWorker(t, dir, 1, echo)
+	d.AddWorker(w.id, w.addr, 0)
+	return d, c, w
+}
+
+// rawConn is a client connection to the dispatcher, closed at the end of
+// the test.
+func rawConn(t *testing.T, c *fcgi.Client) net.Conn {
+	t.Helper()
+	cn, err := net.Dial("unix", c.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cn.Close() })
+	return cn
 }
 
 func params(method, uri, script string) map[string]string {
@@ -303,7 +327,18 @@ func TestDeniedExtension(t *testing.T) {
 	if a := do(t, c, params("GET", "/ok.php", "/srv/ok.php"), ""); a.status != 200 {
 		t.Fatalf("php: %+v", a)
 	}
-	if w.count() != 1 || d.Stats().Denied != 1 {
+	// php-cgi runs PATH_TRANSLATED over SCRIPT_FILENAME: it is checked too.
+	p := params("GET", "/ok.php/x", "/srv/ok.php")
+	p["PATH_TRANSLATED"] = "/srv/uploads/evil.jpg"
+	if a := do(t, c, p, ""); a.status != 403 {
+		t.Fatalf("PATH_TRANSLATED evil.jpg: %+v", a)
+	}
+	p = params("GET", "/x", "")
+	p["PATH_TRANSLATED"] = "/srv/uploads/evil.jpg"
+	if a := do(t, c, p, ""); a.status != 403 {
+		t.Fatalf("PATH_TRANSLATED without SCRIPT_FILENAME: %+v", a)
+	}
+	if w.count() != 1 || d.Stats().Denied != 3 {
 		t.Fatalf("hits %d, stats %+v", w.count(), d.Stats())
 	}
 }
@@ -383,15 +418,8 @@ func TestKeptClientConnectionsDoNotPin(t *testing.T) {
 }
 
 func TestMultiplexedRequestRefused(t *testing.T) {
-	dir := t.TempDir()
-	d, c := startDispatcher(t, dir, Config{MaxQueue: 4})
-	w := startWorker(t, dir, 1, echo)
-	d.AddWorker(w.id, w.addr, 0)
-	cn, err := net.Dial("unix", c.Address)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cn.Close()
+	_, c, _ := echoPool(t, Config{MaxQueue: 4})
+	cn := rawConn(t, c)
 	b := fcgi.AppendRecords(nil, fcgi.TypeGetValues, 0, fcgi.AppendPair(fcgi.AppendPair(nil, fcgi.MpxsConns, ""), fcgi.MaxConns, ""))
 	b = fcgi.AppendBeginRequest(b, 1, fcgi.RoleResponder, false)
 	b = fcgi.AppendBeginRequest(b, 2, fcgi.RoleResponder, false)
@@ -506,7 +534,7 @@ func TestStatusScanner(t *testing.T) {
 
 func TestAllowed(t *testing.T) {
 	exts := []string{".php", ".phar"}
-	for script, want := range map[string]bool{"/a/b.php": true, "/a/b.phar": true, "/a/b.txt": false, "/a.php/b": false, "": true, "/x/.php": true} {
+	for script, want := range map[string]bool{"/a/b.php": true, "/a/b.phar": true, "/a/b.txt": false, "/a.php/b": false, "": true, "/x/.php": true, "/a/evil.jpg\x00.php": false} {
 		if allowed(exts, script) != want {
 			t.Errorf("allowed(%q) = %v", script, !want)
 		}
@@ -583,5 +611,94 @@ func TestWorkerClosingKeptConnection(t *testing.T) {
 	// not kept any more.
 	if s := d.Stats(); s.Retried != 2 || s.Failed != 0 {
 		t.Fatalf("stats %+v", s)
+	}
+}
+
+// A client that goes away in the middle of a large body must not hold the
+// worker: the worker waits for the rest of the body, so the dispatcher
+// has to end the worker's connection for it.
+func TestAbortedUploadFreesWorker(t *testing.T) {
+	d, c, w := echoPool(t, Config{MaxQueue: 4})
+	cn := rawConn(t, c)
+	p := params("POST", "/upload", "/srv/u.php")
+	p["CONTENT_LENGTH"] = "1000000" // past retainMax: given to the worker before the body ends
+	b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, false)
+	b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, fcgi.AppendPairs(nil, p))
+	b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, nil)
+	b = fcgi.AppendRecords(b, fcgi.TypeStdin, 1, make([]byte, 200_000))
+	if _, err := cn.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the upload to reach the worker", func() bool { return w.count() == 1 })
+	cn.Close()
+	waitFor(t, "the worker to be idle again", func() bool {
+		ws := d.Workers()
+		return len(ws) == 1 && !ws[0].Busy
+	})
+	if a := do(t, c, params("GET", "/next", "/srv/n.php"), ""); a.status != 200 || a.body != "GET /next " {
+		t.Fatalf("next: %+v", a)
+	}
+	if s := d.Stats(); s.Failed != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
+// Connections that send large params and stall are refused once the
+// requests held over all connections pass MaxHeld; what they held is
+// given back when they end.
+func TestMaxHeldBoundsStalledParams(t *testing.T) {
+	d, c, _ := echoPool(t, Config{MaxQueue: 4, MaxHeld: 200_000})
+	stall := func() net.Conn {
+		cn := rawConn(t, c)
+		b := fcgi.AppendBeginRequest(nil, 1, fcgi.RoleResponder, false)
+		b = fcgi.AppendRecords(b, fcgi.TypeParams, 1, fcgi.AppendPair(nil, "X", strings.Repeat("x", 80_000)))
+		if _, err := cn.Write(b); err != nil {
+			t.Fatal(err)
+		}
+		return cn
+	}
+	first, second := stall(), stall()
+	waitFor(t, "two stalled requests held", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.held >= 160_000
+	})
+	third := stall()
+	third.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := third.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the third stalled connection: %d bytes, %v; want it closed", n, err)
+	}
+	first.Close()
+	second.Close()
+	waitFor(t, "the held bytes given back", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.held == 0
+	})
+	if a := do(t, c, params("GET", "/next", "/srv/n.php"), ""); a.status != 200 {
+		t.Fatalf("next: %+v", a)
+	}
+}
+
+// Past MaxConns open client connections the dispatcher accepts no more:
+// the next client waits in the listen queue (no file descriptor of the
+// master is spent on it) until a connection closes, and is served then.
+func TestMaxConnsWaitInListenQueue(t *testing.T) {
+	d, c, _ := echoPool(t, Config{MaxQueue: 4, MaxConns: 2})
+	first, _ := rawConn(t, c), rawConn(t, c)
+	waitFor(t, "two open connections", func() bool { return d.Stats().Conns == 2 })
+	third := make(chan answer, 1)
+	go func() { third <- do(t, c, params("GET", "/third", "/srv/t.php"), "") }()
+	select {
+	case a := <-third:
+		t.Fatalf("a third connection was served past MaxConns: %+v", a)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if n := d.Stats().Conns; n != 2 {
+		t.Fatalf("%d connections open, want 2", n)
+	}
+	first.Close()
+	if a := <-third; a.status != 200 || a.body != "GET /third " {
+		t.Fatalf("third: %+v", a)
 	}
 }

@@ -26,6 +26,18 @@ type Config struct {
 	// MaxParams bounds a request's PARAMS; a larger request is refused
 	// and its connection closed. 0: 1 MiB.
 	MaxParams int
+	// MaxHeld bounds the bytes of requests (their params and the start of
+	// their body) the dispatcher holds over all its client connections, of
+	// requests being read, waiting or running: a request that would pass
+	// it is refused and its connection closed, so many connections that
+	// send large params and stall cannot exhaust the master's memory.
+	// 0: 64 MiB.
+	MaxHeld int
+	// MaxConns caps the client connections open at once on each listener
+	// (the FCGI_MAX_CONNS the dispatcher tells): past it Serve accepts no
+	// more and new clients wait in the listen queue, so connections that
+	// stay open cannot use up the master's file descriptors. 0: 1024.
+	MaxConns int
 	// Extensions, when not empty, are the extensions SCRIPT_FILENAME may
 	// have (security_limit_extensions); any other script gets 403.
 	Extensions []string
@@ -122,7 +134,9 @@ type Dispatcher struct {
 	lns     map[net.Listener]struct{}
 	conns   map[*clientConn]struct{}
 	busy    int           // workers busy now
+	held    int           // bytes of requests held (Config.MaxHeld)
 	drained chan struct{} // closed when closed and no conn is left
+	stop    chan struct{} // closed by Shutdown: wakes a Serve waiting for a free slot
 
 	waiters sync.Pool
 	bufs    sync.Pool // *connBufs
@@ -133,6 +147,12 @@ func New(cfg Config) *Dispatcher {
 	if cfg.MaxParams <= 0 {
 		cfg.MaxParams = 1 << 20
 	}
+	if cfg.MaxHeld <= 0 {
+		cfg.MaxHeld = 64 << 20
+	}
+	if cfg.MaxConns <= 0 {
+		cfg.MaxConns = 1024
+	}
 	if cfg.Retries <= 0 {
 		cfg.Retries = 3
 	}
@@ -140,7 +160,7 @@ func New(cfg Config) *Dispatcher {
 		cfg.RetryAfter = time.Second
 	}
 	d := &Dispatcher{cfg: cfg, now: cfg.Now, workers: map[int]*worker{},
-		lns: map[net.Listener]struct{}{}, conns: map[*clientConn]struct{}{}, drained: make(chan struct{})}
+		lns: map[net.Listener]struct{}{}, conns: map[*clientConn]struct{}{}, drained: make(chan struct{}), stop: make(chan struct{})}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -165,9 +185,16 @@ func (d *Dispatcher) Serve(l net.Listener) error {
 		d.mu.Unlock()
 	}()
 	var delay time.Duration
+	slots := make(chan struct{}, d.cfg.MaxConns)
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-d.stop:
+			return errClosed
+		}
 		c, err := l.Accept()
 		if err != nil {
+			<-slots
 			if isTemporaryAccept(err) {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
 				time.Sleep(delay) // EMFILE and the like: back off, as net/http does
@@ -176,7 +203,10 @@ func (d *Dispatcher) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
-		go d.ServeConn(c)
+		go func() {
+			d.ServeConn(c)
+			<-slots
+		}()
 	}
 }
 
@@ -226,6 +256,9 @@ func closeOnce(ch chan struct{}) {
 // left, or with ctx's error.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
+	if !d.closed {
+		close(d.stop)
+	}
 	d.closed = true
 	for l := range d.lns {
 		l.Close()

@@ -8,7 +8,9 @@ package dispatch
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"syscall"
 
 	"github.com/gofpm/gofpm/fcgi"
@@ -17,6 +19,9 @@ import (
 // maxPicks bounds how many workers one request is offered to, dead ones
 // (whose socket refuses the connection) included.
 const maxPicks = 64
+
+// errClientGone is pumpStdin's error when reading the client failed.
+var errClientGone = errors.New("dispatch: the client's body ended early")
 
 // relayResult is how one attempt at relaying went.
 type relayResult uint8
@@ -45,7 +50,13 @@ func (cc *clientConn) handle(p *pending) bool {
 		s.scan(body)
 		r.Status, r.Bytes = s.code(), int64(len(body))
 		return cc.answer(p, body) == nil
-	case !allowed(d.cfg.Extensions, r.Script):
+	case !allowed(d.cfg.Extensions, r.Script) || !allowed(d.cfg.Extensions, r.Params["PATH_TRANSLATED"]):
+		// php-cgi with cgi.fix_pathinfo=0 runs PATH_TRANSLATED when it
+		// is set, whatever SCRIPT_FILENAME says: both are checked, as
+		// php-fpm checks the path it is about to run.
+		if !allowed(d.cfg.Extensions, r.Params["PATH_TRANSLATED"]) {
+			r.Script = r.Params["PATH_TRANSLATED"]
+		}
 		d.mu.Lock()
 		d.stats.Denied++
 		d.mu.Unlock()
@@ -149,13 +160,16 @@ func (cc *clientConn) relay(w *worker, p *pending, wt *waiter) (res relayResult,
 			if err != nil && res == relayDone {
 				res = relayGone
 			}
+			if errors.Is(err, errClientGone) {
+				res = relayGone
+			}
 		default:
 			// The worker answered before reading the whole body: the
 			// rest of it cannot be told from the next request.
 			closeWorkerConn(w)
 			cc.c.SetReadDeadline(aLongTimeAgo)
-			<-pump
-			if res == relayDone {
+			err := <-pump
+			if res == relayDone || errors.Is(err, errClientGone) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				res = relayGone
 			}
 		}
@@ -311,12 +325,18 @@ func idempotent(method string) bool {
 
 // pumpStdin relays the rest of a large body to the worker while its answer
 // is relayed.
+//
+// When the client's connection ends before the body does, it closes the
+// worker's connection: the worker waits for the rest of the body
+// otherwise, and the answer relayAnswer waits for never comes, so one
+// aborted upload would hold the worker for good.
 func (cc *clientConn) pumpStdin(wc net.Conn, id uint16) error {
 	buf := make([]byte, 0, fcgi.MaxRecordSize)
 	for {
 		h, rec, err := readRecord(cc.b.in, buf[:0])
 		if err != nil {
-			return err
+			wc.Close()
+			return fmt.Errorf("%w: %w", errClientGone, err)
 		}
 		if h.RequestID != id || (h.Type != fcgi.TypeStdin && h.Type != fcgi.TypeData) {
 			continue

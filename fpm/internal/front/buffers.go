@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gofpm/gofpm/fpm/internal/connlimit"
 	"golang.org/x/sys/unix"
 )
 
@@ -49,6 +50,10 @@ type Buffering struct {
 	// MaxConnections caps the client connections open at once; more wait
 	// in the listen queue.
 	MaxConnections int
+	// MaxTempFileSize bounds the temp file of one answer (nginx's
+	// fastcgi_max_temp_file_size): past it the worker is read only as
+	// fast as the client reads.
+	MaxTempFileSize int64
 }
 
 // The defaults of Buffering's sizes.
@@ -56,6 +61,7 @@ const (
 	DefaultBodyBufferSize   = 64 << 10
 	DefaultAnswerBufferSize = 256 << 10
 	DefaultBufferMemory     = 64 << 20
+	DefaultMaxTempFileSize  = 1 << 30
 )
 
 func (b *Buffering) setDefaults() {
@@ -67,6 +73,9 @@ func (b *Buffering) setDefaults() {
 	}
 	if b.BufferMemory <= 0 {
 		b.BufferMemory = DefaultBufferMemory
+	}
+	if b.MaxTempFileSize <= 0 {
+		b.MaxTempFileSize = DefaultMaxTempFileSize
 	}
 }
 
@@ -180,6 +189,6 @@ func (s *Server) initBuffering() {
 	s.opts.Buffering.setDefaults()
 	s.bufs.opts = s.opts.Buffering
 	if n := s.opts.MaxConnections; n > 0 && s.ln != nil {
-		s.ln = newLimitListener(s.ln, n, s.log)
+		s.ln = connlimit.New(s.ln, n, "http: max_connections", s.log)
 	}
 }

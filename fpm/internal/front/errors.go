@@ -28,7 +28,7 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, u *upstre
 		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
 		return
 	case r.Context().Err() != nil:
-		s.log.Debug().Str("pool", u.name).Str("uri", r.RequestURI).Msg("client closed the connection before the response (499)")
+		s.log.Debug().Str("pool", u.name).Str("uri", logURI(r)).Msg("client closed the connection before the response (499)")
 		w.WriteHeader(499) // nginx's status for it: nobody reads it, the access line does
 		return
 	case strings.Contains(err.Error(), "reading request body"):
@@ -42,6 +42,20 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, u *upstre
 	case errors.Is(err, fcgi.ErrOverloaded):
 		code = http.StatusServiceUnavailable
 	}
-	s.log.Error().Err(err).Str("pool", u.name).Str("uri", r.RequestURI).Int("status", code).Msgf("upstream: %v", err)
+	s.log.Error().Err(err).Str("pool", u.name).Str("uri", logURI(r)).Int("status", code).Msgf("upstream: %v", err)
 	http.Error(w, http.StatusText(code), code)
+}
+
+// logURIMax is how much of a request URI goes into a log line: a URI may
+// be as long as max_header_bytes (64 KiB), and a line per failed request
+// that long would let a client fill the disk with the master's log
+// (nginx cuts its error lines at 2 KiB).
+const logURIMax = 1024
+
+// logURI is the request URI for a log line, cut at logURIMax.
+func logURI(r *http.Request) string {
+	if len(r.RequestURI) <= logURIMax {
+		return r.RequestURI
+	}
+	return strings.ToValidUTF8(r.RequestURI[:logURIMax], "") + "..."
 }

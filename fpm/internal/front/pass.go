@@ -210,12 +210,12 @@ func (s *Server) bodyError(w http.ResponseWriter, r *http.Request, u *upstream, 
 	case errors.As(err, &mbe):
 		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
 	case err == errBodyTimeout:
-		s.log.Info().Str("pool", u.name).Str("uri", r.RequestURI).Msgf("client: %v (%s), answered 408", err, s.bufs.opts.BodyTimeout)
+		s.log.Info().Str("pool", u.name).Str("uri", logURI(r)).Msgf("client: %v (%s), answered 408", err, s.bufs.opts.BodyTimeout)
 		http.Error(w, "Request Timeout", http.StatusRequestTimeout)
 	case r.Context().Err() != nil:
 		w.WriteHeader(499) // nginx's status for a client that left: the access line sees it
 	case errors.As(err, new(tempError)):
-		s.log.Error().Err(err).Str("pool", u.name).Str("uri", r.RequestURI).Msgf("buffering the request body: %v", err)
+		s.log.Error().Err(err).Str("pool", u.name).Str("uri", logURI(r)).Msgf("buffering the request body: %v", err)
 		http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 	default:
 		http.Error(w, "Bad Request", http.StatusBadRequest)
@@ -259,6 +259,7 @@ func (s *Server) stream(ctx context.Context, w http.ResponseWriter, r *http.Requ
 		return
 	}
 	sp := newSpool(&s.bufs, s.bufs.opts.AnswerBufferSize)
+	sp.fileMax = s.bufs.opts.MaxTempFileSize
 	defer sp.Close()
 	if _, err := sp.Write(buf[:n]); err != nil {
 		s.cut(r, u, err)
@@ -358,14 +359,14 @@ func aborted(ctx context.Context, err error) error {
 // broken response, not a complete one.
 func (s *Server) cut(r *http.Request, u *upstream, err error) {
 	if r.Context().Err() == nil && err != errSpoolClosed {
-		s.log.Warn().Err(err).Str("pool", u.name).Str("uri", r.RequestURI).Msgf("upstream response cut: %v", err)
+		s.log.Warn().Err(err).Str("pool", u.name).Str("uri", logURI(r)).Msgf("upstream response cut: %v", err)
 	}
 	panic(http.ErrAbortHandler)
 }
 
 func (s *Server) logStderr(r *http.Request, u *upstream, resp *fcgi.Response) {
 	if se := resp.Stderr(); len(se) > 0 {
-		s.log.Warn().Str("pool", u.name).Str("uri", r.RequestURI).Msgf("FastCGI sent in stderr: %q", strings.TrimSpace(string(se)))
+		s.log.Warn().Str("pool", u.name).Str("uri", logURI(r)).Msgf("FastCGI sent in stderr: %q", strings.TrimSpace(string(se)))
 	}
 }
 

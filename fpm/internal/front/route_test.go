@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,5 +138,27 @@ func TestUpstreamError(t *testing.T) {
 	s.upstreamError(w, httptest.NewRequest("GET", "/", nil).WithContext(gone), u, gone, context.Canceled)
 	if w.Code != 499 {
 		t.Errorf("client gone: %d, want 499", w.Code)
+	}
+}
+
+// TestLogURICut: a failed request's log line carries at most logURIMax
+// bytes of its URI, however long the URI (up to max_header_bytes).
+func TestLogURICut(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var logged strings.Builder
+	s := New(Options{Listener: ln, Log: zerolog.New(&logged), DefaultPool: "app",
+		Pools: []Pool{{Name: "app", Network: "unix", Address: filepath.Join(t.TempDir(), "none.sock")}}})
+	uri := "/" + strings.Repeat("a", 60<<10)
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest("GET", uri, nil))
+	if w.Code < 500 {
+		t.Fatalf("status %d, want 502 or 504 (no pool listens)", w.Code)
+	}
+	if l := logged.String(); !strings.Contains(l, `"uri":"/aaa`) || len(l) > logURIMax+1024 {
+		t.Fatalf("log of %d bytes for a %d byte URI: %.200q", len(l), len(uri), l)
 	}
 }

@@ -117,6 +117,31 @@ func TestResolveScripts(t *testing.T) {
 	}
 }
 
+// TestResolvePathInfoLookups: the PATH_INFO split finds the longest
+// script part (a folder may be named like a script) with lookups bounded
+// by the folders that exist, not by the parts of the path: a 60 KB path of
+// "/x.php" parts costs a few lookups, not 10,000.
+func TestResolvePathInfoLookups(t *testing.T) {
+	root := docTree(t, map[string]string{"x.php": "", "d.php/b.php": "", "d.php/c/": ""})
+	s := newTestServer(t, Options{Root: root})
+	php := &upstream{name: "php", scripts: true, exts: []string{".php"}}
+	long := strings.Repeat("/x.php", 10_000)
+	for _, tc := range []struct {
+		path, want string
+		lookups    int
+	}{
+		{"/d.php/b.php/x", "pass /d.php/b.php /x", 3},
+		{"/d.php/c/x.php/y", "404", 3},
+		{long, "pass /x.php " + long[len("/x.php"):], 2},
+		{"/missing" + long, "404", 2},
+	} {
+		res := s.resolve(php, tc.path)
+		if got := outcome(s, php, tc.path); got != tc.want || res.lookups > tc.lookups {
+			t.Errorf("resolve(%.40q) = %.60q after %d lookups, want %.60q after at most %d", tc.path, got, res.lookups, tc.want, tc.lookups)
+		}
+	}
+}
+
 // TestResolveApplication: an application pool (Go, C) gets every path that
 // is not a static file, as try_files $uri @app does; a script file is never
 // served as a file.

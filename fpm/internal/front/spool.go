@@ -38,10 +38,17 @@ type spool struct {
 	end    error // the writer's end: io.EOF, or why it failed
 	closed bool
 	ready  chan struct{} // a token when bytes or the end arrive
+
+	// fileMax, when above 0, bounds the size of the file: past it Write
+	// waits until the reader has caught up with the file, which empties
+	// it (nginx's fastcgi_max_temp_file_size), so a client that reads an
+	// endless answer slowly cannot fill the disk.
+	fileMax int64
+	room    chan struct{} // a token when the reader took bytes from the file; closed by Close
 }
 
 func newSpool(b *buffers, limit int64) *spool {
-	return &spool{b: b, limit: limit, ready: make(chan struct{}, 1)}
+	return &spool{b: b, limit: limit, ready: make(chan struct{}, 1), room: make(chan struct{}, 1)}
 }
 
 func (sp *spool) signal() {
@@ -73,6 +80,14 @@ func (sp *spool) Write(p []byte) (int, error) {
 		}
 		sp.mem = append(sp.mem, chunk{p: copyBufs.Get().(*[]byte)})
 		sp.held += chunkSize
+	}
+	for len(p) > 0 && sp.fileMax > 0 && sp.fw > sp.fr && sp.fw+int64(len(p)) > sp.fileMax {
+		sp.mu.Unlock()
+		<-sp.room
+		sp.mu.Lock()
+		if sp.closed {
+			return n - len(p), errSpoolClosed
+		}
 	}
 	if len(p) > 0 {
 		if sp.f == nil {
@@ -126,6 +141,10 @@ func (sp *spool) Read(p []byte) (int, error) {
 	if sp.fw > sp.fr {
 		n, err := sp.f.ReadAt(p[:min(int64(len(p)), sp.fw-sp.fr)], sp.fr)
 		sp.fr += int64(n)
+		select {
+		case sp.room <- struct{}{}:
+		default:
+		}
 		if sp.fr == sp.fw {
 			sp.fr, sp.fw = 0, 0
 			sp.f.Truncate(0) // caught up: give the disk space back
@@ -170,6 +189,7 @@ func (sp *spool) Close() error {
 		return nil
 	}
 	sp.closed = true
+	close(sp.room)
 	for len(sp.mem) > 0 {
 		sp.drop()
 	}

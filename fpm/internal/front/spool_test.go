@@ -101,6 +101,63 @@ func TestSpoolInterleaved(t *testing.T) {
 	}
 }
 
+// TestSpoolFileMax: an answer's temp file never grows past fileMax: the
+// writer waits for a slow reader past it, every byte still comes out in
+// order, and Close frees a writer that waits.
+func TestSpoolFileMax(t *testing.T) {
+	b := &buffers{opts: Buffering{TempDir: t.TempDir(), BufferMemory: 64 * chunkSize}}
+	defer b.close()
+	sp := newSpool(b, chunkSize)
+	sp.fileMax = 3 * chunkSize
+	var want bytes.Buffer
+	wrote := make(chan error, 1)
+	go func() {
+		for i := range 40 {
+			p := bytes.Repeat([]byte{byte('a' + i%26)}, chunkSize/2+11)
+			want.Write(p)
+			if _, err := sp.Write(p); err != nil {
+				wrote <- err
+				return
+			}
+		}
+		sp.finish(io.EOF)
+		wrote <- nil
+	}()
+	var got bytes.Buffer
+	buf := make([]byte, 1000) // a slow reader: small reads
+	for {
+		sp.mu.Lock()
+		size := sp.fw // the file's size: what was read of it is freed only once the reader catches up
+		sp.mu.Unlock()
+		if size > sp.fileMax {
+			t.Fatalf("a file of %d bytes, over %d", size, sp.fileMax)
+		}
+		n, err := sp.Read(buf)
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if n == 0 {
+			<-sp.ready
+		}
+	}
+	if err := <-wrote; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("%d bytes out, want %d in order", got.Len(), want.Len())
+	}
+	// A writer waiting on a reader that went away is freed by Close.
+	sp2 := newSpool(b, 0)
+	sp2.fileMax = chunkSize
+	sp2.Write(make([]byte, chunkSize))
+	go func() { _, err := sp2.Write(make([]byte, chunkSize)); wrote <- err }()
+	sp2.Close()
+	if err := <-wrote; err != errSpoolClosed {
+		t.Fatalf("a waiting writer after Close: %v", err)
+	}
+}
+
 // TestTempFile: temp files have no name, live in a private 0700 folder
 // under TempDir, and the folder goes away with the front.
 func TestTempFile(t *testing.T) {

@@ -1,8 +1,9 @@
-package front
-
-// This file caps the client connections open at once (max_connections):
-// past the cap the front stops accepting, and new clients wait in the
-// listen queue until a connection closes.
+// Package connlimit caps the connections a listener has open at once:
+// past the cap it stops accepting, and new clients wait in the kernel's
+// listen queue until a connection closes, so clients that connect and
+// stay cannot use up the master's file descriptors. The HTTP front
+// (max_connections) and metrics_listen use it.
+package connlimit
 
 import (
 	"io"
@@ -13,28 +14,32 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// limitListener accepts while fewer than cap(slots) of its connections
-// are open.
-type limitListener struct {
+// Listener accepts while fewer than cap(slots) of its connections are
+// open.
+type Listener struct {
 	net.Listener
 	slots chan struct{}
 	done  chan struct{} // closed by Close: wakes an Accept waiting for a slot
 	once  sync.Once
+	what  string
 	log   zerolog.Logger
 	said  time.Time // when the cap was last logged (Accept's goroutine only)
 }
 
-func newLimitListener(ln net.Listener, n int, log zerolog.Logger) *limitListener {
-	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), log: log}
+// New caps ln at n open connections; what, in the warning logged (at most
+// once a minute) when the cap is reached, names the setting ("http:
+// max_connections").
+func New(ln net.Listener, n int, what string, log zerolog.Logger) *Listener {
+	return &Listener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{}), what: what, log: log}
 }
 
-func (l *limitListener) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case l.slots <- struct{}{}:
 	default:
 		if now := time.Now(); now.Sub(l.said) > time.Minute {
 			l.said = now
-			l.log.Warn().Int("max_connections", cap(l.slots)).Msgf("http: max_connections (%d) reached: new clients wait in the listen queue", cap(l.slots))
+			l.log.Warn().Int("max_connections", cap(l.slots)).Msgf("%s (%d) reached: new clients wait in the listen queue", l.what, cap(l.slots))
 		}
 		select {
 		case l.slots <- struct{}{}:
@@ -50,7 +55,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 	return &limitConn{Conn: c, l: l}, nil
 }
 
-func (l *limitListener) Close() error {
+func (l *Listener) Close() error {
 	l.once.Do(func() { close(l.done) })
 	return l.Listener.Close()
 }
@@ -58,7 +63,7 @@ func (l *limitListener) Close() error {
 // limitConn gives its slot back when closed.
 type limitConn struct {
 	net.Conn
-	l    *limitListener
+	l    *Listener
 	once sync.Once
 }
 
