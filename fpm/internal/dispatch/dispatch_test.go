@@ -585,3 +585,72 @@ func TestWorkerClosingKeptConnection(t *testing.T) {
 		t.Fatalf("stats %+v", s)
 	}
 }
+
+// TestShutdownReadsFirstRequest: a connection accepted before Shutdown
+// whose first request comes only after Shutdown began is served, not
+// closed unread (which resets the request: nginx's 502 "Connection reset
+// by peer" in a reload under load); a kept connection idle between
+// requests is closed at once.
+func TestShutdownReadsFirstRequest(t *testing.T) {
+	dir := t.TempDir()
+	d := New(Config{MaxQueue: 4})
+	addr := filepath.Join(dir, "pool.sock")
+	ln, err := net.Listen("unix", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- d.Serve(ln) }()
+	w := startWorker(t, dir, 1, echo)
+	d.AddWorker(w.id, w.addr, 0)
+	kept := &fcgi.Client{Network: "unix", Address: addr, MaxIdleConns: 1}
+	if a := do(t, kept, params("GET", "/kept", ""), ""); a.status != 200 {
+		t.Fatalf("kept: %+v", a)
+	}
+	fresh, err := net.Dial("unix", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	waitFor(t, "both connections served", func() bool { return d.Stats().Conns == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Shutdown(ctx) }()
+	<-served
+	waitFor(t, "the kept connection closed, the fresh one told its wait", func() bool {
+		return d.Stats().Conns == 1 && firstWaitBounded(d) || d.Stats().Conns == 0
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned before the fresh connection's request: %v", err)
+	default:
+	}
+	c := &fcgi.Client{Dial: func(context.Context) (net.Conn, error) { return fresh, nil }}
+	if a := do(t, c, params("GET", "/late", ""), ""); a.status != 200 || a.body != "GET /late " {
+		t.Fatalf("the request sent after Shutdown began: %+v", a)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// firstWaitBounded reports whether every connection waiting for its first
+// request has been given its deadline by Shutdown.
+func firstWaitBounded(d *Dispatcher) bool {
+	d.mu.Lock()
+	conns := make([]*clientConn, 0, len(d.conns))
+	for cc := range d.conns {
+		conns = append(conns, cc)
+	}
+	d.mu.Unlock()
+	for _, cc := range conns {
+		cc.mu.Lock()
+		ok := cc.idle && cc.timed
+		cc.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	return len(conns) > 0
+}
