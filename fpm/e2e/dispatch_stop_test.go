@@ -14,6 +14,7 @@ import (
 // the master exits 0.
 func TestDispatchGracefulStopQueued(t *testing.T) {
 	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 1\npm_max_queue = 8\n")
+	eventually(t, 10*time.Second, "the worker started", func() bool { return len(m.workerPids()) == 1 })
 	worker := m.workerPids()[0]
 	running := getAsync(ng.client, "http://localhost/slow.php?s=1.5")
 	eventually(t, 5*time.Second, "the slow request running", func() bool {
