@@ -425,16 +425,24 @@ func TestMultiplexedRequestRefused(t *testing.T) {
 	}
 }
 
-func TestShutdownFinishesRequests(t *testing.T) {
-	dir := t.TempDir()
-	d := New(Config{MaxQueue: 4})
-	addr := filepath.Join(dir, "pool.sock")
+// serveUnshut serves a dispatcher on a socket in dir, for a test that
+// shuts it down itself; served gets Serve's result.
+func serveUnshut(t *testing.T, dir string) (d *Dispatcher, addr string, served <-chan error) {
+	t.Helper()
+	d = New(Config{MaxQueue: 4})
+	addr = filepath.Join(dir, "pool.sock")
 	ln, err := net.Listen("unix", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- d.Serve(ln) }()
+	ch := make(chan error, 1)
+	go func() { ch <- d.Serve(ln) }()
+	return d, addr, ch
+}
+
+func TestShutdownFinishesRequests(t *testing.T) {
+	dir := t.TempDir()
+	d, addr, served := serveUnshut(t, dir)
 	c := &fcgi.Client{Network: "unix", Address: addr}
 	bl := newBlocker()
 	w := startWorker(t, dir, 1, bl)
@@ -593,14 +601,7 @@ func TestWorkerClosingKeptConnection(t *testing.T) {
 // requests is closed at once.
 func TestShutdownReadsFirstRequest(t *testing.T) {
 	dir := t.TempDir()
-	d := New(Config{MaxQueue: 4})
-	addr := filepath.Join(dir, "pool.sock")
-	ln, err := net.Listen("unix", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- d.Serve(ln) }()
+	d, addr, served := serveUnshut(t, dir)
 	w := startWorker(t, dir, 1, echo)
 	d.AddWorker(w.id, w.addr, 0)
 	kept := &fcgi.Client{Network: "unix", Address: addr, MaxIdleConns: 1}
