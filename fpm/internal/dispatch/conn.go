@@ -57,34 +57,70 @@ type clientConn struct {
 	c net.Conn
 	b *connBufs
 
-	mu   sync.Mutex
-	idle bool // between requests: Shutdown may end the wait
+	mu    sync.Mutex
+	idle  bool // waiting for a request: Shutdown may end the wait
+	begun bool // a record came: a wait now is between requests
+	timed bool // Shutdown set a read deadline on the wait for the first request
 
 	held  int               // bytes of the current request counted in Dispatcher.held
 	local map[string]string // the params of a request for LocalPaths
 	tail  []byte            // the end of an answer, written after the worker's release
 }
 
-// wakeIdle ends the wait of a connection between requests (Shutdown).
+// firstRequestWait is how long a connection that has sent no request yet
+// may take to send its first one once Shutdown began. A web server writes
+// its request as soon as it has connected, so the request is on the way
+// (or already in the socket's buffer, read late on a loaded machine):
+// ending such a connection would reset that request, where between two
+// requests of a kept connection nothing is lost. Go's net/http gives new
+// connections 5 s in its Shutdown too.
+const firstRequestWait = 5 * time.Second
+
+// wakeIdle ends the wait of a connection between requests, or bounds the
+// wait for its first request (Shutdown).
 func (cc *clientConn) wakeIdle() {
 	cc.mu.Lock()
 	if cc.idle {
-		cc.c.SetReadDeadline(time.Unix(1, 0))
+		cc.c.SetReadDeadline(cc.idleEnd())
+		cc.timed = !cc.begun
 	}
 	cc.mu.Unlock()
 }
 
+// idleEnd is when the wait of an idle connection ends after Shutdown.
+func (cc *clientConn) idleEnd() time.Time {
+	if cc.begun {
+		return aLongTimeAgo
+	}
+	return time.Now().Add(firstRequestWait)
+}
+
+// setIdle marks the connection waiting for a request, or reading one. It
+// reports false when the connection is to end instead of waiting: Shutdown
+// began and a request was served on it already.
 func (cc *clientConn) setIdle(idle bool) bool {
 	cc.mu.Lock()
 	defer cc.mu.Unlock()
+	came := !idle && cc.idle // a record came
 	cc.idle = idle
-	if idle {
-		cc.d.mu.Lock()
-		closed := cc.d.closed
-		cc.d.mu.Unlock()
-		return !closed
+	if came && !cc.begun {
+		cc.begun = true
+		if cc.timed { // the first request is read whole, however long after Shutdown
+			cc.c.SetReadDeadline(time.Time{})
+		}
 	}
-	return true
+	if !idle {
+		return true
+	}
+	cc.d.mu.Lock()
+	closed := cc.d.closed
+	cc.d.mu.Unlock()
+	if closed && !cc.begun {
+		cc.c.SetReadDeadline(cc.idleEnd())
+		cc.timed = true
+		return true
+	}
+	return !closed
 }
 
 // pending is a request read from the client.

@@ -453,16 +453,24 @@ func TestMultiplexedRequestRefused(t *testing.T) {
 	}
 }
 
-func TestShutdownFinishesRequests(t *testing.T) {
-	dir := t.TempDir()
-	d := New(Config{MaxQueue: 4})
-	addr := filepath.Join(dir, "pool.sock")
+// serveUnshut serves a dispatcher on a socket in dir, for a test that
+// shuts it down itself; served gets Serve's result.
+func serveUnshut(t *testing.T, dir string) (d *Dispatcher, addr string, served <-chan error) {
+	t.Helper()
+	d = New(Config{MaxQueue: 4})
+	addr = filepath.Join(dir, "pool.sock")
 	ln, err := net.Listen("unix", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- d.Serve(ln) }()
+	ch := make(chan error, 1)
+	go func() { ch <- d.Serve(ln) }()
+	return d, addr, ch
+}
+
+func TestShutdownFinishesRequests(t *testing.T) {
+	dir := t.TempDir()
+	d, addr, served := serveUnshut(t, dir)
 	c := &fcgi.Client{Network: "unix", Address: addr}
 	bl := newBlocker()
 	w := startWorker(t, dir, 1, bl)
@@ -701,4 +709,66 @@ func TestMaxConnsWaitInListenQueue(t *testing.T) {
 	if a := <-third; a.status != 200 || a.body != "GET /third " {
 		t.Fatalf("third: %+v", a)
 	}
+}
+
+// TestShutdownReadsFirstRequest: a connection accepted before Shutdown
+// whose first request comes only after Shutdown began is served, not
+// closed unread (which resets the request: nginx's 502 "Connection reset
+// by peer" in a reload under load); a kept connection idle between
+// requests is closed at once.
+func TestShutdownReadsFirstRequest(t *testing.T) {
+	dir := t.TempDir()
+	d, addr, served := serveUnshut(t, dir)
+	w := startWorker(t, dir, 1, echo)
+	d.AddWorker(w.id, w.addr, 0)
+	kept := &fcgi.Client{Network: "unix", Address: addr, MaxIdleConns: 1}
+	if a := do(t, kept, params("GET", "/kept", ""), ""); a.status != 200 {
+		t.Fatalf("kept: %+v", a)
+	}
+	fresh, err := net.Dial("unix", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	waitFor(t, "both connections served", func() bool { return d.Stats().Conns == 2 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- d.Shutdown(ctx) }()
+	<-served
+	waitFor(t, "the kept connection closed, the fresh one told its wait", func() bool {
+		return d.Stats().Conns == 1 && firstWaitBounded(d) || d.Stats().Conns == 0
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned before the fresh connection's request: %v", err)
+	default:
+	}
+	c := &fcgi.Client{Dial: func(context.Context) (net.Conn, error) { return fresh, nil }}
+	if a := do(t, c, params("GET", "/late", ""), ""); a.status != 200 || a.body != "GET /late " {
+		t.Fatalf("the request sent after Shutdown began: %+v", a)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+}
+
+// firstWaitBounded reports whether every connection waiting for its first
+// request has been given its deadline by Shutdown.
+func firstWaitBounded(d *Dispatcher) bool {
+	d.mu.Lock()
+	conns := make([]*clientConn, 0, len(d.conns))
+	for cc := range d.conns {
+		conns = append(conns, cc)
+	}
+	d.mu.Unlock()
+	for _, cc := range conns {
+		cc.mu.Lock()
+		ok := cc.idle && cc.timed
+		cc.mu.Unlock()
+		if !ok {
+			return false
+		}
+	}
+	return len(conns) > 0
 }

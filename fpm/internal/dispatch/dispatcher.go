@@ -132,6 +132,7 @@ type Dispatcher struct {
 	stats   Stats
 	closed  bool
 	lns     map[net.Listener]struct{}
+	serving sync.WaitGroup // the accept loops (Serve)
 	conns   map[*clientConn]struct{}
 	busy    int           // workers busy now
 	held    int           // bytes of requests held (Config.MaxHeld)
@@ -178,11 +179,13 @@ func (d *Dispatcher) Serve(l net.Listener) error {
 		return errClosed
 	}
 	d.lns[l] = struct{}{}
+	d.serving.Add(1)
 	d.mu.Unlock()
 	defer func() {
 		d.mu.Lock()
 		delete(d.lns, l)
 		d.mu.Unlock()
+		d.serving.Done()
 	}()
 	var delay time.Duration
 	slots := make(chan struct{}, d.cfg.MaxConns)
@@ -203,8 +206,16 @@ func (d *Dispatcher) Serve(l net.Listener) error {
 			return err
 		}
 		delay = 0
+		// Tracked before the next accept, and served even when Shutdown
+		// began meanwhile: the client connected before the listener
+		// closed, its request is on the way, and closing the connection
+		// unread would reset it (Shutdown waits for this loop's end
+		// before it counts the connections left).
+		d.mu.Lock()
+		cc := d.trackLocked(c)
+		d.mu.Unlock()
 		go func() {
-			d.ServeConn(c)
+			d.serveConn(cc)
 			<-slots
 		}()
 	}
@@ -220,16 +231,28 @@ func isTemporaryAccept(err error) bool {
 // and closes it. The HTTP front hands its requests in this way, on one end
 // of an in-process connection.
 func (d *Dispatcher) ServeConn(c net.Conn) {
-	cc := &clientConn{d: d, c: c}
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
 		c.Close()
 		return
 	}
+	cc := d.trackLocked(c)
+	d.mu.Unlock()
+	d.serveConn(cc)
+}
+
+// trackLocked counts c among the connections Shutdown waits for.
+func (d *Dispatcher) trackLocked(c net.Conn) *clientConn {
+	cc := &clientConn{d: d, c: c}
 	d.conns[cc] = struct{}{}
 	d.stats.Conns++
-	d.mu.Unlock()
+	return cc
+}
+
+// serveConn serves a tracked connection until it ends, and closes it.
+func (d *Dispatcher) serveConn(cc *clientConn) {
+	c := cc.c
 	defer func() {
 		c.Close()
 		d.mu.Lock()
@@ -252,8 +275,9 @@ func closeOnce(ch chan struct{}) {
 }
 
 // Shutdown stops accepting, lets every request read or queued finish, and
-// closes the client connections as they fall idle. It returns when none is
-// left, or with ctx's error.
+// closes the client connections as they fall idle (a connection that has
+// not sent its first request yet gets firstRequestWait to send it). It
+// returns when none is left, or with ctx's error.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.mu.Lock()
 	if !d.closed {
@@ -263,13 +287,20 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	for l := range d.lns {
 		l.Close()
 	}
+	d.mu.Unlock()
+	d.serving.Wait() // every connection accepted is tracked now
+	d.mu.Lock()
+	conns := make([]*clientConn, 0, len(d.conns))
 	for cc := range d.conns {
-		cc.wakeIdle()
+		conns = append(conns, cc)
 	}
 	if len(d.conns) == 0 {
 		closeOnce(d.drained)
 	}
 	d.mu.Unlock()
+	for _, cc := range conns { // outside d.mu: setIdle takes cc.mu, then d.mu
+		cc.wakeIdle()
+	}
 	var err error
 	select {
 	case <-d.drained:
