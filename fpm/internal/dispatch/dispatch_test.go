@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gofpm/gofpm/fcgi"
+	"golang.org/x/sys/unix"
 )
 
 // testWorker is a Go FastCGI worker (net/http/fcgi) on a Unix socket of
@@ -564,6 +565,7 @@ func closingWorker(ln *net.UnixListener) {
 			if err != nil {
 				return
 			}
+			keep := false
 			for {
 				var h [8]byte
 				if _, err := io.ReadFull(cn, h[:]); err != nil {
@@ -572,6 +574,9 @@ func closingWorker(ln *net.UnixListener) {
 				body := make([]byte, int(h[4])<<8|int(h[5])+int(h[6]))
 				if _, err := io.ReadFull(cn, body); err != nil {
 					break
+				}
+				if fcgi.RecordType(h[1]) == fcgi.TypeBeginRequest && len(body) > 2 {
+					keep = body[2]&1 != 0 // FCGI_KEEP_CONN
 				}
 				if fcgi.RecordType(h[1]) == fcgi.TypeStdin && h[4] == 0 && h[5] == 0 {
 					id := uint16(h[2])<<8 | uint16(h[3])
@@ -582,10 +587,17 @@ func closingWorker(ln *net.UnixListener) {
 					break
 				}
 			}
-			// Wait until the next request is readable, then close unread.
-			if rc, err := cn.SyscallConn(); err == nil {
-				first := true
-				rc.Read(func(uintptr) bool { done := !first; first = false; return done })
+			// Asked to keep the connection: wait until the next request is
+			// readable, then close unread. Not asked: close at once, as
+			// every worker does.
+			if rc, err := cn.SyscallConn(); err == nil && keep {
+				// Done once a byte is there (peeked, not read): it may have
+				// come before the wait began, with no edge left to wake it.
+				rc.Read(func(fd uintptr) bool {
+					var b [1]byte
+					n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+					return n > 0 || (err != nil && err != unix.EAGAIN)
+				})
 			}
 			cn.Close()
 		}
