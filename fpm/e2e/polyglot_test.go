@@ -48,8 +48,10 @@ func TestPolyglot(t *testing.T) {
 	check("nginx", n.client, "http://localhost")
 
 	// The three foreign pools on their status sockets: the processes are
-	// the master's children running that language, and, after some load,
-	// the requests are counted.
+	// the master's children running that language. In this (socket) mode
+	// their requests are what the kernel probe saw on its ticks, so a run
+	// of short requests may be missed: the counts are only logged here;
+	// TestPolyglotDispatch asserts them exactly with dispatch = "master".
 	for _, l := range []struct{ lang, cmd string }{{"csharp", "hello-csharp.exe"}, {"ruby", "hello.rb"}, {"node", "hello.js"}} {
 		sock := filepath.Join(dir, "polyglot-"+l.lang+"-status.sock")
 		var st poolStatus
@@ -64,10 +66,10 @@ func TestPolyglot(t *testing.T) {
 			}
 		}
 		want := childrenRunning(m, l.cmd)
-		if st.Pool != l.lang || !slices.Equal(st.pids(), want) || st.Accepted == 0 || st.requests() == 0 {
-			t.Errorf("%s status: pool %q, pids %v (children running %s: %v), accepted conn %d, requests %d",
-				l.lang, st.Pool, st.pids(), l.cmd, want, st.Accepted, st.requests())
+		if st.Pool != l.lang || !slices.Equal(st.pids(), want) {
+			t.Errorf("%s status: pool %q, pids %v (children running %s: %v)", l.lang, st.Pool, st.pids(), l.cmd, want)
 		}
+		t.Logf("%s status (sampled): accepted conn %d, requests %d", l.lang, st.Accepted, st.requests())
 	}
 
 	// SIGKILL a C# worker while 4 clients keep the pool busy.
