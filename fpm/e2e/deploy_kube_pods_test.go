@@ -39,20 +39,7 @@ func startPodNginx(t *testing.T, conf string, uid int, groups ...int) (*exec.Cmd
 	go func() { io.Copy(out, outR); close(copied) }()
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); <-copied; close(exited) }()
-	t.Cleanup(func() {
-		kids := childrenOf(cmd.Process.Pid)
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		for _, k := range kids {
-			if alive(k) {
-				syscall.Kill(k, syscall.SIGKILL)
-			}
-		}
+	stopOnCleanup(t, cmd, exited, 10*time.Second, func() {
 		if t.Failed() {
 			t.Logf("nginx output:\n%s", out.String())
 		}

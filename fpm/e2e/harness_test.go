@@ -585,3 +585,27 @@ func (h *handedMaster) logCount(s string) int {
 	b, _ := os.ReadFile(h.logPath)
 	return strings.Count(string(b), s)
 }
+
+// stopOnCleanup stops a started process when the test ends: SIGTERM, then
+// SIGKILL after grace, and SIGKILL to the children it had (a master's
+// workers), by pid. exited is closed when cmd.Wait has returned.
+func stopOnCleanup(t *testing.T, cmd *exec.Cmd, exited <-chan struct{}, grace time.Duration, after func()) {
+	t.Cleanup(func() {
+		kids := childrenOf(cmd.Process.Pid)
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(grace):
+			cmd.Process.Kill()
+			<-exited
+		}
+		for _, k := range kids {
+			if alive(k) {
+				syscall.Kill(k, syscall.SIGKILL)
+			}
+		}
+		if after != nil {
+			after()
+		}
+	})
+}

@@ -82,19 +82,7 @@ func startPHPFPM(t *testing.T, dir, sock string) {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		kids := childrenOf(cmd.Process.Pid)
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		for _, pid := range kids {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
+	stopOnCleanup(t, cmd, exited, 10*time.Second, nil)
 	eventually(t, 10*time.Second, "php-fpm socket", func() bool { _, err := os.Stat(sock); return err == nil })
 }
 

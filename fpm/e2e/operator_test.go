@@ -132,19 +132,7 @@ func TestSyslogErrorLog(t *testing.T) {
 	}
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		kids := childrenOf(cmd.Process.Pid)
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		for _, pid := range kids {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
+	stopOnCleanup(t, cmd, exited, 15*time.Second, nil)
 	pid := strconv.Itoa(cmd.Process.Pid)
 	var got []string
 	buf := make([]byte, 64<<10)

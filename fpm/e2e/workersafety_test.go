@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/gofpm/gofpm/fcgi"
 	"github.com/gofpm/gofpm/fpm/internal/config"
+	"github.com/gofpm/gofpm/fpm/internal/procfs"
 )
 
 // oneWorkerPool is one static pool of one examples/hello worker on
@@ -197,7 +199,13 @@ func TestCGIScriptLifetime(t *testing.T) {
 		}
 	}()
 	stays, job := readPid(t, filepath.Join(dir, "stays.pid")), readPid(t, filepath.Join(dir, "job.pid"))
-	syscall.Kill(workers[0], syscall.SIGKILL)
+	// The worker is the script's parent (the master's child list may also
+	// have held a process between fork and exec when it was read).
+	st, err := procfs.ReadStat(stays)
+	if err != nil || !slices.Contains(m.children(), st.PPID) {
+		t.Fatalf("stays.sh %d: parent %d (%v) is not a worker of %v", stays, st.PPID, err, m.children())
+	}
+	syscall.Kill(st.PPID, syscall.SIGKILL)
 	eventually(t, 10*time.Second, "stays.sh and its background job to die with their worker", func() bool {
 		return !alive(stays) && !alive(job)
 	})
