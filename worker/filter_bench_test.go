@@ -11,11 +11,14 @@ import (
 )
 
 // memConn is a net.Conn over memory for the filter's benchmarks: reads come
-// from in, writes are dropped.
-type memConn struct{ in bytes.Reader }
+// from in, writes are counted and dropped.
+type memConn struct {
+	in      bytes.Reader
+	written int
+}
 
 func (m *memConn) Read(p []byte) (int, error)         { return m.in.Read(p) }
-func (m *memConn) Write(p []byte) (int, error)        { return len(p), nil }
+func (m *memConn) Write(p []byte) (int, error)        { m.written += len(p); return len(p), nil }
 func (m *memConn) Close() error                       { return nil }
 func (m *memConn) LocalAddr() net.Addr                { return unixAddr }
 func (m *memConn) RemoteAddr() net.Addr               { return unixAddr }
@@ -55,14 +58,14 @@ func BenchmarkFilter(b *testing.B) {
 	buf := make([]byte, 4096)
 	// serve reads the request's records (on a kept connection up to the
 	// last, else up to the web server's EOF) and writes the answer.
-	serve := func(c *conn, in *memConn, kept bool) {
+	serve := func(tb testing.TB, c *conn, in *memConn, kept bool) {
 		in.in.Reset(req)
 		for {
 			if _, err := c.Read(buf); err != nil {
 				if err == io.EOF {
 					break
 				}
-				b.Fatal(err)
+				tb.Fatal(err)
 			}
 			if kept && in.in.Len() == 0 && len(c.out) == 0 {
 				break
@@ -73,24 +76,38 @@ func BenchmarkFilter(b *testing.B) {
 		c.Write(eos)
 		c.Write(end)
 	}
+	// answered fails b unless the answer of every request served reached
+	// the web server's side whole.
+	answer := len(stdout) + len(eos) + len(end)
+	answered := func(b *testing.B, in *memConn, requests int) {
+		if in.written != requests*answer {
+			b.Fatalf("%d bytes written for %d requests, want %d each", in.written, requests, answer)
+		}
+	}
 	b.Run("request", func(b *testing.B) {
 		in := &memConn{}
 		s.slots <- struct{}{}
 		c := newConn(in, s)
+		n := 0
 		b.ReportAllocs()
 		for b.Loop() {
-			serve(c, in, true)
+			serve(b, c, in, true)
+			n++
 		}
 		c.Close()
+		answered(b, in, n)
 	})
 	b.Run("conn", func(b *testing.B) {
 		in := &memConn{}
+		n := 0
 		b.ReportAllocs()
 		for b.Loop() {
 			s.slots <- struct{}{}
 			c := newConn(in, s)
-			serve(c, in, false)
+			serve(b, c, in, false)
 			c.Close()
+			n++
 		}
+		answered(b, in, n)
 	})
 }
