@@ -50,10 +50,20 @@
 //     MaxParamsBytes (1 MiB), which net/http/fcgi alone would buffer without
 //     limit (see docs/security.md);
 //   - answers FCGI_GET_VALUES with its real concurrency (FCGI_MAX_CONNS and
-//     FCGI_MAX_REQS = GOFPM_WORKER_CONCURRENCY, FCGI_MPXS_CONNS = 0).
+//     FCGI_MAX_REQS = GOFPM_WORKER_CONCURRENCY, FCGI_MPXS_CONNS = 0);
+//   - keeps the worker busy, and takes no other connection, while a handler
+//     whose web server went away is still running (it should return once
+//     its context is cancelled), as a php-fpm child stays busy with a script;
+//   - never lets what a handler writes after its request ended (from a
+//     goroutine it left behind) reach another request;
+//   - answers FCGI_ABORT_REQUEST with FCGI_END_REQUEST at once, also after
+//     the request's body has ended (net/http/fcgi then ignores it).
 //
-// All of this is one connection filter between the socket and
-// net/http/fcgi, built on package fcgi's record codec.
+// All of this is one connection filter per web server connection, built on
+// package fcgi's record codec, and one long-lived connection per slot that
+// carries each web server connection's records to net/http/fcgi in turn:
+// net/http/fcgi's cost per connection is paid once per worker, not once
+// per request (docs/performance.md, "The long-lived connection").
 //
 // # GOMAXPROCS
 //

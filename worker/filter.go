@@ -47,9 +47,9 @@ var ErrParamsTooLarge = fmt.Errorf("worker: FastCGI params exceed %d bytes", Max
 // tooLargeAnswer is the CGI response to params beyond the limit.
 const tooLargeAnswer = "Status: 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nrequest header fields too large\n"
 
-// conn is one web server connection as net/http/fcgi sees it. The read side
-// is used by net/http/fcgi's reading goroutine only; the write side by the
-// handlers and the reading goroutine, under wmu.
+// conn is one web server connection, carried to net/http/fcgi by a session
+// (session.go). The read side is used by the session's reading goroutine
+// only; the write side by the handlers and the reading goroutine, under wmu.
 type conn struct {
 	net.Conn
 	s *server
@@ -100,14 +100,19 @@ var readBufPool = sync.Pool{New: func() any {
 // scoreboard. A new connection is busy from its accept, not from its first
 // byte: a graceful stop must not exit between taking a connection from the
 // queue and reading the request the web server is sending on it.
-func newConn(c net.Conn, s *server) *conn {
+func newConn(c net.Conn, s *server) *conn { return initConn(new(conn), c, s) }
+
+// initConn is newConn into cn, a conn no one uses any more: a session
+// reuses its conn for the next connection once every request of the last
+// one is finished.
+func initConn(cn *conn, c net.Conn, s *server) *conn {
 	s.alog.Accepted(c)
 	s.mu.Lock()
 	s.conns++
 	s.busy++
 	s.sb.Accepted()
 	s.mu.Unlock()
-	cn := &conn{Conn: c, s: s, busy: true}
+	*cn = conn{Conn: c, s: s, busy: true}
 	cn.rb = readBufPool.Get().(*readBufs)
 	cn.rb.br.Reset((*source)(cn))
 	return cn
@@ -125,11 +130,12 @@ func (s *source) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Read hands net/http/fcgi the records of the web server, filtered.
-func (c *conn) Read(p []byte) (int, error) {
+// records returns the next of the web server's records, filtered: whole
+// records, valid until the next call. The session (session.go) reads them.
+func (c *conn) records() ([]byte, error) {
 	for len(c.out) == 0 {
 		if c.rerr != nil {
-			return 0, c.rerr
+			return nil, c.rerr
 		}
 		if err := c.next(); err != nil {
 			c.rerr = err
@@ -138,6 +144,20 @@ func (c *conn) Read(p []byte) (int, error) {
 			readBufPool.Put(c.rb)
 			c.rb = nil
 		}
+	}
+	out := c.out
+	c.out = nil
+	return out, nil
+}
+
+// Read is records as a byte stream.
+func (c *conn) Read(p []byte) (int, error) {
+	if len(c.out) == 0 {
+		out, err := c.records()
+		if err != nil {
+			return 0, err
+		}
+		c.out = out
 	}
 	n := copy(p, c.out)
 	c.out = c.out[n:]

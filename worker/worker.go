@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	stdfcgi "net/http/fcgi"
@@ -100,10 +101,11 @@ type server struct {
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the worker stops accepting
 
-	mu    sync.Mutex
-	busy  int           // connections with a request in flight
-	conns int           // open connections
-	idle  chan struct{} // signalled when busy or conns drops
+	mu       sync.Mutex
+	busy     int           // connections with a request in flight
+	conns    int           // open connections
+	sessions int           // net/http/fcgi's connections (session.go)
+	idle     chan struct{} // signalled when busy or conns drops
 }
 
 // stop makes the worker stop accepting; it is safe to call many times.
@@ -147,7 +149,7 @@ func (s *server) serve(h http.Handler) error {
 			}
 		}()
 	}
-	err := stdfcgi.Serve(&limitListener{s}, s.alog.Wrap(s.count(h)))
+	err := stdfcgi.Serve(newSessions(s), s.alog.Wrap(s.count(h)))
 	select {
 	case <-s.stopping:
 	default:
@@ -169,6 +171,12 @@ func (s *server) count(h http.Handler) http.Handler {
 		}
 		if c != nil {
 			defer c.handlerDone(id)
+		}
+		if _, pipe := r.Body.(*io.PipeReader); !pipe {
+			// net/http/fcgi gives every request without a body one
+			// shared reader, which io.Copy writes to: two handlers
+			// copying their empty bodies would race on it.
+			r.Body = http.NoBody
 		}
 		s.sb.RequestStart(r)
 		n := s.requests.Add(1)
@@ -213,6 +221,15 @@ func (s *server) signalIdle() {
 type limitListener struct{ s *server }
 
 func (l *limitListener) Accept() (net.Conn, error) {
+	c, err := l.accept(nil)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// accept is Accept into reuse (see initConn), or into a new conn when nil.
+func (l *limitListener) accept(reuse *conn) (*conn, error) {
 	s := l.s
 	select {
 	case s.slots <- struct{}{}:
@@ -235,7 +252,10 @@ func (l *limitListener) Accept() (net.Conn, error) {
 		<-s.slots
 		return nil, err
 	}
-	return newConn(c, s), nil
+	if reuse == nil {
+		reuse = new(conn)
+	}
+	return initConn(reuse, c, s), nil
 }
 
 func (l *limitListener) Close() error   { return l.s.ln.Close() }
