@@ -77,11 +77,7 @@ func TestParamsLimit(t *testing.T) {
 	if _, err := fcgi.ReadRecord(br, nil); err == nil {
 		t.Fatalf("connection still open after the refusal")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if r := ts.get(ctx, "/"); r.err != nil || r.code != 200 || r.body != "ok" {
-		t.Fatalf("next request: %+v", r)
-	}
+	ts.expectServed(t, "/", "ok")
 }
 
 // TestParamsUnderLimit: params split over many records, just under the

@@ -55,7 +55,6 @@ const endRecordSize = fcgi.HeaderSize + 8
 type sessions struct {
 	s      *server
 	ll     limitListener
-	n      int
 	once   sync.Once
 	failed chan struct{}
 	err    error // why, once failed is closed
@@ -66,11 +65,13 @@ func newSessions(s *server) *sessions {
 }
 
 func (l *sessions) Accept() (net.Conn, error) {
-	if l.n < l.s.concurrency {
-		l.n++
-		l.s.mu.Lock()
+	l.s.mu.Lock()
+	more := l.s.sessions < l.s.concurrency
+	if more {
 		l.s.sessions++
-		l.s.mu.Unlock()
+	}
+	l.s.mu.Unlock()
+	if more {
 		return &session{l: l, done: make(chan struct{}, 1)}, nil
 	}
 	select {
@@ -107,7 +108,7 @@ type session struct {
 	fc      conn     // the connection, reused for each (initConn)
 
 	mu     sync.Mutex
-	cur    *conn         // the connection being read; nil between connections
+	cur    *conn         // the connection being read; nil between connections (set by the reading goroutine only)
 	reqs   []sessionReq  // the requests net/http/fcgi has not finished with
 	lastID uint16        // the last id given out
 	done   chan struct{} // signalled when a request is finished
@@ -144,9 +145,7 @@ func (ss *session) Read(p []byte) (int, error) {
 // fill sets ss.out to the next records (possibly none), taking the next
 // connection when there is none.
 func (ss *session) fill() error {
-	ss.mu.Lock()
-	fc := ss.cur
-	ss.mu.Unlock()
+	fc := ss.cur // only this goroutine sets it: no lock to read it
 	if fc == nil {
 		if ss.closing != nil {
 			ss.waitFinished(ss.closing)
@@ -213,17 +212,13 @@ func (ss *session) take(fc *conn, recs []byte) ([]byte, error) {
 	return recs[:kept], nil
 }
 
-// errBadBegin ends a connection whose BEGIN_REQUEST net/http/fcgi would
-// refuse by ending its connection.
-var errBadBegin = fcgi.ErrProtocol
-
 // follow decides for one record (under mu) and renumbers it in place.
 func (ss *session) follow(fc *conn, h fcgi.Header, rec []byte) (bool, error) {
 	i := ss.find(fc, h.RequestID)
 	if h.Type == fcgi.TypeBeginRequest {
 		content := rec[fcgi.HeaderSize : fcgi.HeaderSize+h.ContentLength]
 		if len(content) != 8 || (i >= 0 && ss.reqs[i].inTable) {
-			return false, errBadBegin
+			return false, fcgi.ErrProtocol // net/http/fcgi would end its connection
 		}
 		if i >= 0 { // the id is reused while its handler still writes: that one is muted
 			ss.reqs[i].current, ss.reqs[i].answered = false, true

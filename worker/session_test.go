@@ -2,7 +2,6 @@ package worker
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"io"
 	"net"
@@ -243,11 +242,7 @@ func TestSessionHalfBegun(t *testing.T) {
 			expectClosed(t, c, br)
 		}
 		c.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if r := ts.get(ctx, "/"); r.err != nil || r.code != 200 || r.body != "ok" {
-			t.Errorf("%s: next connection: %+v", tc.name, r)
-		}
-		cancel()
+		t.Run(tc.name, func(t *testing.T) { ts.expectServed(t, "/", "ok") })
 	}
 }
 
@@ -296,11 +291,7 @@ func TestSessionEarlyAnswer(t *testing.T) {
 		t.Fatalf("the rest of the body: %v", err)
 	}
 	expectClosed(t, c, br)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if r := ts.get(ctx, "/"); r.err != nil || r.code != 200 || r.body != "early" {
-		t.Fatalf("next connection: %+v", r)
-	}
+	ts.expectServed(t, "/", "early")
 }
 
 // TestSessionMultiplexed: two requests interleaved on one kept connection
@@ -369,11 +360,7 @@ func FuzzSession(f *testing.F) {
 		if _, err := io.Copy(io.Discard, c); errors.As(err, &ne) && ne.Timeout() {
 			t.Fatalf("the worker did not end the connection: %v", err)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if r := ts.get(ctx, "/"); r.err != nil || r.code != 200 || r.body != "ok" {
-			t.Fatalf("next connection: %+v", r)
-		}
+		ts.expectServed(t, "/", "ok")
 	})
 }
 
@@ -388,9 +375,5 @@ func TestEmptyBodyNotShared(t *testing.T) {
 			io.WriteString(w, "nobody")
 		}
 	}))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if r := ts.get(ctx, "/"); r.err != nil || r.body != "nobody" {
-		t.Fatalf("got %+v, want the body http.NoBody", r)
-	}
+	ts.expectServed(t, "/", "nobody") // answered "nobody" only when the body is http.NoBody
 }

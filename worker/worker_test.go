@@ -71,6 +71,17 @@ func (ts *testServer) get(ctx context.Context, uri string) result {
 	return result{resp.StatusCode, string(b), err}
 }
 
+// expectServed fails t unless a GET of uri on a new connection is
+// answered 200 with body.
+func (ts *testServer) expectServed(t testing.TB, uri, body string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := ts.get(ctx, uri); r.err != nil || r.code != 200 || r.body != body {
+		t.Fatalf("GET %s on a new connection: %+v, want 200 %q", uri, r, body)
+	}
+}
+
 func (ts *testServer) getAsync(uri string) chan result {
 	c := make(chan result, 1)
 	go func() {
