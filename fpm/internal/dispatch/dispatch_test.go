@@ -734,6 +734,10 @@ func TestShutdownReadsFirstRequest(t *testing.T) {
 	w := startWorker(t, dir, 1, echo)
 	d.AddWorker(w.id, w.addr, 0)
 	kept := &fcgi.Client{Network: "unix", Address: addr, MaxIdleConns: 1}
+	// Referenced to the end: an unreachable client's idle connection is
+	// closed by the garbage collector (its file's cleanup), which ended the
+	// kept connection early under -race, before Shutdown could.
+	defer kept.CloseIdleConnections()
 	if a := do(t, kept, params("GET", "/kept", ""), ""); a.status != 200 {
 		t.Fatalf("kept: %+v", a)
 	}
