@@ -67,25 +67,9 @@ func AppendPairs(dst []byte, m map[string]string) []byte {
 // the input is validated and counted first, then copied into one string that
 // the names and values share, and the map is sized once.
 func ReadPairs(b []byte, limit int) (map[string]string, error) {
-	if limit > 0 && len(b) > limit {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrParamsTooLarge, len(b), limit)
-	}
-	count := 0
-	for rest := b; len(rest) > 0; count++ {
-		nameLen, n1, ok := readSize(rest)
-		if !ok {
-			return nil, fmt.Errorf("%w: truncated name length", ErrProtocol)
-		}
-		rest = rest[n1:]
-		valueLen, n2, ok := readSize(rest)
-		if !ok {
-			return nil, fmt.Errorf("%w: truncated value length", ErrProtocol)
-		}
-		rest = rest[n2:]
-		if nameLen > len(rest) || valueLen > len(rest)-nameLen {
-			return nil, fmt.Errorf("%w: pair of %d+%d bytes exceeds the %d bytes left", ErrProtocol, nameLen, valueLen, len(rest))
-		}
-		rest = rest[nameLen+valueLen:]
+	count, err := countPairs(b, limit)
+	if err != nil {
+		return nil, err
 	}
 	m := make(map[string]string, count)
 	s := string(b)
@@ -99,4 +83,49 @@ func ReadPairs(b []byte, limit int) (map[string]string, error) {
 		off += nameLen + valueLen
 	}
 	return m, nil
+}
+
+// countPairs validates the pairs in b and returns how many there are.
+func countPairs(b []byte, limit int) (int, error) {
+	if limit > 0 && len(b) > limit {
+		return 0, fmt.Errorf("%w: %d bytes, limit %d", ErrParamsTooLarge, len(b), limit)
+	}
+	count := 0
+	for rest := b; len(rest) > 0; count++ {
+		nameLen, n1, ok := readSize(rest)
+		if !ok {
+			return 0, fmt.Errorf("%w: truncated name length", ErrProtocol)
+		}
+		rest = rest[n1:]
+		valueLen, n2, ok := readSize(rest)
+		if !ok {
+			return 0, fmt.Errorf("%w: truncated value length", ErrProtocol)
+		}
+		rest = rest[n2:]
+		if nameLen > len(rest) || valueLen > len(rest)-nameLen {
+			return 0, fmt.Errorf("%w: pair of %d+%d bytes exceeds the %d bytes left", ErrProtocol, nameLen, valueLen, len(rest))
+		}
+		rest = rest[nameLen+valueLen:]
+	}
+	return count, nil
+}
+
+// ScanPairs is ReadPairs without the map: it validates b as ReadPairs does
+// and, only when b is valid, calls fn for each pair in order (so when a
+// name repeats, the last call is the value ReadPairs keeps). name and value
+// alias b. It allocates nothing, for callers on a per-request path that
+// want a few params, not all of them.
+func ScanPairs(b []byte, limit int, fn func(name, value []byte)) error {
+	if _, err := countPairs(b, limit); err != nil {
+		return err
+	}
+	for off := 0; off < len(b); {
+		nameLen, n1, _ := readSize(b[off:])
+		off += n1
+		valueLen, n2, _ := readSize(b[off:])
+		off += n2
+		fn(b[off:off+nameLen], b[off+nameLen:off+nameLen+valueLen])
+		off += nameLen + valueLen
+	}
+	return nil
 }

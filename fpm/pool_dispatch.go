@@ -108,6 +108,7 @@ func (p *pool) startDispatch(spec *spawnSpec) error {
 			os.Remove(dir)
 			return fmt.Errorf("pool %q: access_format: %w", p.cfg.Name, err)
 		}
+		cfg.Params = true // its tokens may name any param
 	}
 	pd.d = dispatch.New(cfg)
 	spec.private = pd.listen

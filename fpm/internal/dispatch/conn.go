@@ -7,12 +7,12 @@ package dispatch
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -40,6 +40,7 @@ type connBufs struct {
 	head   []byte // the request as it goes to the worker
 	params []byte // PARAMS content
 	out    []byte // the answer being relayed, coalesced
+	strs   *strCache
 }
 
 func newConnBufs() any {
@@ -48,6 +49,7 @@ func newConnBufs() any {
 		head:   make([]byte, 0, 4096),
 		params: make([]byte, 0, 4096),
 		out:    make([]byte, 0, flushAt+fcgi.MaxRecordSize),
+		strs:   newStrCache(),
 	}
 }
 
@@ -65,6 +67,7 @@ type clientConn struct {
 	held  int               // bytes of the current request counted in Dispatcher.held
 	local map[string]string // the params of a request for LocalPaths
 	tail  []byte            // the end of an answer, written after the worker's release
+	p     pending           // the request being served (here, not on the heap per request)
 }
 
 // firstRequestWait is how long a connection that has sent no request yet
@@ -143,14 +146,15 @@ func (cc *clientConn) serve() {
 		if !cc.setIdle(true) {
 			return
 		}
-		var p pending
-		err := cc.read(&p)
+		p := &cc.p
+		*p = pending{}
+		err := cc.read(p)
 		cc.setIdle(false)
 		if err != nil {
 			cc.hold(0)
 			return
 		}
-		ok := cc.handle(&p)
+		ok := cc.handle(p)
 		cc.hold(0)
 		if !ok || !p.keep {
 			return
@@ -340,35 +344,75 @@ func (cc *clientConn) management(t fcgi.RecordType, content []byte) error {
 	return cc.write(fcgi.AppendRecords(cc.b.out[:0], fcgi.TypeGetValuesResult, 0, pairs))
 }
 
-// parseParams fills p from the params read.
+// parseParams fills p from the params read. Only the params the
+// dispatcher uses are made strings (through the connection's string cache,
+// so a request like the ones before allocates nothing); the map of them
+// all is made only when Config.Params asks for it (the access log).
 func (cc *clientConn) parseParams(p *pending) error {
-	m, err := fcgi.ReadPairs(cc.b.params, cc.d.cfg.MaxParams)
+	r, strs := &p.req, cc.b.strs
+	var uri, length []byte
+	err := fcgi.ScanPairs(cc.b.params, cc.d.cfg.MaxParams, func(name, value []byte) {
+		switch string(name) {
+		case "REQUEST_METHOD":
+			r.Method = strs.get(value)
+		case "QUERY_STRING":
+			r.Query = strs.get(value)
+		case "SCRIPT_FILENAME":
+			r.Script = strs.get(value)
+		case "PATH_TRANSLATED":
+			r.translated = strs.get(value)
+		case "REMOTE_USER":
+			r.User = strs.get(value)
+		case "REMOTE_ADDR":
+			r.Remote = strs.get(value)
+		case "REQUEST_URI":
+			uri = value
+		case "SCRIPT_NAME":
+			p.name = strs.get(value)
+		case "CONTENT_LENGTH":
+			length = value
+		}
+	})
 	if err != nil {
 		return err
 	}
-	r := &p.req
-	r.Params = m
-	r.Method, r.Query, r.Script = m["REQUEST_METHOD"], m["QUERY_STRING"], m["SCRIPT_FILENAME"]
-	r.User, r.Remote = m["REMOTE_USER"], m["REMOTE_ADDR"]
-	r.URI = m["REQUEST_URI"]
-	if i := strings.IndexByte(r.URI, '?'); i >= 0 {
-		r.URI = r.URI[:i]
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
 	}
+	r.URI = strs.get(uri)
 	if r.URI == "" {
-		r.URI = m["SCRIPT_NAME"]
+		r.URI = p.name
 	}
-	r.ContentLength, _ = strconv.ParseInt(m["CONTENT_LENGTH"], 10, 64)
+	r.ContentLength = parseLength(length)
+	if cc.d.cfg.Params {
+		if r.Params, err = fcgi.ReadPairs(cc.b.params, cc.d.cfg.MaxParams); err != nil {
+			return err
+		}
+	}
 	r.Accepted = cc.d.now()
-	p.name = m["SCRIPT_NAME"]
 	cc.d.mu.Lock()
 	cc.d.stats.Accepted++
 	cc.d.mu.Unlock()
+	cc.local = nil
 	if cc.d.cfg.Local != nil && contains(cc.d.cfg.LocalPaths, p.name) {
-		cc.local = m
-	} else {
-		cc.local = nil
+		if cc.local = r.Params; cc.local == nil {
+			if cc.local, err = fcgi.ReadPairs(cc.b.params, cc.d.cfg.MaxParams); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
+}
+
+// parseLength reads CONTENT_LENGTH as strconv.ParseInt did for the
+// dispatcher before (0 when it is not a number, the largest int64 when it
+// is too large), without making a string of it.
+func parseLength(b []byte) int64 {
+	if len(b) == 0 {
+		return 0 // ParseInt's error for "" would be an allocation
+	}
+	n, _ := strconv.ParseInt(string(b), 10, 64)
+	return n
 }
 
 func contains(list []string, s string) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	stdfcgi "net/http/fcgi"
@@ -787,4 +788,38 @@ func firstWaitBounded(d *Dispatcher) bool {
 		}
 	}
 	return len(conns) > 0
+}
+
+// TestRequestFields: what OnDone is told of a request, with and without
+// the map of every param (Config.Params, for the access log).
+func TestRequestFields(t *testing.T) {
+	for _, withParams := range []bool{false, true} {
+		t.Run(fmt.Sprintf("Params=%v", withParams), func(t *testing.T) {
+			done := make(chan Request, 4)
+			_, c, _ := echoPool(t, Config{MaxQueue: 4, Params: withParams, OnDone: func(r *Request) { done <- *r }})
+			p := params("POST", "/a.php?x=1", "/srv/a.php")
+			p["REMOTE_USER"], p["CONTENT_LENGTH"], p["HTTP_X_TRACE"] = "alice", "5", "t1"
+			for i := range 2 { // the second is served from the connection's string cache
+				if a := do(t, c, p, "hello"); a.status != 200 {
+					t.Fatalf("answer %+v", a)
+				}
+				r := <-done
+				if r.Method != "POST" || r.URI != "/a.php" || r.Query != "x=1" || r.Script != "/srv/a.php" ||
+					r.User != "alice" || r.Remote != "127.0.0.1" || r.ContentLength != 5 || r.Status != 200 || r.Outcome != Relayed {
+					t.Fatalf("request %d: %+v", i, r)
+				}
+				if got := r.Params["HTTP_X_TRACE"]; withParams && got != "t1" || !withParams && r.Params != nil {
+					t.Fatalf("request %d: Params %v", i, r.Params)
+				}
+			}
+		})
+	}
+}
+
+func TestParseLength(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "0": 0, "42": 42, "x": 0, "-1": -1, "99999999999999999999": math.MaxInt64} {
+		if got := parseLength([]byte(in)); got != want {
+			t.Errorf("parseLength(%q) = %d, want %d", in, got, want)
+		}
+	}
 }

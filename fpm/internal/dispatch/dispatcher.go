@@ -49,6 +49,10 @@ type Config struct {
 	// OnWait is called, outside any lock, when a request starts to wait
 	// because no worker is idle (ondemand spawns then).
 	OnWait func()
+	// Params makes every Request carry the map of all its params (for an
+	// access log's tokens); without it only the fields above are filled,
+	// and a request costs no allocation for them.
+	Params bool
 	// OnDone is called after every request the dispatcher answered or
 	// relayed, on the connection's goroutine.
 	OnDone func(r *Request)
@@ -92,7 +96,9 @@ type Request struct {
 	Bytes              int64 // STDOUT bytes relayed
 	Tries              int   // workers it was given to
 	Outcome            Outcome
-	Params             map[string]string // all its params (the access log's tokens)
+	Params             map[string]string // all its params (the access log's tokens), when Config.Params
+
+	translated string // PATH_TRANSLATED, checked against Extensions too
 }
 
 // Stats are the dispatcher's counters.

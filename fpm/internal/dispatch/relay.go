@@ -50,12 +50,12 @@ func (cc *clientConn) handle(p *pending) bool {
 		s.scan(body)
 		r.Status, r.Bytes = s.code(), int64(len(body))
 		return cc.answer(p, body) == nil
-	case !allowed(d.cfg.Extensions, r.Script) || !allowed(d.cfg.Extensions, r.Params["PATH_TRANSLATED"]):
+	case !allowed(d.cfg.Extensions, r.Script) || !allowed(d.cfg.Extensions, r.translated):
 		// php-cgi with cgi.fix_pathinfo=0 runs PATH_TRANSLATED when it
 		// is set, whatever SCRIPT_FILENAME says: both are checked, as
 		// php-fpm checks the path it is about to run.
-		if !allowed(d.cfg.Extensions, r.Params["PATH_TRANSLATED"]) {
-			r.Script = r.Params["PATH_TRANSLATED"]
+		if !allowed(d.cfg.Extensions, r.translated) {
+			r.Script = r.translated
 		}
 		d.mu.Lock()
 		d.stats.Denied++
