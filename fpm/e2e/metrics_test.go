@@ -241,6 +241,8 @@ func TestMetricsListenConnCap(t *testing.T) {
 		}
 		return len(ents)
 	}
+	// The workers' spawn opens descriptors too: counted before, not as clients'.
+	m.waitUntil("both workers started", 10*time.Second, func([]logLine) bool { return len(m.workerPids()) == 2 })
 	before := fds()
 	var conns []net.Conn
 	defer func() {
