@@ -138,16 +138,31 @@ func (c *conn) records() ([]byte, error) {
 			return nil, c.rerr
 		}
 		if err := c.next(); err != nil {
-			c.rerr = err
-			c.out = nil
-			c.rb.br.Reset(nil)
-			readBufPool.Put(c.rb)
-			c.rb = nil
+			c.endRead(err)
 		}
 	}
 	out := c.out
 	c.out = nil
 	return out, nil
+}
+
+// endRead ends the read side with err: the read buffers go back to
+// their pool, and records returns err from now on.
+func (c *conn) endRead(err error) {
+	if c.rerr != nil {
+		return
+	}
+	c.rerr = err
+	c.out = nil
+	c.rb.br.Reset(nil)
+	readBufPool.Put(c.rb)
+	c.rb = nil
+}
+
+// buffered reports whether bytes of the web server's are read and not yet
+// handed out.
+func (c *conn) buffered() bool {
+	return len(c.out) > 0 || c.rb != nil && c.rb.br.Buffered() > 0
 }
 
 // Read is records as a byte stream.

@@ -25,10 +25,19 @@ import (
 )
 
 type rawConn struct {
-	f     *os.File
-	rc    syscall.RawConn
-	laddr net.Addr
-	raddr net.Addr
+	f       *os.File
+	rc      syscall.RawConn
+	laddr   net.Addr
+	raddr   net.Addr
+	noYield bool
+}
+
+// noYield tells c's next Read not to yield and retry when the socket has
+// nothing: the caller knows nothing is coming soon.
+func noYield(c net.Conn) {
+	if rc, ok := c.(*rawConn); ok {
+		rc.noYield = true
+	}
 }
 
 // newRawConn takes over fd, an accepted non-blocking socket. For TCP the
@@ -57,7 +66,8 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	}
 	var n int
 	var errno syscall.Errno
-	yielded := false
+	yielded := c.noYield
+	c.noYield = false
 	err := c.rc.Read(func(fd uintptr) bool {
 		for {
 			r, _, e := unix.RawSyscall(unix.SYS_READ, fd, uintptr(unsafePointer(p)), uintptr(len(p)))

@@ -112,6 +112,7 @@ type session struct {
 	reqs   []sessionReq  // the requests net/http/fcgi has not finished with
 	lastID uint16        // the last id given out
 	done   chan struct{} // signalled when a request is finished
+	ended  *conn         // the connection whose one-shot request finished: it is over
 }
 
 // sessionReq is one request as the session knows it.
@@ -166,6 +167,11 @@ func (ss *session) fill() error {
 		ss.cur = fc
 		ss.mu.Unlock()
 	}
+	if ss.answered(fc) { // over: its socket is closed, nothing to read
+		fc.endRead(net.ErrClosed)
+		ss.out = ss.endConn(fc)
+		return nil
+	}
 	recs, err := fc.records()
 	if err == nil {
 		recs, err = ss.take(fc, recs)
@@ -184,6 +190,45 @@ func (ss *session) fill() error {
 	}
 	ss.out = recs
 	return nil
+}
+
+// answered prepares the next read of fc. It reports true when fc is over:
+// its one-shot request finished and Write closed its socket, so there is
+// nothing to read. While fc's requests are all one-shot ones with their
+// body ended, only an ABORT_REQUEST or the web server's close can come
+// from it, not before the handler answers: the read is then told not to
+// yield and try again when it finds nothing (rawConn.noYield), and parks
+// in the poller at once. Before, each such request cost a futile second
+// read (docs/performance.md).
+func (ss *session) answered(fc *conn) bool {
+	ss.mu.Lock()
+	over := ss.ended == fc
+	if over {
+		ss.ended = nil
+	}
+	quiet := !over && ss.answering(fc)
+	ss.mu.Unlock()
+	if quiet && !fc.buffered() {
+		noYield(fc.Conn)
+	}
+	return over
+}
+
+// answering reports whether fc has requests and all of them are one-shot
+// requests whose body has ended and whose handler runs (under mu).
+func (ss *session) answering(fc *conn) bool {
+	n := 0
+	for i := range ss.reqs {
+		r := &ss.reqs[i]
+		if r.fc != fc {
+			continue
+		}
+		if !r.oneShot || r.inTable || r.dead {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // take renumbers the records in recs (whole records, from fc), follows what
@@ -316,6 +361,7 @@ func (ss *session) finish(i int) net.Conn {
 	default:
 	}
 	if r.oneShot && !r.dead {
+		ss.ended = r.fc
 		return r.fc.Conn
 	}
 	return nil
@@ -342,6 +388,9 @@ func (ss *session) endConn(fc *conn) []byte {
 	ss.mu.Lock()
 	if ss.cur == fc {
 		ss.cur = nil
+	}
+	if ss.ended == fc { // the conn is reused for the next connection
+		ss.ended = nil
 	}
 	for i := range ss.reqs {
 		r := &ss.reqs[i]
