@@ -57,7 +57,11 @@
 //   - never lets what a handler writes after its request ended (from a
 //     goroutine it left behind) reach another request;
 //   - answers FCGI_ABORT_REQUEST with FCGI_END_REQUEST at once, also after
-//     the request's body has ended (net/http/fcgi then ignores it).
+//     the request's body has ended (net/http/fcgi then ignores it);
+//   - sends an answer's header with its first body bytes, in one write:
+//     net/http/fcgi writes the header on its own at the handler's first
+//     Write. As with net/http's own server, the header reaches the web
+//     server when the handler flushes, fills the 64 KiB buffer or returns.
 //
 // All of this is one connection filter per web server connection, built on
 // package fcgi's record codec, and one long-lived connection per slot that

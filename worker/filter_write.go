@@ -7,6 +7,7 @@ package worker
 // request for the busy count, the scoreboard and the abort tokens.
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/gofpm/gofpm/fcgi"
@@ -49,11 +50,7 @@ func (c *conn) writeRecord(p []byte) (int, error) {
 	if c.holding {
 		switch {
 		case rec && h.Type == fcgi.TypeStdout && h.RequestID == c.holdID && len(c.pending)+len(p) <= maxPending:
-			if c.pendBuf == nil {
-				c.pendBuf = pendingPool.Get().(*[]byte)
-				c.pending = (*c.pendBuf)[:0]
-			}
-			c.pending = append(c.pending, p...) // net/http/fcgi reuses p
+			c.hold(p)
 			return len(p), nil
 		case end && h.RequestID == c.holdID:
 			c.holding = false
@@ -75,10 +72,61 @@ func (c *conn) writeRecord(p []byte) (int, error) {
 			}
 		}
 	}
+	if len(c.pending) > 0 { // a held header: it goes out with this write
+		if len(p) <= joinMax {
+			c.pending = append(c.pending, p...)
+			all := c.pending
+			c.pending = c.pending[:0]
+			if end {
+				if _, err := c.writeEnd(all, h.RequestID); err != nil {
+					return 0, err
+				}
+				return len(p), nil
+			}
+			if _, err := c.Conn.Write(all); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+		_, err := c.Conn.Write(c.pending)
+		c.pending = c.pending[:0]
+		if err != nil {
+			return 0, err
+		}
+	} else if rec && h.Type == fcgi.TypeStdout && isCGIHeader(p[fcgi.HeaderSize:fcgi.HeaderSize+h.ContentLength]) {
+		c.hold(p)
+		return len(p), nil
+	}
 	if end {
 		return c.writeEnd(p, h.RequestID)
 	}
 	return c.Conn.Write(p)
+}
+
+// joinMax is the largest write a held header is copied in front of; a
+// larger one follows the header in a write of its own.
+const joinMax = 16 << 10
+
+// hold keeps p, net/http/fcgi's flush of a response's header block, for
+// the request's next write (under wmu). net/http/fcgi flushes the header
+// on the handler's first Write, before the body, so every answer took a
+// write for its header and another for the rest, and the web server woke
+// up for each (docs/performance.md). The header now goes out with the
+// first body bytes flushed (by the handler's Flush, a full buffer, or its
+// return), as net/http's own server sends it. What is held is written at
+// the next write, whatever it is, or when the connection closes.
+func (c *conn) hold(p []byte) {
+	if c.pendBuf == nil {
+		c.pendBuf = pendingPool.Get().(*[]byte)
+		c.pending = (*c.pendBuf)[:0]
+	}
+	c.pending = append(c.pending, p...) // net/http/fcgi reuses p
+}
+
+// isCGIHeader reports whether content is a whole CGI header block as
+// net/http/fcgi writes it: "Status: " first, the empty line last.
+func isCGIHeader(content []byte) bool {
+	return bytes.HasPrefix(content, []byte("Status: ")) && bytes.HasSuffix(content, []byte("\r\n\r\n"))
 }
 
 // writeEnd writes p, which ends with the END_REQUEST record of request id,
