@@ -101,11 +101,12 @@ type server struct {
 	stopOnce sync.Once
 	stopping chan struct{} // closed when the worker stops accepting
 
-	mu       sync.Mutex
-	busy     int           // connections with a request in flight
-	conns    int           // open connections
-	sessions int           // net/http/fcgi's connections (session.go)
-	idle     chan struct{} // signalled when busy or conns drops
+	mu        sync.Mutex
+	busy      int           // connections with a request in flight
+	accepting int           // accepts in progress (limitListener.accept)
+	conns     int           // open connections
+	sessions  int           // net/http/fcgi's connections (session.go)
+	idle      chan struct{} // signalled when busy or conns drops
 }
 
 // stop makes the worker stop accepting; it is safe to call many times.
@@ -198,15 +199,17 @@ func (s *server) count(h http.Handler) http.Handler {
 // drain waits until no connection has a request in flight. Idle keep-conn
 // connections are left to be closed by the exit.
 func (s *server) drain() {
-	for {
-		s.mu.Lock()
-		busy := s.busy
-		s.mu.Unlock()
-		if busy == 0 {
-			return
-		}
+	for s.inFlight() > 0 {
 		<-s.idle
 	}
+}
+
+// inFlight counts what a graceful stop waits for: connections with a
+// request in flight, and accepts under way.
+func (s *server) inFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.busy + s.accepting
 }
 
 func (s *server) signalIdle() {
@@ -243,19 +246,39 @@ func (l *limitListener) accept(reuse *conn) (*conn, error) {
 	default:
 	}
 	s.sb.Idle()
+	// Counted from before the accept: a graceful stop that begins while
+	// the kernel hands over a connection must not find the worker idle and
+	// exit between the accept and initConn's count, resetting a
+	// connection whose request was never read (nginx: "recv() failed (104:
+	// Connection reset by peer) while reading response header", once in a
+	// few reload storms).
+	s.mu.Lock()
+	s.accepting++
+	s.mu.Unlock()
 	c, err := s.ln.Accept()
 	for err == nil && !s.allowed.allow(c.RemoteAddr()) {
 		c.Close() // not read from: php-fpm's "Connection disallowed"
 		c, err = s.ln.Accept()
 	}
 	if err != nil {
+		s.accepted()
 		<-s.slots
 		return nil, err
 	}
 	if reuse == nil {
 		reuse = new(conn)
 	}
-	return initConn(reuse, c, s), nil
+	cn := initConn(reuse, c, s) // busy from here
+	s.accepted()
+	return cn, nil
+}
+
+// accepted ends the count of an accept in progress.
+func (s *server) accepted() {
+	s.mu.Lock()
+	s.accepting--
+	s.mu.Unlock()
+	s.signalIdle()
 }
 
 func (l *limitListener) Close() error   { return l.s.ln.Close() }
