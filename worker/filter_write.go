@@ -53,54 +53,47 @@ func (c *conn) writeRecord(p []byte) (int, error) {
 			c.hold(p)
 			return len(p), nil
 		case end && h.RequestID == c.holdID:
-			c.holding = false
-			c.pending = append(c.pending, p...)
-			all := c.pending
-			c.pending = c.pending[:0]
-			if _, err := c.writeEnd(all, h.RequestID); err != nil {
-				return 0, err
-			}
-			return len(p), nil
+			c.holding = false // what is held goes out with it, below
 		default: // anything else: what is held goes first
 			c.holding = false
-			if len(c.pending) > 0 {
-				_, err := c.Conn.Write(c.pending)
-				c.pending = c.pending[:0]
-				if err != nil {
-					return 0, err
-				}
+			if err := c.writeHeld(); err != nil {
+				return 0, err
 			}
 		}
 	}
-	if len(c.pending) > 0 { // a held header: it goes out with this write
-		if len(p) <= joinMax {
-			c.pending = append(c.pending, p...)
-			all := c.pending
-			c.pending = c.pending[:0]
-			if end {
-				if _, err := c.writeEnd(all, h.RequestID); err != nil {
-					return 0, err
-				}
-				return len(p), nil
-			}
-			if _, err := c.Conn.Write(all); err != nil {
+	n := len(p)
+	if len(c.pending) > 0 { // held: it goes out with this write, or just before a large one
+		if len(p) > joinMax {
+			if err := c.writeHeld(); err != nil {
 				return 0, err
 			}
-			return len(p), nil
-		}
-		_, err := c.Conn.Write(c.pending)
-		c.pending = c.pending[:0]
-		if err != nil {
-			return 0, err
+		} else {
+			c.pending = append(c.pending, p...)
+			p, c.pending = c.pending, c.pending[:0] // written below, under wmu
 		}
 	} else if rec && h.Type == fcgi.TypeStdout && isCGIHeader(p[fcgi.HeaderSize:fcgi.HeaderSize+h.ContentLength]) {
 		c.hold(p)
-		return len(p), nil
+		return n, nil
 	}
 	if end {
-		return c.writeEnd(p, h.RequestID)
+		_, err = c.writeEnd(p, h.RequestID)
+	} else {
+		_, err = c.Conn.Write(p)
 	}
-	return c.Conn.Write(p)
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// writeHeld writes what is held, if anything (under wmu).
+func (c *conn) writeHeld() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(c.pending)
+	c.pending = c.pending[:0]
+	return err
 }
 
 // joinMax is the largest write a held header is copied in front of; a
@@ -157,10 +150,7 @@ func (c *conn) writeEnd(p []byte, id uint16) (int, error) {
 
 func (c *conn) Close() error {
 	c.wmu.Lock()
-	if len(c.pending) > 0 { // held bytes whose END_REQUEST never came
-		c.Conn.Write(c.pending)
-		c.pending = c.pending[:0]
-	}
+	c.writeHeld() // held bytes whose END_REQUEST never came
 	c.holding = false
 	if c.pendBuf != nil && cap(c.pending) <= maxPending {
 		*c.pendBuf = c.pending[:0]

@@ -261,24 +261,21 @@ func (l *limitListener) accept(reuse *conn) (*conn, error) {
 		c, err = s.ln.Accept()
 	}
 	if err != nil {
-		s.accepted()
+		s.mu.Lock()
+		s.accepting--
+		s.mu.Unlock()
+		s.signalIdle()
 		<-s.slots
 		return nil, err
 	}
 	if reuse == nil {
 		reuse = new(conn)
 	}
-	cn := initConn(reuse, c, s) // busy from here
-	s.accepted()
-	return cn, nil
-}
-
-// accepted ends the count of an accept in progress.
-func (s *server) accepted() {
+	cn := initConn(reuse, c, s) // busy from here: the drain has no reason to look again
 	s.mu.Lock()
 	s.accepting--
 	s.mu.Unlock()
-	s.signalIdle()
+	return cn, nil
 }
 
 func (l *limitListener) Close() error   { return l.s.ln.Close() }
