@@ -418,7 +418,8 @@ func TestDispatchOndemandExact(t *testing.T) {
 // recycles.
 func TestDispatchMaxRequestsNoLoss(t *testing.T) {
 	m, ng, _ := dispatchPHP(t, "pm = \"static\"\npm_max_children = 2\npm_max_requests = 3\n")
-	first := m.children()
+	var first []int
+	eventually(t, 5*time.Second, "both workers", func() bool { first = m.children(); return len(first) == 2 })
 	for i := range 30 {
 		resp, err := ng.client.Post("http://localhost/index.php", "text/plain", strings.NewReader("body"))
 		if err != nil {
