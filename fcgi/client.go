@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -104,6 +105,8 @@ type Client struct {
 
 	mu   sync.Mutex
 	idle []*conn // most recently used last
+
+	uaddr atomic.Pointer[net.UnixAddr] // see unixAddr
 }
 
 // Request is one responder request.
@@ -112,6 +115,12 @@ type Request struct {
 	// CONTENT_LENGTH itself, from the body it actually sends; the map is not
 	// modified.
 	Params map[string]string
+
+	// Pairs, when not nil, are the CGI variables already encoded as
+	// name-value pairs (AppendEnv), sent in place of Params; they must not
+	// hold CONTENT_LENGTH, which Do sends. For a caller that builds the
+	// variables of each request without a map.
+	Pairs []byte
 
 	// Body is the request body; nil means none.
 	Body io.Reader
@@ -164,7 +173,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		resp, err := c.roundTrip(ctx, cn, req.Params, body, n)
+		resp, err := c.roundTrip(ctx, cn, req, body, n)
 		if err != nil && retry && cn.reused && !cn.got && n == 0 && ctx.Err() == nil {
 			continue
 		}
@@ -200,11 +209,11 @@ func (c *Client) requestBody(req *Request) (io.Reader, int64, error) {
 
 // roundTrip runs one exchange on cn and either hands cn to the response body
 // or closes it.
-func (c *Client) roundTrip(ctx context.Context, cn *conn, params map[string]string, body io.Reader, n int64) (*Response, error) {
+func (c *Client) roundTrip(ctx context.Context, cn *conn, req *Request, body io.Reader, n int64) (*Response, error) {
 	cn.begin(ctx)
 	bp := getBuf()
 	b := AppendBeginRequest((*bp)[:0], reqID, RoleResponder, cn.keep)
-	b = appendParams(b, params, n)
+	b = appendParams(b, req.Params, req.Pairs, n)
 	inline := n == 0 || n <= inlineBody && inMemory(body)
 	if inline {
 		var err error
@@ -241,14 +250,19 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, params map[string]stri
 	return &x.resp, nil
 }
 
-// appendParams appends the PARAMS stream: params without CONTENT_LENGTH,
-// then CONTENT_LENGTH for a body of n bytes, then the empty record.
-func appendParams(b []byte, params map[string]string, n int64) []byte {
+// appendParams appends the PARAMS stream: pairs, or else params without
+// CONTENT_LENGTH, then CONTENT_LENGTH for a body of n bytes, then the
+// empty record.
+func appendParams(b []byte, params map[string]string, pairs []byte, n int64) []byte {
 	start := len(b)
 	b = append(b, zeros[:HeaderSize]...) // header, filled in below
-	for k, v := range params {
-		if k != "CONTENT_LENGTH" {
-			b = AppendPair(b, k, v)
+	if pairs != nil {
+		b = append(b, pairs...)
+	} else {
+		for k, v := range params {
+			if k != "CONTENT_LENGTH" {
+				b = AppendPair(b, k, v)
+			}
 		}
 	}
 	// nginx sends an empty CONTENT_LENGTH when there is no body; keep an
@@ -351,10 +365,21 @@ func (c *Client) dialContext(ctx context.Context) (net.Conn, error) {
 		}
 	}
 	if network == "unix" {
-		return dialUnix(ctx, address) // never waits: DialTimeout has nothing to bound
+		return dialUnix(ctx, c.unixAddr(address)) // never waits: DialTimeout has nothing to bound
 	}
 	d := net.Dialer{Timeout: c.DialTimeout}
 	return d.DialContext(ctx, network, address)
+}
+
+// unixAddr returns the address of the socket at path, made once and
+// shared by the connections' errors and RemoteAddr.
+func (c *Client) unixAddr(path string) *net.UnixAddr {
+	if a := c.uaddr.Load(); a != nil && a.Name == path {
+		return a
+	}
+	a := &net.UnixAddr{Name: path, Net: "unix"}
+	c.uaddr.Store(a)
+	return a
 }
 
 // putIdle keeps cn for reuse, or closes it when the pool is full.

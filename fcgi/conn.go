@@ -78,7 +78,9 @@ func newConn(c *Client, nc net.Conn, keep bool) *conn {
 	cn.hr = hdrReaderPool.Get().(*bufio.Reader)
 	cn.hr.Reset(cn)
 	cn.abortFn = cn.abort
-	cn.live.init(nc)
+	if keep {
+		cn.live.init(nc) // only a kept connection is checked before reuse
+	}
 	return cn
 }
 

@@ -16,14 +16,14 @@ import (
 	"time"
 )
 
-// dialUnix connects to the Unix socket at path. A Unix stream connect
-// never completes later: it succeeds, or fails at once (EAGAIN when the
-// listen queue is full, as nginx sees it too).
-func dialUnix(ctx context.Context, path string) (net.Conn, error) {
+// dialUnix connects to the Unix socket at addr (the Client's, made once).
+// A Unix stream connect never completes later: it succeeds, or fails at
+// once (EAGAIN when the listen queue is full, as nginx sees it too).
+func dialUnix(ctx context.Context, addr *net.UnixAddr) (net.Conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	addr := &net.UnixAddr{Name: path, Net: "unix"}
+	path := addr.Name
 	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, &net.OpError{Op: "dial", Net: "unix", Addr: addr, Err: os.NewSyscallError("socket", err)}

@@ -18,14 +18,14 @@ import (
 func TestDialUnix(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "s.sock")
-	if _, err := dialUnix(context.Background(), path); !errors.Is(err, syscall.ENOENT) {
+	if _, err := dialUnix(context.Background(), &net.UnixAddr{Name: path, Net: "unix"}); !errors.Is(err, syscall.ENOENT) {
 		t.Fatalf("dial of a missing socket: %v, want ENOENT", err)
 	} else if oe, ok := err.(*net.OpError); !ok || oe.Op != "dial" {
 		t.Fatalf("error %T %v, want a *net.OpError of dial", err, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := dialUnix(ctx, path); !errors.Is(err, context.Canceled) {
+	if _, err := dialUnix(ctx, &net.UnixAddr{Name: path, Net: "unix"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("dial with a cancelled context: %v", err)
 	}
 
@@ -42,7 +42,7 @@ func TestDialUnix(t *testing.T) {
 		defer c.Close()
 		io.Copy(c, c)
 	}()
-	c, err := dialUnix(context.Background(), path)
+	c, err := dialUnix(context.Background(), &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,9 +4,11 @@ package fcgi
 // fastcgi_params does.
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
+	"net/textproto"
 	"path"
 	"strconv"
 	"strings"
@@ -25,13 +27,22 @@ type EnvOptions struct {
 	// connection (http.LocalAddrContextKey), else no address and the port of
 	// r.Host or the scheme's.
 	ServerAddr, ServerPort string
+
+	// HTTPS says the request came over HTTPS (r.TLS says so too): HTTPS=on
+	// and REQUEST_SCHEME=https. For a proxy in front that terminated TLS.
+	HTTPS bool
+
+	// Extra are more variables, name and value in turn, sent after the
+	// others: HTTP_* names (a request header that gives one is dropped) or
+	// names not set above.
+	Extra []string
 }
 
 // EnvFromRequest returns the CGI variables for r: those nginx's stock
 // fastcgi_params sends, plus SCRIPT_FILENAME (and PATH_INFO when set), plus
 // an HTTP_* variable per request header. CONTENT_LENGTH is always present,
 // empty when there is no body, as nginx does; Client.Do sets it from the body
-// it actually sends.
+// it actually sends. They are AppendEnv's pairs, in a map.
 //
 // Security:
 //   - The Proxy header is not passed (httpoxy, CVE-2016-5385): HTTP_PROXY
@@ -47,16 +58,33 @@ type EnvOptions struct {
 //     with ErrNULByte: C code such as PHP would cut the string there
 //     ("/upload.jpg%00.php").
 func EnvFromRequest(r *http.Request, o EnvOptions) (map[string]string, error) {
+	bp := getBuf()
+	defer putBuf(bp)
+	b, err := AppendEnv((*bp)[:0], r, o)
+	*bp = b
+	if err != nil {
+		return nil, err
+	}
 	env := make(map[string]string, 24+len(r.Header))
+	ScanPairs(b, 0, func(k, v []byte) { env[string(k)] = string(v) })
+	env["CONTENT_LENGTH"] = ""
+	if r.ContentLength > 0 {
+		env["CONTENT_LENGTH"] = strconv.FormatInt(r.ContentLength, 10)
+	}
+	return env, nil
+}
 
+// AppendEnv appends EnvFromRequest's variables to b as encoded name-value
+// pairs, each name once, without CONTENT_LENGTH (Client.Do adds it: see
+// Request.Pairs), and then o.Extra. It allocates nothing for a request
+// whose header names are canonical (as net/http's server makes them) and
+// whose path is clean. The security rules are EnvFromRequest's.
+func AppendEnv(b []byte, r *http.Request, o EnvOptions) ([]byte, error) {
+	start := len(b)
 	uri := normalizePath(r.URL.Path)
 	scriptName := o.ScriptName
 	if scriptName == "" {
 		scriptName = uri
-	}
-	scriptFilename := o.ScriptFilename
-	if scriptFilename == "" {
-		scriptFilename = strings.TrimSuffix(o.DocumentRoot, "/") + scriptName
 	}
 	requestURI := r.RequestURI
 	if !strings.HasPrefix(requestURI, "/") {
@@ -66,88 +94,239 @@ func EnvFromRequest(r *http.Request, o EnvOptions) (map[string]string, error) {
 	if method == "" {
 		method = http.MethodGet
 	}
-	contentLength := ""
-	if r.ContentLength > 0 {
-		contentLength = strconv.FormatInt(r.ContentLength, 10)
-	}
 	scheme := "http"
-	if r.TLS != nil {
+	if r.TLS != nil || o.HTTPS {
 		scheme = "https"
-		env["HTTPS"] = "on"
+		b = AppendPair(b, "HTTPS", "on")
 	}
 	host := r.Host
 	if host == "" {
 		host = r.URL.Host
 	}
 
-	env["SCRIPT_FILENAME"] = scriptFilename
-	env["QUERY_STRING"] = r.URL.RawQuery
-	env["REQUEST_METHOD"] = method
-	env["CONTENT_TYPE"] = r.Header.Get("Content-Type")
-	env["CONTENT_LENGTH"] = contentLength
-	env["SCRIPT_NAME"] = scriptName
-	env["REQUEST_URI"] = requestURI
-	env["DOCUMENT_URI"] = uri
-	env["DOCUMENT_ROOT"] = o.DocumentRoot
-	env["SERVER_PROTOCOL"] = r.Proto
-	env["REQUEST_SCHEME"] = scheme
-	env["GATEWAY_INTERFACE"] = "CGI/1.1"
-	env["SERVER_SOFTWARE"] = o.ServerSoftware
-	env["REDIRECT_STATUS"] = "200"
+	if o.ScriptFilename != "" {
+		b = AppendPair(b, "SCRIPT_FILENAME", o.ScriptFilename)
+	} else {
+		b = appendPair2(b, "SCRIPT_FILENAME", strings.TrimSuffix(o.DocumentRoot, "/"), scriptName)
+	}
+	b = AppendPair(b, "QUERY_STRING", r.URL.RawQuery)
+	b = AppendPair(b, "REQUEST_METHOD", method)
+	b = AppendPair(b, "CONTENT_TYPE", r.Header.Get("Content-Type"))
+	b = AppendPair(b, "SCRIPT_NAME", scriptName)
+	b = AppendPair(b, "REQUEST_URI", requestURI)
+	b = AppendPair(b, "DOCUMENT_URI", uri)
+	b = AppendPair(b, "DOCUMENT_ROOT", o.DocumentRoot)
+	b = AppendPair(b, "SERVER_PROTOCOL", r.Proto)
+	b = AppendPair(b, "REQUEST_SCHEME", scheme)
+	b = AppendPair(b, "GATEWAY_INTERFACE", "CGI/1.1")
+	b = AppendPair(b, "SERVER_SOFTWARE", o.ServerSoftware)
+	b = AppendPair(b, "REDIRECT_STATUS", "200")
 	if o.PathInfo != "" {
-		env["PATH_INFO"] = o.PathInfo
+		b = AppendPair(b, "PATH_INFO", o.PathInfo)
 	}
 
 	remoteAddr, remotePort, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		remoteAddr, remotePort = r.RemoteAddr, ""
 	}
-	env["REMOTE_ADDR"] = remoteAddr
-	env["REMOTE_PORT"] = remotePort
-	user, _, _ := r.BasicAuth()
-	env["REMOTE_USER"] = user
-
-	serverAddr, serverPort := o.ServerAddr, o.ServerPort
-	if serverAddr == "" || serverPort == "" {
-		a, p := localAddr(r, host, scheme)
-		if serverAddr == "" {
-			serverAddr = a
-		}
-		if serverPort == "" {
-			serverPort = p
-		}
+	b = AppendPair(b, "REMOTE_ADDR", remoteAddr)
+	b = AppendPair(b, "REMOTE_PORT", remotePort)
+	user := ""
+	if _, ok := r.Header["Authorization"]; ok {
+		user, _, _ = r.BasicAuth()
 	}
-	env["SERVER_ADDR"] = serverAddr
-	env["SERVER_PORT"] = serverPort
+	b = AppendPair(b, "REMOTE_USER", user)
+
+	b = appendServerAddr(b, r, o, host, scheme)
 	serverName := o.ServerName
 	if serverName == "" {
 		serverName = hostName(host)
 	}
-	env["SERVER_NAME"] = serverName
-	env["HTTP_HOST"] = host
+	b = AppendPair(b, "SERVER_NAME", serverName)
+	b = AppendPair(b, "HTTP_HOST", host)
 
-	for k, vv := range r.Header {
-		name, ok := headerVar(k)
-		if !ok {
+	b = appendHeaderVars(b, r.Header, o.Extra)
+	for i := 0; i+1 < len(o.Extra); i += 2 {
+		b = AppendPair(b, o.Extra[i], o.Extra[i+1])
+	}
+	if name, ok := nulValue(b[start:]); ok {
+		return b[:start], fmt.Errorf("%w (%s)", ErrNULByte, name)
+	}
+	return b, nil
+}
+
+// nulValue returns the name of the first pair in b, pairs just encoded,
+// whose value has a NUL byte.
+func nulValue(b []byte) (string, bool) {
+	for off := 0; off < len(b); {
+		nameLen, n1, _ := readSize(b[off:])
+		off += n1
+		valueLen, n2, _ := readSize(b[off:])
+		off += n2
+		if bytes.IndexByte(b[off+nameLen:off+nameLen+valueLen], 0) >= 0 {
+			return string(b[off : off+nameLen]), true
+		}
+		off += nameLen + valueLen
+	}
+	return "", false
+}
+
+// appendPair2 appends the pair name, v1+v2 without making that string.
+func appendPair2(dst []byte, name, v1, v2 string) []byte {
+	dst = appendSize(dst, len(name))
+	dst = appendSize(dst, len(v1)+len(v2))
+	dst = append(dst, name...)
+	dst = append(dst, v1...)
+	return append(dst, v2...)
+}
+
+// appendServerAddr appends SERVER_ADDR and SERVER_PORT: o's, else the
+// connection's local address, else host's port or the scheme's.
+func appendServerAddr(b []byte, r *http.Request, o EnvOptions, host, scheme string) []byte {
+	addr, port := o.ServerAddr, o.ServerPort
+	var ab, pb [64]byte
+	a, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if ta, ok := a.(*net.TCPAddr); ok && (addr == "" || port == "") {
+		// As net.SplitHostPort(ta.String()) gives it, without the strings.
+		ap := ta.AddrPort()
+		b = appendAddrPair(b, "SERVER_ADDR", addr, ap.Addr().Unmap().AppendTo(ab[:0]))
+		return appendAddrPair(b, "SERVER_PORT", port, strconv.AppendUint(pb[:0], uint64(ap.Port()), 10))
+	}
+	if addr == "" || port == "" {
+		la, lp := localAddr(a, host, scheme)
+		if addr == "" {
+			addr = la
+		}
+		if port == "" {
+			port = lp
+		}
+	}
+	b = AppendPair(b, "SERVER_ADDR", addr)
+	return AppendPair(b, "SERVER_PORT", port)
+}
+
+// appendAddrPair appends name with the value given, or else with v.
+func appendAddrPair(b []byte, name, given string, v []byte) []byte {
+	if given != "" {
+		return AppendPair(b, name, given)
+	}
+	b = appendSize(b, len(name))
+	b = appendSize(b, len(v))
+	b = append(b, name...)
+	return append(b, v...)
+}
+
+// appendHeaderVars appends an HTTP_* variable per header that may be
+// passed (see headerVar), several values of one header joined as nginx
+// joins them, and none of the names in extra (name, value, ...): those are
+// the caller's. Two names that give one variable ("X-User" and "x-user",
+// which only a handmade Header has: net/http's server canonicalizes them)
+// are joined into one.
+func appendHeaderVars(b []byte, h http.Header, extra []string) []byte {
+	for k := range h {
+		if textproto.CanonicalMIMEHeaderKey(k) != k {
+			return appendHeaderVarsJoined(b, h, extra)
+		}
+	}
+	for k, vv := range h {
+		name, ok := commonHeaderVars[k]
+		if !ok && !validHeaderName(k) {
+			continue
+		}
+		if len(extra) > 0 && isExtraHeader(k, name, ok, extra) {
 			continue
 		}
 		sep := ", "
 		if name == "HTTP_COOKIE" {
 			sep = "; " // as nginx joins several Cookie headers
 		}
+		n := len(vv)*len(sep) - len(sep)
+		for _, v := range vv {
+			n += len(v)
+		}
+		if len(vv) == 0 {
+			n = 0
+		}
+		if ok {
+			b = appendSize(b, len(name))
+		} else {
+			b = appendSize(b, len("HTTP_")+len(k))
+		}
+		b = appendSize(b, n)
+		if ok {
+			b = append(b, name...)
+		} else {
+			b = appendVarName(b, k)
+		}
+		for i, v := range vv {
+			if i > 0 {
+				b = append(b, sep...)
+			}
+			b = append(b, v...)
+		}
+	}
+	return b
+}
+
+// appendHeaderVarsJoined is appendHeaderVars for a Header with names that
+// are not canonical: through a map, to join those that meet.
+func appendHeaderVarsJoined(b []byte, h http.Header, extra []string) []byte {
+	vars := make(map[string]string, len(h))
+	for k, vv := range h {
+		name, ok := headerVar(k)
+		if !ok || isExtra(name, extra) {
+			continue
+		}
+		sep := ", "
+		if name == "HTTP_COOKIE" {
+			sep = "; "
+		}
 		v := strings.Join(vv, sep)
-		if old, dup := env[name]; dup {
+		if old, dup := vars[name]; dup {
 			v = old + sep + v
 		}
-		env[name] = v
+		vars[name] = v
 	}
+	return AppendPairs(b, vars)
+}
 
-	for k, v := range env {
-		if strings.IndexByte(v, 0) >= 0 {
-			return nil, fmt.Errorf("%w (%s)", ErrNULByte, k)
+// isExtraHeader reports whether header k gives one of the names of extra
+// (name, value, ...); name is its variable when named, else not made.
+func isExtraHeader(k, name string, named bool, extra []string) bool {
+	if named {
+		return isExtra(name, extra)
+	}
+	for i := 0; i < len(extra); i += 2 {
+		x, ok := strings.CutPrefix(extra[i], "HTTP_")
+		if !ok || len(x) != len(k) {
+			continue
+		}
+		same := true
+		for j := 0; j < len(k) && same; j++ {
+			c := k[j]
+			switch {
+			case 'a' <= c && c <= 'z':
+				c -= 'a' - 'A'
+			case c == '-':
+				c = '_'
+			}
+			same = c == x[j]
+		}
+		if same {
+			return true
 		}
 	}
-	return env, nil
+	return false
+}
+
+// isExtra reports whether name is one of the names of extra (name, value, ...).
+func isExtra(name string, extra []string) bool {
+	for i := 0; i < len(extra); i += 2 {
+		if extra[i] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // normalizePath resolves "." and "..", merges slashes, and keeps a trailing
@@ -156,17 +335,21 @@ func normalizePath(p string) string {
 	if p == "" {
 		return "/"
 	}
-	c := path.Clean("/" + p)
+	c := p
+	if p[0] != '/' {
+		c = "/" + p
+	}
+	c = path.Clean(c)
 	if strings.HasSuffix(p, "/") && c != "/" {
 		c += "/"
 	}
 	return c
 }
 
-// localAddr returns SERVER_ADDR and SERVER_PORT from the connection, or from
-// host and scheme when the request carries no local address.
-func localAddr(r *http.Request, host, scheme string) (string, string) {
-	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+// localAddr returns SERVER_ADDR and SERVER_PORT from the connection's local
+// address a, or from host and scheme when there is none.
+func localAddr(a net.Addr, host, scheme string) (string, string) {
+	if a != nil {
 		if h, p, err := net.SplitHostPort(a.String()); err == nil {
 			return h, p
 		}
@@ -182,6 +365,9 @@ func localAddr(r *http.Request, host, scheme string) (string, string) {
 
 // hostName returns host without its port, in lower case.
 func hostName(host string) string {
+	if strings.IndexByte(host, ':') < 0 { // no port: no error to make
+		return strings.ToLower(host)
+	}
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 		if strings.IndexByte(h, ':') >= 0 {
@@ -199,25 +385,47 @@ func headerVar(k string) (string, bool) {
 	if v, ok := commonHeaderVars[k]; ok {
 		return v, true
 	}
-	if k == "" || strings.EqualFold(k, "Host") || strings.EqualFold(k, "Proxy") {
+	if !validHeaderName(k) {
 		return "", false
 	}
-	b := make([]byte, 0, len("HTTP_")+len(k))
+	return headerVarName(k), true
+}
+
+// validHeaderName reports whether header k may be passed: not Host, not
+// Proxy, only letters, digits and '-'.
+func validHeaderName(k string) bool {
+	if k == "" || strings.EqualFold(k, "Host") || strings.EqualFold(k, "Proxy") {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// headerVarName is HTTP_ and k in upper case with '-' as '_', for a valid k.
+func headerVarName(k string) string {
+	return string(appendVarName(make([]byte, 0, len("HTTP_")+len(k)), k))
+}
+
+// appendVarName appends headerVarName(k).
+func appendVarName(b []byte, k string) []byte {
 	b = append(b, "HTTP_"...)
 	for i := 0; i < len(k); i++ {
 		c := k[i]
 		switch {
 		case 'a' <= c && c <= 'z':
 			b = append(b, c-('a'-'A'))
-		case 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-			b = append(b, c)
 		case c == '-':
 			b = append(b, '_')
 		default:
-			return "", false
+			b = append(b, c)
 		}
 	}
-	return string(b), true
+	return b
 }
 
 // commonHeaderVars avoids building the variable name of frequent headers.

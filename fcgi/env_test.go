@@ -283,3 +283,71 @@ func TestNormalizePath(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendEnvExtra: Extra's variables replace the client's header of the
+// same name, each name is sent once, and HTTPS sets the scheme.
+func TestAppendEnvExtra(t *testing.T) {
+	r := httptest.NewRequest("GET", "/a.php", nil)
+	r.Header.Set("X-Gofpm-Front", "forged")
+	r.Header.Set("X-Other", "kept")
+	b, err := AppendEnv(nil, r, EnvOptions{HTTPS: true, Extra: []string{"HTTP_X_GOFPM_FRONT", "1", "APP", "x"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string][]string{}
+	if err := ScanPairs(b, 0, func(k, v []byte) { seen[string(k)] = append(seen[string(k)], string(v)) }); err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"HTTP_X_GOFPM_FRONT": "1", "APP": "x", "HTTP_X_OTHER": "kept", "HTTPS": "on", "REQUEST_SCHEME": "https"} {
+		if got := seen[k]; len(got) != 1 || got[0] != want {
+			t.Errorf("%s = %q, want once %q", k, got, want)
+		}
+	}
+	for k, v := range seen {
+		if len(v) != 1 {
+			t.Errorf("%s sent %d times: %q", k, len(v), v)
+		}
+	}
+	if _, ok := seen["CONTENT_LENGTH"]; ok {
+		t.Error("CONTENT_LENGTH is Client.Do's to send")
+	}
+}
+
+// TestAppendEnvHandmadeHeader: names that only a handmade Header has
+// ("x-user" beside "X-User") give one variable with both values, as
+// EnvFromRequest always did.
+func TestAppendEnvHandmadeHeader(t *testing.T) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header["X-User"] = []string{"a"}
+	r.Header["x-user"] = []string{"b"}
+	env, err := EnvFromRequest(r, EnvOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := env["HTTP_X_USER"]; v != "a, b" && v != "b, a" {
+		t.Errorf("HTTP_X_USER = %q, want both values", v)
+	}
+}
+
+// TestAppendEnvAllocatesNothing: a request as net/http's server gives it
+// costs no allocation (the front's per-request path).
+func TestAppendEnvAllocatesNothing(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	r := httptest.NewRequest("GET", "/index.php?a=1", nil)
+	r.RequestURI = "/index.php?a=1"
+	r.Header.Set("User-Agent", "wrk")
+	r.Header.Set("X-Custom", "1")
+	r.Header["Cookie"] = []string{"a=1", "b=2"}
+	r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, &net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 8080}))
+	o := EnvOptions{DocumentRoot: "/srv/www", ScriptName: "/index.php", ServerSoftware: "gofpm", Extra: []string{"HTTP_X_GOFPM_FRONT", "1"}}
+	buf := make([]byte, 0, 4096)
+	if n := testing.AllocsPerRun(100, func() {
+		if _, err := AppendEnv(buf[:0], r, o); err != nil {
+			t.Fatal(err)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per request, want 0", n)
+	}
+}

@@ -56,6 +56,7 @@ func BenchmarkFrontServeHTTP(b *testing.B) {
 	u := &upstream{name: "bench", client: &fcgi.Client{Network: "unix", Address: sock}}
 	f := &Server{opts: opts, log: zerolog.Nop(), def: u, byName: map[string]*upstream{"bench": u}}
 	req := httptest.NewRequest("GET", "http://127.0.0.1:8080/index.php?a=1", nil)
+	req.RequestURI = "/index.php?a=1" // as net/http's server gives it
 	req.Header.Set("User-Agent", "wrk")
 	req.Header.Set("Accept", "*/*")
 	b.ReportAllocs()

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -27,6 +28,23 @@ const serverSoftware = "gofpm"
 // copyBufs holds the buffers that carry response bodies, so a request does
 // not allocate 32 KiB.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32*1024); return &b }}
+
+// pairBufs hold the encoded params of requests being passed.
+var pairBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// frontExtra are the params the front adds: proto.HeaderFront, in place of
+// any the client sent.
+var frontExtra = []string{"HTTP_X_GOFPM_FRONT", "1"}
+
+// scriptFilename is SCRIPT_FILENAME: the script under root. "" when
+// AppendEnv's default (root + script) is that path already, as it is for a
+// clean root and script, so that it is not made per request.
+func scriptFilename(root, script string) string {
+	if filepath.Separator == '/' && filepath.Clean(root) == root && len(script) > 1 && script[0] == '/' && path.Clean(script) == script {
+		return ""
+	}
+	return filepath.Join(root, filepath.FromSlash(script))
+}
 
 // errReadTimeout ends a request whose worker sent no header within
 // read_timeout.
@@ -46,23 +64,23 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 		http.Error(w, "Request Entity Too Large", http.StatusRequestEntityTooLarge)
 		return
 	}
-	params, err := fcgi.EnvFromRequest(r, fcgi.EnvOptions{
+	pp := pairBufs.Get().(*[]byte)
+	defer pairBufs.Put(pp)
+	pairs, err := fcgi.AppendEnv((*pp)[:0], r, fcgi.EnvOptions{
 		DocumentRoot:   s.opts.Root,
 		ScriptName:     script,
-		ScriptFilename: filepath.Join(s.opts.Root, filepath.FromSlash(script)),
+		ScriptFilename: scriptFilename(s.opts.Root, script),
 		PathInfo:       fr.pathInfo,
 		ServerSoftware: serverSoftware,
 		ServerName:     s.opts.ServerName,
+		HTTPS:          fr.https,
+		Extra:          frontExtra,
 	})
+	*pp = pairs
 	if err != nil {
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
 	}
-	if fr.https {
-		params["HTTPS"] = "on"
-		params["REQUEST_SCHEME"] = "https"
-	}
-	params["HTTP_X_GOFPM_FRONT"] = "1" // proto.HeaderFront, the client's own dropped
 
 	var end time.Time // request_timeout: the end of the whole exchange
 	if d := s.bufs.opts.RequestTimeout; d > 0 {
@@ -102,7 +120,7 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 			body = pr
 		}
 	} // else nothing to stream: no stdin goroutine in the client
-	resp, err := u.client.Do(ctx, &fcgi.Request{Params: params, Body: body, ContentLength: n})
+	resp, err := u.client.Do(ctx, &fcgi.Request{Pairs: pairs, Body: body, ContentLength: n})
 	if !pr.stop(timer) && err == nil && context.Cause(ctx) == errReadTimeout {
 		resp.Body.Close() // the header came as the timer fired: too late
 		err = errReadTimeout

@@ -22,7 +22,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Clean resolves "." and ".." and merges slashes after percent
 	// decoding, so "/..%2f..%2fetc/passwd" is "/etc/passwd" under root.
-	clean := path.Clean("/" + r.URL.Path)
+	clean := r.URL.Path
+	if !strings.HasPrefix(clean, "/") {
+		clean = "/" + clean
+	}
+	clean = path.Clean(clean) // allocates nothing for a path that is clean
 	// The client behind a trusted proxy, before the pages' allow list and
 	// the access log see r.
 	remote, https := s.clientOf(r)

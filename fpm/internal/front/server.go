@@ -131,6 +131,7 @@ type Server struct {
 	trusted []netip.Prefix       // trusted_proxies
 
 	rootFailing atomic.Bool // the document root could not be opened; logged once
+	roots       rootCache   // the document root, kept open
 	bufs        buffers     // request bodies and answers in memory and temp files
 
 	connMu sync.Mutex
@@ -282,6 +283,7 @@ const drainNewFor = 2 * time.Second
 // new, and only then call Shutdown for what is left.
 func (s *Server) Shutdown(graceful bool, timeout time.Duration) {
 	defer s.bufs.close()
+	defer s.roots.close()
 	if !graceful {
 		s.srv.Close()
 		return

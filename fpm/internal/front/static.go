@@ -14,12 +14,18 @@ import (
 	"strings"
 )
 
-// docRoot is the document root opened for one request: opening it per
-// request keeps a root that is a symbolic link switched by a deploy
-// (current -> releases/N) current.
+// docRoot is the document root as one request sees it: the directory its
+// path named when the request came (rootcache.go), so a root that is a
+// symbolic link switched by a deploy (current -> releases/N) stays current.
 type docRoot struct {
 	root *os.Root // nil with follow_symlinks_outside_root
 	dir  string
+
+	// With root: its identity, and the references of the cache and of the
+	// requests using it (under cache.mu).
+	fi    fs.FileInfo
+	cache *rootCache
+	refs  int
 }
 
 // fileAt is an open static file.
@@ -43,14 +49,14 @@ func (s *Server) openRoot() (*docRoot, error) {
 		}
 		return &docRoot{dir: s.opts.Root}, nil
 	}
-	r, err := os.OpenRoot(s.opts.Root)
+	d, err := s.roots.acquire(s.opts.Root)
 	if err != nil {
 		return nil, err
 	}
 	if s.rootFailing.Load() {
 		s.rootFailing.Store(false)
 	}
-	return &docRoot{root: r, dir: s.opts.Root}, nil
+	return d, nil
 }
 
 // rootFailed logs that the document root cannot be opened, once until it
@@ -61,10 +67,10 @@ func (s *Server) rootFailed(err error) {
 	}
 }
 
-// Close closes the root; files opened from it stay open.
+// Close releases the root; files opened from it stay open.
 func (d *docRoot) Close() {
-	if d.root != nil {
-		d.root.Close()
+	if d.cache != nil {
+		d.cache.release(d)
 	}
 }
 
