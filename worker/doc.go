@@ -61,7 +61,11 @@
 //   - sends an answer's header with its first body bytes, in one write:
 //     net/http/fcgi writes the header on its own at the handler's first
 //     Write. As with net/http's own server, the header reaches the web
-//     server when the handler flushes, fills the 64 KiB buffer or returns.
+//     server when the handler flushes (a header written by a Write of no
+//     bytes too), fills the 64 KiB buffer or returns. Only an answer's
+//     first record is taken for its header, and a request aborted and
+//     answered before its handler returned holds back nothing of the next
+//     request on the connection.
 //
 // All of this is one connection filter per web server connection, built on
 // package fcgi's record codec, and one long-lived connection per slot that

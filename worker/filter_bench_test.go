@@ -72,7 +72,7 @@ func BenchmarkFilter(b *testing.B) {
 			}
 		}
 		c.Write(stdout)
-		c.handlerDone(1)
+		c.handlerDone(1, c.tokenOf(1))
 		c.Write(eos)
 		c.Write(end)
 	}

@@ -37,6 +37,7 @@ type request struct {
 	id     uint16
 	tok    uint64 // 0 before its BEGIN_REQUEST
 	params int    // PARAMS content bytes since its BEGIN_REQUEST
+	stdout bool   // a STDOUT record of its answer was written or held
 }
 
 // requests are a connection's requests by id, under conn.gmu: the first
@@ -147,6 +148,28 @@ func (c *conn) abortRequest(id uint16) {
 	}
 }
 
+// firstStdout reports whether a STDOUT record of request id is the first
+// of its answer, and marks it written.
+func (c *conn) firstStdout(id uint16) bool {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	r := c.reqs.get(id, false)
+	if r == nil || r.stdout {
+		return false
+	}
+	r.stdout = true
+	return true
+}
+
+// live reports whether request id is still the one of token tok: not
+// ended, and its id not reused by the next request.
+func (c *conn) live(id uint16, tok uint64) bool {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	r := c.reqs.get(id, false)
+	return r != nil && r.tok == tok
+}
+
 // onEnd forgets request id once its FCGI_END_REQUEST is written.
 func (c *conn) onEnd(id uint16) {
 	c.keepDate(id)
@@ -247,13 +270,14 @@ func (a *aborts) abort(tok uint64, cause error, forget bool) {
 }
 
 // attach gives r a context that an abort of its request cancels, and
-// returns the connection and id it came on; r is returned unchanged, with
-// a nil cancel and conn, when it carries no token the worker knows.
-func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc, *conn, uint16) {
+// returns the connection, id and token it came with; r is returned
+// unchanged, with a nil cancel and conn, when it carries no token the
+// worker knows.
+func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc, *conn, uint16, uint64) {
 	env := stdfcgi.ProcessEnv(r)
 	text, ok := env[abortParam]
 	if !ok {
-		return r, nil, nil, 0
+		return r, nil, nil, 0, 0
 	}
 	delete(env, abortParam)
 	a.mu.Lock()
@@ -261,7 +285,7 @@ func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc
 	tok := a.parseToken(text)
 	f, ok := a.live[tok]
 	if !ok || f.cancel != nil {
-		return r, nil, nil, 0
+		return r, nil, nil, 0, 0
 	}
 	ctx, cancel := context.WithCancelCause(r.Context())
 	if f.cause != nil {
@@ -270,5 +294,5 @@ func (a *aborts) attach(r *http.Request) (*http.Request, context.CancelCauseFunc
 		f.cancel = cancel
 		a.live[tok] = f
 	}
-	return r.WithContext(ctx), cancel, f.c, f.id
+	return r.WithContext(ctx), cancel, f.c, f.id, tok
 }

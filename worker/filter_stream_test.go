@@ -108,9 +108,10 @@ func TestFilterCoalescesEnd(t *testing.T) {
 	end := fcgi.AppendRecords(nil, fcgi.TypeStdout, 1, []byte("late"))
 	end = fcgi.AppendRecords(end, fcgi.TypeStdout, 1, nil)
 	end = fcgi.AppendEndRequest(end, 1, 0, fcgi.StatusRequestComplete)
+	c.beginRequest(1) // as its BEGIN_REQUEST does
 	go func() {
 		c.Write(body)
-		c.handlerDone(1)
+		c.handlerDone(1, c.tokenOf(1))
 		for r := bytes.NewReader(end); r.Len() > 0; {
 			_, wire, err := fcgi.ReadRecordWire(r, make([]byte, fcgi.MaxRecordSize))
 			if err != nil {

@@ -13,12 +13,17 @@ import (
 	"github.com/gofpm/gofpm/fcgi"
 )
 
-// handlerDone is called when the handler of request id has returned:
-// what net/http/fcgi writes for it from now on is its closing flush, the
-// end of its stdout and its END_REQUEST.
-func (c *conn) handlerDone(id uint16) {
+// handlerDone is called when the handler of request id (token tok) has
+// returned: what net/http/fcgi writes for it from now on is its closing
+// flush, the end of its stdout and its END_REQUEST. A request that ended
+// before its handler returned (an abort answered at once) has nothing more
+// to send; its id may already carry the next request, whose stream must
+// not be held.
+func (c *conn) handlerDone(id uint16, tok uint64) {
 	c.wmu.Lock()
-	c.holding, c.holdID = true, id
+	if c.live(id, tok) {
+		c.holding, c.holdID = true, id
+	}
 	c.wmu.Unlock()
 }
 
@@ -71,8 +76,8 @@ func (c *conn) writeRecord(p []byte) (int, error) {
 			c.pending = append(c.pending, p...)
 			p, c.pending = c.pending, c.pending[:0] // written below, under wmu
 		}
-	} else if rec && h.Type == fcgi.TypeStdout && isCGIHeader(p[fcgi.HeaderSize:fcgi.HeaderSize+h.ContentLength]) {
-		c.hold(p)
+	} else if rec && h.Type == fcgi.TypeStdout && h.ContentLength > 0 && c.firstStdout(h.RequestID) && isCGIHeader(p[fcgi.HeaderSize:fcgi.HeaderSize+h.ContentLength]) {
+		c.hold(p) // the header block: only the answer's first record is one
 		return n, nil
 	}
 	if end {
@@ -84,6 +89,17 @@ func (c *conn) writeRecord(p []byte) (int, error) {
 		return 0, err
 	}
 	return n, nil
+}
+
+// flushHeld writes a header block held for a running handler that
+// flushed (not an answer's end held after the handler returned: that goes
+// with its END_REQUEST).
+func (c *conn) flushHeld() {
+	c.wmu.Lock()
+	if !c.holding {
+		c.writeHeld()
+	}
+	c.wmu.Unlock()
 }
 
 // writeHeld writes what is held, if anything (under wmu).

@@ -80,7 +80,7 @@ func (h *sessionHarness) serve() error {
 			i := ss.byID(id)
 			fc := ss.reqs[i].fc
 			ss.mu.Unlock()
-			fc.handlerDone(1)
+			fc.handlerDone(1, fc.tokenOf(1))
 		}
 		ss.Write(h.out)
 	}
@@ -144,4 +144,14 @@ func benchRequest(keep bool) []byte {
 	req = fcgi.AppendRecords(req, fcgi.TypeParams, 1, fcgi.AppendPairs(nil, params))
 	req = fcgi.AppendRecords(req, fcgi.TypeParams, 1, nil)
 	return fcgi.AppendRecords(req, fcgi.TypeStdin, 1, nil)
+}
+
+// tokenOf is the token of request id on c, as its handler has it.
+func (c *conn) tokenOf(id uint16) uint64 {
+	c.gmu.Lock()
+	defer c.gmu.Unlock()
+	if r := c.reqs.get(id, false); r != nil {
+		return r.tok
+	}
+	return 0
 }

@@ -166,12 +166,12 @@ func (s *server) serve(h http.Handler) error {
 // listener never accepts a request beyond the limit.
 func (s *server) count(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r, cancel, c, id := s.aborts.attach(r)
+		r, cancel, c, id, tok := s.aborts.attach(r)
 		if cancel != nil {
 			defer cancel(nil)
 		}
 		if c != nil {
-			defer c.handlerDone(id)
+			defer c.handlerDone(id, tok)
 		}
 		if _, pipe := r.Body.(*io.PipeReader); !pipe {
 			// net/http/fcgi gives every request without a body one
@@ -192,9 +192,31 @@ func (s *server) count(h http.Handler) http.Handler {
 			s.pages.serve(w, r)
 			return
 		}
+		if c != nil {
+			w = &flushWriter{w, c}
+		}
 		h.ServeHTTP(w, r)
 	})
 }
+
+// flushWriter makes a handler's Flush send what the filter holds back: a
+// header block net/http/fcgi wrote on a Write of no bytes waits for the
+// body's first bytes (filter_write.go), and a Flush with nothing buffered
+// writes nothing the filter could see.
+type flushWriter struct {
+	http.ResponseWriter
+	c *conn
+}
+
+func (f *flushWriter) Flush() {
+	if fl, ok := f.ResponseWriter.(http.Flusher); ok {
+		fl.Flush()
+	}
+	f.c.flushHeld()
+}
+
+// Unwrap is for http.ResponseController.
+func (f *flushWriter) Unwrap() http.ResponseWriter { return f.ResponseWriter }
 
 // drain waits until no connection has a request in flight. Idle keep-conn
 // connections are left to be closed by the exit.
