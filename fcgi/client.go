@@ -122,6 +122,15 @@ type Request struct {
 	// variables of each request without a map.
 	Pairs []byte
 
+	// HeaderTimeout, when set, is the time the application has to send
+	// the response header, counted from the last byte of the request
+	// written to it (each piece of a streamed body pushes it back), as
+	// nginx's fastcgi_read_timeout counts. Past it Do sends
+	// FCGI_ABORT_REQUEST, closes the connection and returns
+	// ErrHeaderTimeout. It is a deadline on the connection: no timer of its
+	// own.
+	HeaderTimeout time.Duration
+
 	// Body is the request body; nil means none.
 	Body io.Reader
 
@@ -210,7 +219,7 @@ func (c *Client) requestBody(req *Request) (io.Reader, int64, error) {
 // roundTrip runs one exchange on cn and either hands cn to the response body
 // or closes it.
 func (c *Client) roundTrip(ctx context.Context, cn *conn, req *Request, body io.Reader, n int64) (*Response, error) {
-	cn.begin(ctx)
+	cn.begin(ctx, req.HeaderTimeout)
 	bp := getBuf()
 	b := AppendBeginRequest((*bp)[:0], reqID, RoleResponder, cn.keep)
 	b = appendParams(b, req.Params, req.Pairs, n)
@@ -240,7 +249,11 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, req *Request, body io.
 	}
 	x := &exchange{}
 	status, hdr, err := readResponseHeader(cn.hr, x.strs[:])
+	cn.headerCame()
 	if err != nil {
+		if errors.Is(err, ErrHeaderTimeout) {
+			cn.abort() // as nginx, the application is told
+		}
 		cn.abandon()
 		return nil, err
 	}

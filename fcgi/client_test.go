@@ -941,3 +941,163 @@ func TestClientStreamedSmallBody(t *testing.T) {
 		t.Errorf("short streamed body: %v", err)
 	}
 }
+
+// TestClientHeaderTimeout: an application that sends no header within
+// HeaderTimeout gets ABORT_REQUEST, and Do returns ErrHeaderTimeout; one
+// that answers in time is read to the end with no deadline left over for
+// its body, however long that takes.
+func TestClientHeaderTimeout(t *testing.T) {
+	const ht = 100 * time.Millisecond
+	got := make(chan RecordType, 1)
+	c, _ := startRaw(t, func(conn *rawConn) {
+		var params []byte
+		for { // BEGIN_REQUEST and PARAMS; the body is read below
+			rec, err := ReadRecord(conn, conn.buf)
+			if err != nil {
+				return
+			}
+			if rec.Type == TypeParams && len(rec.Content) == 0 {
+				break
+			}
+			if rec.Type == TypeParams {
+				params = append(params, rec.Content...)
+			}
+		}
+		if p, _ := ReadPairs(params, 0); p["SCRIPT_NAME"] == "/slow" { // never answers
+			for {
+				rec, err := ReadRecord(conn, conn.buf)
+				if err != nil {
+					return
+				}
+				if rec.Type != TypeStdin {
+					got <- rec.Type
+					return
+				}
+			}
+		}
+		conn.send(TypeStdout, reqID, "Content-Type: text/plain\r\n\r\nfirst ")
+		// The body's rest waits for the client's word that HeaderTimeout
+		// has passed since the header: it must not cut the body.
+		rec, err := ReadRecord(conn, conn.buf)
+		if err != nil || rec.Type != TypeStdin || string(rec.Content) != "go on" {
+			return
+		}
+		conn.respond(reqID, "rest")
+	})
+	start := time.Now()
+	_, err := c.Do(context.Background(), &Request{Pairs: AppendPair(nil, "SCRIPT_NAME", "/slow"), HeaderTimeout: ht})
+	if !errors.Is(err, ErrHeaderTimeout) {
+		t.Fatalf("Do: %v, want ErrHeaderTimeout", err)
+	}
+	if d := time.Since(start); d < ht || d > waitTimeout {
+		t.Errorf("ErrHeaderTimeout after %s, want about %s", d, ht)
+	}
+	select {
+	case typ := <-got:
+		if typ != TypeAbortRequest {
+			t.Errorf("server read %v, want ABORT_REQUEST", typ)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("no ABORT_REQUEST")
+	}
+
+	// In time: a body that streams on past HeaderTimeout is not cut.
+	pr, pw := io.Pipe()
+	resp, err := c.Do(context.Background(), &Request{Pairs: AppendPair(nil, "SCRIPT_NAME", "/ok"), Body: pr, ContentLength: 5, HeaderTimeout: ht})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 6)
+	if _, err := io.ReadFull(resp.Body, b); err != nil || string(b) != "first " {
+		t.Fatalf("first body bytes %q, %v", b, err)
+	}
+	header := time.Now()
+	timer := time.NewTimer(2 * ht)
+	<-timer.C // past HeaderTimeout since the header: the deadline must be gone
+	if time.Since(header) < 2*ht {
+		t.Fatal("timer fired early")
+	}
+	pw.Write([]byte("go on"))
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || string(rest) != "rest" {
+		t.Fatalf("rest of the body %q, %v", rest, err)
+	}
+}
+
+// TestClientHeaderTimeoutCountsFromLastByte: a body that streams for
+// longer than HeaderTimeout, a piece at a time, is not cut: the timeout
+// counts from the last piece written, as nginx's fastcgi_read_timeout.
+func TestClientHeaderTimeoutCountsFromLastByte(t *testing.T) {
+	const ht = 150 * time.Millisecond
+	c, _ := startRaw(t, func(conn *rawConn) {
+		req, err := conn.readRequest() // the whole body first
+		if err != nil {
+			return
+		}
+		conn.respond(req.id, "Content-Type: text/plain\r\n\r\n"+string(req.stdin))
+	})
+	pr, pw := io.Pipe()
+	go func() {
+		tick := time.NewTicker(ht / 2) // the slow client of the test, not a synchronisation
+		defer tick.Stop()
+		for range 5 { // 2.5 x ht in all
+			<-tick.C
+			pw.Write([]byte("ab"))
+		}
+	}()
+	start := time.Now()
+	resp, err := c.Do(context.Background(), &Request{Params: map[string]string{"REQUEST_METHOD": "POST"}, Body: pr, ContentLength: 10, HeaderTimeout: ht})
+	if err != nil {
+		t.Fatalf("Do after %s: %v", time.Since(start), err)
+	}
+	defer resp.Body.Close()
+	if b, err := readAll(t, resp.Body); err != nil || string(b) != "ababababab" {
+		t.Fatalf("body %q, %v", b, err)
+	}
+}
+
+// TestClientHeaderTimeoutEarlyAnswer: an application that answers before
+// reading its body, while the client is blocked writing it, gets its
+// answer read at once: the header timeout never waits on the writer.
+func TestClientHeaderTimeoutEarlyAnswer(t *testing.T) {
+	stop := make(chan struct{})
+	c, _ := startRaw(t, func(conn *rawConn) {
+		for { // BEGIN_REQUEST and PARAMS only: the body is never read
+			rec, err := ReadRecord(conn, conn.buf)
+			if err != nil || rec.Type == TypeParams && len(rec.Content) == 0 {
+				break
+			}
+		}
+		conn.respond(reqID, "Status: 413\r\n\r\ntoo big")
+		<-stop // reads nothing more: the client's writer stays blocked
+	})
+	t.Cleanup(func() { close(stop) })
+	const size = 16 << 20 // more than the socket buffers take
+	body := io.LimitReader(zeroReader{}, size)
+	done := make(chan error, 1)
+	go func() {
+		resp, err := c.Do(context.Background(), &Request{Params: map[string]string{"REQUEST_METHOD": "POST"}, Body: body, ContentLength: size, HeaderTimeout: time.Minute})
+		if err == nil {
+			var b []byte
+			b, err = readAll(t, resp.Body)
+			resp.Body.Close()
+			if err == nil && (resp.StatusCode != 413 || string(b) != "too big") {
+				err = fmt.Errorf("answer %d %q", resp.StatusCode, b)
+			}
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Do waited for the body's writer")
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

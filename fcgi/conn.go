@@ -52,6 +52,8 @@ type conn struct {
 	stop        func() bool // stops the context.AfterFunc; nil if ctx can't be done
 	reused      bool        // came from the idle pool
 	hadDeadline bool        // a deadline is set on nc
+	deadline    time.Time   // the context's, if any
+	hdrTimeout  time.Duration
 
 	// Read side: only the goroutine reading the response.
 	left      int    // STDOUT content bytes left in the current record
@@ -66,6 +68,12 @@ type conn struct {
 	wfail bool          // a write failed or ABORT was sent: no more writes, no reuse
 	wdone chan struct{} // closed when the stdin goroutine ends; nil without one
 	werr  error         // the stdin goroutine's request-body error, set before wdone closes
+
+	// The header timeout: each write pushes it back until the header came.
+	// dlmu is never held across I/O: the header may come while the stdin
+	// goroutine is blocked in a write, holding wmu.
+	dlmu    sync.Mutex
+	hdrWait bool
 
 	aborted   atomic.Bool // the context's AfterFunc ran
 	closeOnce sync.Once   // for releaseBuffers
@@ -84,8 +92,9 @@ func newConn(c *Client, nc net.Conn, keep bool) *conn {
 	return cn
 }
 
-// begin resets the per-request state and arms the context.
-func (c *conn) begin(ctx context.Context) {
+// begin resets the per-request state and arms the context, and the
+// header timeout ht when set.
+func (c *conn) begin(ctx context.Context, ht time.Duration) {
 	c.ctx = ctx
 	c.left, c.pad = 0, 0
 	c.appStatus = 0
@@ -95,13 +104,16 @@ func (c *conn) begin(ctx context.Context) {
 	c.wdone, c.werr, c.wfail = nil, nil, false
 	c.aborted.Store(false)
 	c.hr.Reset(c)
-	if dl, ok := ctx.Deadline(); ok {
-		c.nc.SetDeadline(dl)
+	c.deadline, _ = ctx.Deadline()
+	c.hdrTimeout, c.hdrWait = ht, ht > 0
+	if !c.deadline.IsZero() || ht > 0 {
+		c.nc.SetDeadline(c.deadline)
 		c.hadDeadline = true
 	} else if c.hadDeadline {
 		c.nc.SetDeadline(time.Time{})
 		c.hadDeadline = false
 	}
+	c.pushHeaderDeadline()
 	c.stop = nil
 	if ctx.Done() != nil {
 		c.stop = context.AfterFunc(ctx, c.abortFn)
@@ -119,7 +131,40 @@ func (c *conn) write(b []byte) error {
 	if err != nil {
 		c.wfail = true
 	}
+	c.pushHeaderDeadline()
 	return err
+}
+
+// pushHeaderDeadline starts the header timeout again from now, while it
+// runs; never past the context's deadline.
+func (c *conn) pushHeaderDeadline() {
+	if c.hdrTimeout == 0 {
+		return
+	}
+	c.dlmu.Lock()
+	defer c.dlmu.Unlock()
+	if !c.hdrWait {
+		return
+	}
+	dl := time.Now().Add(c.hdrTimeout)
+	if !c.deadline.IsZero() && c.deadline.Before(dl) {
+		dl = c.deadline
+	}
+	c.nc.SetReadDeadline(dl)
+}
+
+// headerCame ends the header timeout: the body is read under the
+// context's deadline alone.
+func (c *conn) headerCame() {
+	if c.hdrTimeout == 0 {
+		return
+	}
+	c.dlmu.Lock()
+	defer c.dlmu.Unlock()
+	c.hdrWait = false
+	if !c.aborted.Load() {
+		c.nc.SetReadDeadline(c.deadline)
+	}
 }
 
 // writeStdin streams n > 0 bytes of body as STDIN records, sending

@@ -141,6 +141,10 @@ var (
 	// is longer than Client.MaxBufferedBody.
 	ErrBodyTooLarge = errors.New("fcgi: request body of unknown length exceeds the buffer limit")
 
+	// ErrHeaderTimeout is returned by Do when the response header did not
+	// arrive within Request.HeaderTimeout.
+	ErrHeaderTimeout = errors.New("fcgi: no response header within the header timeout")
+
 	// ErrNULByte is wrapped by the error EnvFromRequest returns when the path,
 	// a header or an option holds a NUL byte.
 	ErrNULByte = errors.New("fcgi: NUL byte in request")

@@ -154,6 +154,8 @@ func (c *conn) fail(err error) error {
 	switch {
 	case contextErr(c.ctx, err) != nil:
 		err = contextErr(c.ctx, err)
+	case c.hdrTimeout > 0 && !c.aborted.Load() && errors.Is(err, os.ErrDeadlineExceeded):
+		err = ErrHeaderTimeout // the context's deadline is contextErr's
 	case c.writerErr() != nil:
 		err = c.writerErr()
 	case errors.Is(err, ErrProtocol):

@@ -4,7 +4,6 @@ package front
 // gets, as nginx would answer it.
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -18,7 +17,7 @@ import (
 // no header: 413 for a body over max_body_bytes, 400 for a body the client
 // could not send, 504 for a timeout, nothing for a client that left
 // (nginx's 499), 503 when the pool refuses, else 502.
-func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, u *upstream, ctx context.Context, err error) {
+func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, u *upstream, err error) {
 	var mbe *http.MaxBytesError
 	code := http.StatusBadGateway
 	var ne net.Error
@@ -34,9 +33,9 @@ func (s *Server) upstreamError(w http.ResponseWriter, r *http.Request, u *upstre
 	case strings.Contains(err.Error(), "reading request body"):
 		http.Error(w, "Bad Request", http.StatusBadRequest)
 		return
-	case context.Cause(ctx) == errReadTimeout:
+	case errors.Is(err, fcgi.ErrHeaderTimeout):
 		code = http.StatusGatewayTimeout
-		err = fmt.Errorf("%w (%s)", errReadTimeout, s.opts.ReadTimeout)
+		err = fmt.Errorf("no response header within read_timeout (%s)", s.opts.ReadTimeout)
 	case errors.As(err, &ne) && ne.Timeout():
 		code = http.StatusGatewayTimeout
 	case errors.Is(err, fcgi.ErrOverloaded):

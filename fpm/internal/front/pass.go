@@ -46,10 +46,6 @@ func scriptFilename(root, script string) string {
 	return filepath.Join(root, filepath.FromSlash(script))
 }
 
-// errReadTimeout ends a request whose worker sent no header within
-// read_timeout.
-var errReadTimeout = errors.New("no response header within read_timeout")
-
 // pass is passTo for a request that went through the access-log wrapper.
 func (s *Server) pass(w http.ResponseWriter, r *http.Request) {
 	s.passTo(w, r, r.Context().Value(frontReqKey{}).(*frontReq))
@@ -97,40 +93,29 @@ func (s *Server) passTo(w http.ResponseWriter, r *http.Request, fr *frontReq) {
 
 	// The request's context ends when the client goes away: the client
 	// then aborts the FastCGI request and closes the connection, so the
-	// worker's handler sees its context cancelled. read_timeout cancels it
-	// too while no header has arrived; like nginx's fastcgi_read_timeout it
-	// counts from the last byte of the request body sent to the worker
-	// (a worker may read its body slowly).
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
+	// worker's handler sees its context cancelled. read_timeout bounds the
+	// wait for the header; like nginx's fastcgi_read_timeout it counts from
+	// the last byte of the request sent to the worker (a worker may read
+	// its body slowly): the client's HeaderTimeout, a deadline on the
+	// connection.
+	ctx := r.Context()
 	if !end.IsZero() {
 		var stop context.CancelFunc
 		ctx, stop = context.WithDeadline(ctx, end)
 		defer stop()
 	}
-	rt := s.opts.ReadTimeout
-	timer := time.AfterFunc(rt, func() { cancel(errReadTimeout) })
-	var pr *progressReader
 	var body io.Reader
 	var n int64
 	if in != nil {
-		body, n = in, in.size        // in memory and small: sent with the params
-		if n > fcgi.MaxContentSize { // streamed by the client's goroutine
-			pr = &progressReader{r: in, t: timer, d: rt}
-			body = pr
-		}
+		body, n = in, in.size // in memory and small: sent with the params; else streamed by the client's goroutine
 	} // else nothing to stream: no stdin goroutine in the client
-	resp, err := u.client.Do(ctx, &fcgi.Request{Pairs: pairs, Body: body, ContentLength: n})
-	if !pr.stop(timer) && err == nil && context.Cause(ctx) == errReadTimeout {
-		resp.Body.Close() // the header came as the timer fired: too late
-		err = errReadTimeout
-	}
+	resp, err := u.client.Do(ctx, &fcgi.Request{Pairs: pairs, Body: body, ContentLength: n, HeaderTimeout: s.opts.ReadTimeout})
 	if err == nil && ctx.Err() == context.DeadlineExceeded {
 		resp.Body.Close() // the header came as request_timeout passed (the worker answered the abort)
 		err = context.DeadlineExceeded
 	}
 	if err != nil {
-		s.upstreamError(w, r, u, ctx, err)
+		s.upstreamError(w, r, u, err)
 		return
 	}
 	defer resp.Body.Close()
@@ -386,39 +371,4 @@ func (s *Server) logStderr(r *http.Request, u *upstream, resp *fcgi.Response) {
 	if se := resp.Stderr(); len(se) > 0 {
 		s.log.Warn().Str("pool", u.name).Str("uri", logURI(r)).Msgf("FastCGI sent in stderr: %q", strings.TrimSpace(string(se)))
 	}
-}
-
-// progressReader is a request body that pushes read_timeout back each
-// time the client sends more of it, until the response header is there
-// (the body may still stream after it; the timer must stay stopped).
-type progressReader struct {
-	r       io.Reader
-	t       *time.Timer
-	d       time.Duration
-	mu      sync.Mutex
-	stopped bool
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	n, err := p.r.Read(b)
-	if n > 0 {
-		p.mu.Lock()
-		if !p.stopped {
-			p.t.Reset(p.d)
-		}
-		p.mu.Unlock()
-	}
-	return n, err
-}
-
-// stop stops the timer t (p's, or the one of a request without a body
-// when p is nil) for good; false if it had fired.
-func (p *progressReader) stop(t *time.Timer) bool {
-	if p == nil {
-		return t.Stop()
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.stopped = true
-	return p.t.Stop()
 }

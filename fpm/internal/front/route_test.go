@@ -110,24 +110,21 @@ func (timeoutErr) Temporary() bool { return true }
 func TestUpstreamError(t *testing.T) {
 	s := newTestServer(t, Options{ReadTimeout: time.Second})
 	u := &upstream{name: "www"}
-	timedOut, cancel := context.WithCancelCause(context.Background())
-	cancel(errReadTimeout)
 	for _, tc := range []struct {
 		name string
-		ctx  context.Context
 		err  error
 		code int
 	}{
-		{"body too large", context.Background(), fcgi.ErrBodyTooLarge, 413},
-		{"max bytes", context.Background(), &http.MaxBytesError{Limit: 1}, 413},
-		{"client body", context.Background(), errors.New("fcgi: reading request body: unexpected EOF"), 400},
-		{"read timeout", timedOut, errReadTimeout, 504},
-		{"dial timeout", context.Background(), timeoutErr{}, 504},
-		{"overloaded", context.Background(), fcgi.ErrOverloaded, 503},
-		{"other", context.Background(), errors.New("connection refused"), 502},
+		{"body too large", fcgi.ErrBodyTooLarge, 413},
+		{"max bytes", &http.MaxBytesError{Limit: 1}, 413},
+		{"client body", errors.New("fcgi: reading request body: unexpected EOF"), 400},
+		{"read timeout", fcgi.ErrHeaderTimeout, 504},
+		{"dial timeout", timeoutErr{}, 504},
+		{"overloaded", fcgi.ErrOverloaded, 503},
+		{"other", errors.New("connection refused"), 502},
 	} {
 		w := httptest.NewRecorder()
-		s.upstreamError(w, httptest.NewRequest("GET", "/", nil), u, tc.ctx, tc.err)
+		s.upstreamError(w, httptest.NewRequest("GET", "/", nil), u, tc.err)
 		if w.Code != tc.code {
 			t.Errorf("%s: %d, want %d", tc.name, w.Code, tc.code)
 		}
@@ -135,7 +132,7 @@ func TestUpstreamError(t *testing.T) {
 	gone, stop := context.WithCancel(context.Background())
 	stop()
 	w := httptest.NewRecorder()
-	s.upstreamError(w, httptest.NewRequest("GET", "/", nil).WithContext(gone), u, gone, context.Canceled)
+	s.upstreamError(w, httptest.NewRequest("GET", "/", nil).WithContext(gone), u, context.Canceled)
 	if w.Code != 499 {
 		t.Errorf("client gone: %d, want 499", w.Code)
 	}
