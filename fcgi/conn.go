@@ -106,14 +106,16 @@ func (c *conn) begin(ctx context.Context, ht time.Duration) {
 	c.hr.Reset(c)
 	c.deadline, _ = ctx.Deadline()
 	c.hdrTimeout, c.hdrWait = ht, ht > 0
-	if !c.deadline.IsZero() || ht > 0 {
+	if !c.deadline.IsZero() {
 		c.nc.SetDeadline(c.deadline)
 		c.hadDeadline = true
 	} else if c.hadDeadline {
 		c.nc.SetDeadline(time.Time{})
 		c.hadDeadline = false
 	}
-	c.pushHeaderDeadline()
+	if ht > 0 {
+		c.hadDeadline = true // the header timeout's (the first write starts it)
+	}
 	c.stop = nil
 	if ctx.Done() != nil {
 		c.stop = context.AfterFunc(ctx, c.abortFn)
