@@ -24,7 +24,7 @@ all: build
 
 build:
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(GOFPM) .
-	$(GO) build -o $(BIN)/hello ./examples/hello
+	CGO_ENABLED=0 $(GO) build -o $(BIN)/hello ./examples/hello # static: starts 0.9 ms sooner (docs/workers.md)
 
 ## examples: build every example that needs building (Go, C, C# with Mono's mcs; C and C# are skipped without libfcgi-dev or mcs)
 examples: build
