@@ -6,10 +6,12 @@ package fcgi
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/textproto"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -269,10 +271,12 @@ func appendHeaderVars(b []byte, h http.Header, extra []string) []byte {
 }
 
 // appendHeaderVarsJoined is appendHeaderVars for a Header with names that
-// are not canonical: through a map, to join those that meet.
+// are not canonical: through a map, to join those that meet, in the order
+// of their names, so the same request gives the same variables.
 func appendHeaderVarsJoined(b []byte, h http.Header, extra []string) []byte {
 	vars := make(map[string]string, len(h))
-	for k, vv := range h {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		vv := h[k]
 		name, ok := headerVar(k)
 		if !ok || isExtra(name, extra) {
 			continue
@@ -287,7 +291,10 @@ func appendHeaderVarsJoined(b []byte, h http.Header, extra []string) []byte {
 		}
 		vars[name] = v
 	}
-	return AppendPairs(b, vars)
+	for _, name := range slices.Sorted(maps.Keys(vars)) {
+		b = AppendPair(b, name, vars[name])
+	}
+	return b
 }
 
 // isExtraHeader reports whether header k gives one of the names of extra
