@@ -68,12 +68,35 @@ func EnvFromRequest(r *http.Request, o EnvOptions) (map[string]string, error) {
 		return nil, err
 	}
 	env := make(map[string]string, 24+len(r.Header))
-	ScanPairs(b, 0, func(k, v []byte) { env[string(k)] = string(v) })
+	ScanPairs(b, 0, func(k, v []byte) { env[varName(k)] = string(v) })
 	env["CONTENT_LENGTH"] = ""
 	if r.ContentLength > 0 {
 		env["CONTENT_LENGTH"] = strconv.FormatInt(r.ContentLength, 10)
 	}
 	return env, nil
+}
+
+// varNames are the names AppendEnv sends for every request.
+var varNames = func() map[string]string {
+	m := map[string]string{}
+	for _, n := range []string{"HTTPS", "SCRIPT_FILENAME", "QUERY_STRING", "REQUEST_METHOD", "CONTENT_TYPE",
+		"SCRIPT_NAME", "REQUEST_URI", "DOCUMENT_URI", "DOCUMENT_ROOT", "SERVER_PROTOCOL", "REQUEST_SCHEME",
+		"GATEWAY_INTERFACE", "SERVER_SOFTWARE", "REDIRECT_STATUS", "PATH_INFO", "REMOTE_ADDR", "REMOTE_PORT",
+		"REMOTE_USER", "SERVER_ADDR", "SERVER_PORT", "SERVER_NAME", "HTTP_HOST"} {
+		m[n] = n
+	}
+	for _, n := range commonHeaderVars {
+		m[n] = n
+	}
+	return m
+}()
+
+// varName is k as a string, without making one for the usual names.
+func varName(k []byte) string {
+	if n, ok := varNames[string(k)]; ok {
+		return n
+	}
+	return string(k)
 }
 
 // AppendEnv appends EnvFromRequest's variables to b as encoded name-value
@@ -361,8 +384,10 @@ func localAddr(a net.Addr, host, scheme string) (string, string) {
 			return h, p
 		}
 	}
-	if _, p, err := net.SplitHostPort(host); err == nil && p != "" {
-		return "", p
+	if strings.IndexByte(host, ':') >= 0 { // else no port, and no error to make
+		if _, p, err := net.SplitHostPort(host); err == nil && p != "" {
+			return "", p
+		}
 	}
 	if scheme == "https" {
 		return "", "443"
