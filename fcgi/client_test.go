@@ -480,6 +480,13 @@ func TestClientSendsAbort(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	cancel()
+	wantAbort(t, got)
+}
+
+// wantAbort waits for the record type the server read after the request
+// and fails unless it is ABORT_REQUEST.
+func wantAbort(t *testing.T, got <-chan RecordType) {
+	t.Helper()
 	select {
 	case typ := <-got:
 		if typ != TypeAbortRequest {
@@ -992,14 +999,7 @@ func TestClientHeaderTimeout(t *testing.T) {
 	if d := time.Since(start); d < ht || d > waitTimeout {
 		t.Errorf("ErrHeaderTimeout after %s, want about %s", d, ht)
 	}
-	select {
-	case typ := <-got:
-		if typ != TypeAbortRequest {
-			t.Errorf("server read %v, want ABORT_REQUEST", typ)
-		}
-	case <-time.After(waitTimeout):
-		t.Fatal("no ABORT_REQUEST")
-	}
+	wantAbort(t, got)
 
 	// In time: a body that streams on past HeaderTimeout is not cut.
 	pr, pw := io.Pipe()
