@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -183,7 +184,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			return nil, err
 		}
 		resp, err := c.roundTrip(ctx, cn, req, body, n)
-		if err != nil && retry && cn.reused && !cn.got && n == 0 && ctx.Err() == nil {
+		if err != nil && retry && cn.reused && !cn.got && n == 0 && ctx.Err() == nil && !errors.Is(err, ErrHeaderTimeout) {
 			continue
 		}
 		return resp, err
@@ -240,6 +241,9 @@ func (c *Client) roundTrip(ctx context.Context, cn *conn, req *Request, body io.
 		cn.abandon()
 		if ctxErr := contextErr(ctx, err); ctxErr != nil {
 			return nil, ctxErr
+		}
+		if req.HeaderTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+			return nil, ErrHeaderTimeout // the application read nothing within it
 		}
 		return nil, fmt.Errorf("fcgi: writing request: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -1101,3 +1102,76 @@ func TestClientHeaderTimeoutEarlyAnswer(t *testing.T) {
 type zeroReader struct{}
 
 func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestClientHeaderTimeoutBlockedWrite: an application that accepts and
+// reads nothing, with params larger than the socket buffers, gets
+// ErrHeaderTimeout too: the timeout bounds the request's writes, not only
+// the wait after them.
+func TestClientHeaderTimeoutBlockedWrite(t *testing.T) {
+	const ht = 150 * time.Millisecond
+	stop := make(chan struct{})
+	c, _ := startRaw(t, func(conn *rawConn) { <-stop })
+	t.Cleanup(func() { close(stop) })
+	pairs := AppendPair(nil, "HTTP_X_BIG", strings.Repeat("x", 4<<20))
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		_, err := c.Do(context.Background(), &Request{Pairs: pairs, HeaderTimeout: ht})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrHeaderTimeout) {
+			t.Fatalf("Do: %v, want ErrHeaderTimeout", err)
+		}
+		if d := time.Since(start); d < ht {
+			t.Errorf("ErrHeaderTimeout after %s, before the timeout of %s", d, ht)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Do still blocked in its write")
+	}
+}
+
+// TestClientHeaderTimeoutNotRetried: a header timeout on a reused
+// connection is the answer, not a dead connection to dial again.
+func TestClientHeaderTimeoutNotRetried(t *testing.T) {
+	const ht = 150 * time.Millisecond
+	var mu sync.Mutex
+	requests := 0
+	stop := make(chan struct{})
+	c, _ := startRaw(t, func(conn *rawConn) {
+		for {
+			req, err := conn.readRequest()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			requests++
+			first := requests == 1
+			mu.Unlock()
+			if !first { // slow from the second request on
+				<-stop
+				return
+			}
+			conn.respond(req.id, "\r\n")
+		}
+	})
+	t.Cleanup(func() { close(stop) })
+	c.MaxIdleConns = 1
+	resp, err := c.Do(context.Background(), &Request{Params: map[string]string{"REQUEST_METHOD": "GET"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, resp.Body)
+	resp.Body.Close()
+	start := time.Now()
+	_, err = c.Do(context.Background(), &Request{Params: map[string]string{"REQUEST_METHOD": "GET"}, HeaderTimeout: ht})
+	if !errors.Is(err, ErrHeaderTimeout) {
+		t.Fatalf("Do: %v, want ErrHeaderTimeout", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if d := time.Since(start); requests != 2 || d > 2*ht {
+		t.Errorf("%d requests seen, ErrHeaderTimeout after %s: retried", requests, d)
+	}
+}

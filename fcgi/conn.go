@@ -129,30 +129,43 @@ func (c *conn) write(b []byte) error {
 	if c.wfail {
 		return net.ErrClosed
 	}
+	start := c.pushHeaderDeadline(true, time.Time{})
 	_, err := c.nc.Write(b)
 	if err != nil {
 		c.wfail = true
 	}
-	c.pushHeaderDeadline()
+	c.pushHeaderDeadline(false, start)
 	return err
 }
 
 // pushHeaderDeadline starts the header timeout again from now, while it
-// runs; never past the context's deadline.
-func (c *conn) pushHeaderDeadline() {
+// runs, never past the context's deadline: before a write (write set) for
+// the write too, which an application that reads nothing blocks; after it
+// for the read, when the write took long enough (since start) for that to
+// matter. It returns now, or the zero time when the timeout does not run.
+func (c *conn) pushHeaderDeadline(write bool, start time.Time) time.Time {
 	if c.hdrTimeout == 0 {
-		return
+		return time.Time{}
 	}
 	c.dlmu.Lock()
 	defer c.dlmu.Unlock()
 	if !c.hdrWait {
-		return
+		return time.Time{}
 	}
-	dl := time.Now().Add(c.hdrTimeout)
+	now := time.Now()
+	if !write && (start.IsZero() || now.Sub(start) < time.Millisecond) {
+		return now // the deadline set before the write is as good
+	}
+	dl := now.Add(c.hdrTimeout)
 	if !c.deadline.IsZero() && c.deadline.Before(dl) {
 		dl = c.deadline
 	}
-	c.nc.SetReadDeadline(dl)
+	if write {
+		c.nc.SetDeadline(dl)
+	} else {
+		c.nc.SetReadDeadline(dl)
+	}
+	return now
 }
 
 // headerCame ends the header timeout: the body is read under the
@@ -165,7 +178,7 @@ func (c *conn) headerCame() {
 	defer c.dlmu.Unlock()
 	c.hdrWait = false
 	if !c.aborted.Load() {
-		c.nc.SetReadDeadline(c.deadline)
+		c.nc.SetDeadline(c.deadline) // a body still streaming to the application is not cut either
 	}
 }
 

@@ -36,7 +36,8 @@ type EnvOptions struct {
 
 	// Extra are more variables, name and value in turn, sent after the
 	// others: HTTP_* names (a request header that gives one is dropped) or
-	// names not set above.
+	// names not set above (one that is, SERVER_NAME say, is ignored: use
+	// the option).
 	Extra []string
 }
 
@@ -172,7 +173,9 @@ func AppendEnv(b []byte, r *http.Request, o EnvOptions) ([]byte, error) {
 
 	b = appendHeaderVars(b, r.Header, o.Extra)
 	for i := 0; i+1 < len(o.Extra); i += 2 {
-		b = AppendPair(b, o.Extra[i], o.Extra[i+1])
+		if n := o.Extra[i]; strings.HasPrefix(n, "HTTP_") || varNames[n] == "" {
+			b = AppendPair(b, n, o.Extra[i+1])
+		} // else a variable set above: sent once, as set above
 	}
 	if name, ok := nulValue(b[start:]); ok {
 		return b[:start], fmt.Errorf("%w (%s)", ErrNULByte, name)

@@ -290,7 +290,7 @@ func TestAppendEnvExtra(t *testing.T) {
 	r := httptest.NewRequest("GET", "/a.php", nil)
 	r.Header.Set("X-Gofpm-Front", "forged")
 	r.Header.Set("X-Other", "kept")
-	b, err := AppendEnv(nil, r, EnvOptions{HTTPS: true, Extra: []string{"HTTP_X_GOFPM_FRONT", "1", "APP", "x"}})
+	b, err := AppendEnv(nil, r, EnvOptions{HTTPS: true, Extra: []string{"HTTP_X_GOFPM_FRONT", "1", "APP", "x", "SERVER_NAME", "evil"}})
 	if err != nil {
 		t.Fatal(err)
 	}

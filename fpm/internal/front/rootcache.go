@@ -15,8 +15,9 @@ import (
 
 // rootCache is the open document root and the requests using it.
 type rootCache struct {
-	mu  sync.Mutex
-	cur *docRoot // nil until the first request, and after close
+	mu     sync.Mutex
+	cur    *docRoot // nil until the first request, and after close
+	closed bool     // after close: roots are opened per request again
 }
 
 // acquire returns the root that path names now, opening it when it is not
@@ -48,6 +49,11 @@ func (c *rootCache) acquire(path string) (*docRoot, error) {
 	}
 	d := &docRoot{root: r, dir: path, fi: rfi, cache: c, refs: 2} // the caller's and the cache's
 	c.mu.Lock()
+	if c.closed { // a request still running after Shutdown: not kept
+		d.refs = 1
+		c.mu.Unlock()
+		return d, nil
+	}
 	old := c.cur
 	c.cur = d
 	c.mu.Unlock()
@@ -62,7 +68,7 @@ func (c *rootCache) acquire(path string) (*docRoot, error) {
 func (c *rootCache) close() {
 	c.mu.Lock()
 	old := c.cur
-	c.cur = nil
+	c.cur, c.closed = nil, true
 	c.mu.Unlock()
 	if old != nil {
 		old.Close()

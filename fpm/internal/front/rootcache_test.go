@@ -171,3 +171,32 @@ func TestRootConcurrentSwitch(t *testing.T) {
 	default:
 	}
 }
+
+// TestRootAfterClose: a request still running after Shutdown gets a root
+// of its own, closed by its release: none is kept open by a closed cache.
+func TestRootAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	current := filepath.Join(dir, "current")
+	switchLink(t, release(t, dir, "1", "a.php"), current)
+	var c rootCache
+	d, err := c.acquire(current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.close()
+	if _, err := d.stat("/a.php"); err != nil {
+		t.Fatalf("the root of a request under way was closed by close: %v", err)
+	}
+	d.Close()
+	late, err := c.acquire(current)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cur != nil {
+		t.Fatal("a closed cache kept a root")
+	}
+	late.Close()
+	if _, err := late.root.Stat("."); err == nil {
+		t.Fatal("a root opened after close stayed open after its release")
+	}
+}

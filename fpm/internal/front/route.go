@@ -168,9 +168,10 @@ func (s *Server) resolve(u *upstream, clean string) resolved {
 		return notFound // a device, a fifo; a hidden folder
 	}
 	// PATH_INFO: the longest leading part that is an existing script file.
-	// The split happens on "/" boundaries of a cleaned path (no newline can
-	// reach here: EnvFromRequest refuses control characters), so the
-	// CVE-2019-11043 trick of an empty PATH_INFO through "%0a" does not apply.
+	// The split happens on "/" boundaries of a cleaned path, not with a
+	// pattern a "%0a" can cut short, so PATH_INFO always starts with "/"
+	// and the CVE-2019-11043 trick of an empty PATH_INFO does not apply (a
+	// newline stays part of a name that is looked up as it is).
 	//
 	// The parts are tried from the shortest: only a folder can have a
 	// longer part under it, so the first regular file is the longest one,
