@@ -28,8 +28,9 @@
 //     alone (one request at a time per connection), for status pages and
 //     tests; applications use net/http/fcgi.
 //
-//   - EnvFromRequest, which builds the CGI variables of an *http.Request as
-//     nginx's stock fastcgi_params does, for an HTTP front end.
+//   - AppendEnv, which encodes the CGI variables of an *http.Request as
+//     nginx's stock fastcgi_params does, for an HTTP front end, without a
+//     map (Request.Pairs); EnvFromRequest gives them as a map.
 //
 // A response whose connection ends before END_REQUEST is never reported as
 // complete: Do or Body.Read return an error wrapping ErrIncomplete, so that
