@@ -268,22 +268,20 @@ func appendHeaderVars(b []byte, h http.Header, extra []string) []byte {
 		if name == "HTTP_COOKIE" {
 			sep = "; " // as nginx joins several Cookie headers
 		}
-		n := len(vv)*len(sep) - len(sep)
-		for _, v := range vv {
+		n := 0 // the joined value's length
+		for i, v := range vv {
+			if i > 0 {
+				n += len(sep)
+			}
 			n += len(v)
-		}
-		if len(vv) == 0 {
-			n = 0
 		}
 		if ok {
 			b = appendSize(b, len(name))
-		} else {
-			b = appendSize(b, len("HTTP_")+len(k))
-		}
-		b = appendSize(b, n)
-		if ok {
+			b = appendSize(b, n)
 			b = append(b, name...)
 		} else {
+			b = appendSize(b, len("HTTP_")+len(k))
+			b = appendSize(b, n)
 			b = appendVarName(b, k)
 		}
 		for i, v := range vv {
@@ -336,14 +334,7 @@ func isExtraHeader(k, name string, named bool, extra []string) bool {
 		}
 		same := true
 		for j := 0; j < len(k) && same; j++ {
-			c := k[j]
-			switch {
-			case 'a' <= c && c <= 'z':
-				c -= 'a' - 'A'
-			case c == '-':
-				c = '_'
-			}
-			same = c == x[j]
+			same = varChar(k[j]) == x[j]
 		}
 		if same {
 			return true
@@ -450,17 +441,21 @@ func headerVarName(k string) string {
 func appendVarName(b []byte, k string) []byte {
 	b = append(b, "HTTP_"...)
 	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case 'a' <= c && c <= 'z':
-			b = append(b, c-('a'-'A'))
-		case c == '-':
-			b = append(b, '_')
-		default:
-			b = append(b, c)
-		}
+		b = append(b, varChar(k[i]))
 	}
 	return b
+}
+
+// varChar is the character of a variable name for c of a valid header
+// name: upper case, '_' for '-'.
+func varChar(c byte) byte {
+	switch {
+	case 'a' <= c && c <= 'z':
+		return c - ('a' - 'A')
+	case c == '-':
+		return '_'
+	}
+	return c
 }
 
 // commonHeaderVars avoids building the variable name of frequent headers.

@@ -33,15 +33,23 @@ func switchLink(t *testing.T, target, link string) {
 	}
 }
 
+// twoReleases makes releases 1 (one.php) and 2 (two.php) in a new folder
+// dir, with current linked to 1.
+func twoReleases(t *testing.T) (dir, r2, current string) {
+	t.Helper()
+	dir = t.TempDir()
+	r1 := release(t, dir, "1", "one.php")
+	r2 = release(t, dir, "2", "two.php")
+	current = filepath.Join(dir, "current")
+	switchLink(t, r1, current)
+	return dir, r2, current
+}
+
 // TestRootFollowsDeploySwitch: the root is kept open between requests,
 // but a request after the symbolic link of the root was switched sees the
 // new release, and one after the root is gone sees nothing.
 func TestRootFollowsDeploySwitch(t *testing.T) {
-	dir := t.TempDir()
-	r1 := release(t, dir, "1", "one.php")
-	r2 := release(t, dir, "2", "two.php")
-	current := filepath.Join(dir, "current")
-	switchLink(t, r1, current)
+	dir, r2, current := twoReleases(t)
 	php := &upstream{name: "php", scripts: true, exts: []string{".php"}}
 	s := &Server{opts: Options{Root: current, Index: []string{"index.php"}}}
 	defer s.roots.close()
@@ -94,11 +102,7 @@ func TestRootFollowsDeploySwitch(t *testing.T) {
 // TestRootHeldWhileInUse: a root that is replaced while a request still
 // uses it stays open for that request and is closed by its release.
 func TestRootHeldWhileInUse(t *testing.T) {
-	dir := t.TempDir()
-	r1 := release(t, dir, "1", "one.php")
-	r2 := release(t, dir, "2", "two.php")
-	current := filepath.Join(dir, "current")
-	switchLink(t, r1, current)
+	_, r2, current := twoReleases(t)
 	var c rootCache
 	defer c.close()
 
